@@ -1,0 +1,5 @@
+"""``python -m dreamlab``."""
+
+from dreamlab.cli import main
+
+raise SystemExit(main())

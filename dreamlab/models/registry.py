@@ -1,0 +1,300 @@
+"""The model registry: specs that carry their own weights, preprocessing, categories and layers.
+
+``list_models()`` says what can be used and why not; ``load_model()`` returns a frozen, eval-mode
+:class:`LoadedModel`. The engines never branch on a model's name: everything model-specific lives in
+its :class:`ModelSpec`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dreamlab.device import resolve_device
+from dreamlab.images import ImageLike, as_uint8, to_tensor
+from dreamlab.models import weights as W
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "LoadedModel",
+    "ModelError",
+    "ModelInfo",
+    "ModelSpec",
+    "Status",
+    "UnknownLayerError",
+    "get_spec",
+    "list_models",
+    "load_model",
+    "load_state_dict_bytes",
+    "model_status",
+    "register_model",
+    "registered_names",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+Status = Literal["embedded", "cached", "downloadable", "unavailable"]
+
+
+class ModelError(ValueError):
+    """A model that cannot be loaded or used; the message is one line, fit to show a user."""
+
+
+class UnknownLayerError(ModelError, KeyError):
+    """A layer name the model does not have; the message lists the valid ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything DreamLab needs to know about one architecture.
+
+    ``build`` makes the architecture with random weights; ``weights`` says where trained weights come
+    from (an embedded file, a torchvision download, or none); ``layers`` are dotted
+    ``named_modules()`` names usable as targets, shallow to deep.
+    """
+
+    name: str
+    title: str
+    build: Callable[[], nn.Module]
+    weights: W.WeightsSource
+    layers: tuple[str, ...]
+    default_layer: str
+    first_conv: str
+    input_size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    categories: Callable[[], list[str]] = field(default=lambda: [])
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``list_models()`` reports for one model."""
+
+    name: str
+    title: str
+    status: Status
+    input_size: int
+    num_layers: int
+    note: str = ""
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
+    """Add a spec to the registry (``replace=True`` to overwrite one of the same name)."""
+    if spec.name in _REGISTRY and not replace:
+        raise ModelError(f"a model named {spec.name!r} is already registered")
+    if spec.default_layer not in spec.layers:
+        raise ModelError(f"{spec.name}: default layer {spec.default_layer!r} is not in its layers")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _ensure_builtin() -> None:
+    """Register the built-in models on first use (not at import: rule 6)."""
+    if "efficientnet_lite0" not in _REGISTRY:
+        from dreamlab.models.builtin import builtin_specs
+
+        for spec in builtin_specs():
+            _REGISTRY.setdefault(spec.name, spec)
+
+
+def registered_names() -> list[str]:
+    """Names of every registered model, in registration order."""
+    _ensure_builtin()
+    return list(_REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of a registered model; an unknown name lists the known ones."""
+    _ensure_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; models: {', '.join(_REGISTRY)}") from None
+
+
+def model_status(spec: ModelSpec) -> tuple[Status, str]:
+    """(status, note) of a spec's weights, without downloading anything."""
+    return spec.weights.status()
+
+
+def list_models() -> list[ModelInfo]:
+    """Every registered model with whether its weights can be had here and now."""
+    infos = []
+    for name in registered_names():
+        spec = _REGISTRY[name]
+        status, note = model_status(spec)
+        infos.append(ModelInfo(name, spec.title, status, spec.input_size, len(spec.layers), note))
+    return infos
+
+
+def load_state_dict_bytes(data: bytes | Path | str) -> dict[str, torch.Tensor]:
+    """Read a state dict safely (``weights_only=True``: never unpickle arbitrary objects)."""
+    buf = io.BytesIO(Path(data).read_bytes()) if isinstance(data, str | Path) else io.BytesIO(data)
+    try:
+        obj = torch.load(buf, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"not a PyTorch weights file that can be loaded safely ({first[:160]})"
+        ) from None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]  # a checkpoint with metadata around the weights
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelError("the file holds no state dict (a mapping of parameter names to tensors)")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _apply_state_dict(module: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
+    """Load weights strictly, with a one-line error on any key or shape mismatch."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if shapes:
+            k = shapes[0]
+            parts.append(
+                f"{len(shapes)} with the wrong shape (e.g. {k}: {tuple(state[k].shape)} "
+                f"instead of {tuple(own[k].shape)})"
+            )
+        raise ModelError(f"these weights do not fit {name}: " + "; ".join(parts))
+    module.load_state_dict(state)
+
+
+@dataclass
+class LoadedModel:
+    """A frozen, eval-mode model on a device, with what the engines need to use it.
+
+    The module may be shared by every browser session: treat it as read-only.
+    """
+
+    spec: ModelSpec
+    module: nn.Module
+    device: torch.device
+    categories: list[str]
+    weights_note: str = ""
+    _mean: torch.Tensor = field(init=False, repr=False)
+    _std: torch.Tensor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._mean = torch.tensor(self.spec.mean, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(self.spec.std, device=self.device).view(1, 3, 1, 1)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.spec.layers)
+
+    @property
+    def default_layer(self) -> str:
+        return self.spec.default_layer
+
+    @property
+    def input_size(self) -> int:
+        return self.spec.input_size
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """NCHW float in [0, 1] -> the normalized input the network was trained on."""
+        return (x - self._mean.to(x.dtype)) / self._std.to(x.dtype)  # (B, 3, H, W)
+
+    def check_layer(self, layer: str) -> str:
+        """Return ``layer`` if the model has it, else raise an error listing the valid layers."""
+        if layer not in self.spec.layers:
+            raise UnknownLayerError(
+                f"unknown layer {layer!r} for {self.name}; valid layers: {', '.join(self.spec.layers)}"
+            )
+        return layer
+
+    def layer_module(self, layer: str) -> nn.Module:
+        """The submodule behind a layer name."""
+        return self.module.get_submodule(self.check_layer(layer))
+
+    def fit_input(self, image: ImageLike | torch.Tensor) -> torch.Tensor:
+        """An image as the classifier's input: shorter side resized, centre-cropped, (1, 3, S, S)."""
+        x = image if isinstance(image, torch.Tensor) else to_tensor(as_uint8(image))
+        x = x.to(self.device, torch.float32)  # (1, 3, H, W)
+        size = self.spec.input_size
+        h, w = x.shape[-2:]
+        scale = size / min(h, w) * (1.0 if size < 64 else 256 / 224)
+        nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+        x = F.interpolate(x, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
+        top, left = (nh - size) // 2, (nw - size) // 2
+        return x[:, :, top : top + size, left : left + size]  # (1, 3, S, S)
+
+    @torch.no_grad()
+    def classify(self, image: ImageLike | torch.Tensor, top: int = 5) -> list[tuple[str, float]]:
+        """Top-``top`` (label, probability) pairs for one image."""
+        logits = self.module(self.preprocess(self.fit_input(image)))  # (1, K)
+        probs = logits.float().softmax(dim=1)[0]  # (K,)
+        values, indices = probs.topk(min(top, probs.numel()))
+        labels = self.categories
+        return [
+            (labels[i] if i < len(labels) else f"class {i}", float(p))
+            for p, i in zip(values.tolist(), indices.tolist(), strict=True)
+        ]
+
+
+def _freeze(module: nn.Module) -> nn.Module:
+    """Eval mode, no gradients for weights: a shared, read-only model."""
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def load_model(
+    name: str = "efficientnet_lite0",
+    device: str | torch.device = "auto",
+    *,
+    weights: bytes | str | Path | dict[str, Any] | None = None,
+) -> LoadedModel:
+    """Build a registered model, load its weights and return it frozen on ``device``.
+
+    ``weights`` overrides the spec's own weights with a state dict (or a file / bytes holding one,
+    read with ``weights_only=True``). Without it, the spec's weights are used: embedded, or from the
+    torch cache; a model whose weights are not here raises :class:`ModelError` saying why (call
+    :func:`dreamlab.models.weights.download` first).
+    """
+    spec = get_spec(name)
+    dev = resolve_device(device)
+    module = spec.build()
+    note = ""
+    if weights is not None:
+        state = weights if isinstance(weights, dict) else load_state_dict_bytes(weights)
+        _apply_state_dict(module, state, spec.title)
+        note = "your weights"
+    else:
+        state, note = spec.weights.load()
+        if state is not None:
+            _apply_state_dict(module, state, spec.title)
+    _freeze(module).to(dev)
+    return LoadedModel(spec, module, dev, list(spec.categories()), note)
+
+
+def download(name: str) -> Iterator[tuple[int, int]]:
+    """Download a model's weights into the torch cache, yielding (bytes done, total bytes)."""
+    yield from get_spec(name).weights.download()

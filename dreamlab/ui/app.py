@@ -1,0 +1,33 @@
+"""The app's pages, in order, and the navigation over them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from dreamlab.ui import convolution, deepdream, feature_maps, feature_vis, train
+from dreamlab.ui.i18n import t
+from dreamlab.ui.widgets import setup_sidebar
+
+__all__ = ["PAGES", "build_navigation"]
+
+# (catalogue name, url path, icon, render function), in the order of DESIGN.md.
+PAGES: list[tuple[str, str, str, Callable[[], None]]] = [
+    ("convolution", "convolution", "🔲", convolution.render),
+    ("feature_maps", "feature-maps", "🗺️", feature_maps.render),
+    ("deepdream", "deepdream", "🌀", deepdream.render),
+    ("feature_vis", "feature-visualization", "🎨", feature_vis.render),
+    ("train", "train", "🏋️", train.render),
+]
+
+
+def build_navigation(pages: list[tuple[str, str, str, Callable[[], None]]]) -> st.navigation:
+    """Sidebar settings first, then ``st.navigation`` over the pages with translated titles."""
+    setup_sidebar()
+    return st.navigation(
+        [
+            st.Page(fn, title=t(f"{name}.title"), url_path=path, icon=icon, default=i == 0)
+            for i, (name, path, icon, fn) in enumerate(pages)
+        ]
+    )

@@ -1,0 +1,13 @@
+"""The "DeepDream" page (placeholder until its issue lands)."""
+
+import streamlit as st
+
+from dreamlab.ui.i18n import t
+
+__all__ = ["render"]
+
+
+def render() -> None:
+    """Draw the page."""
+    st.title(t("deepdream.title"))
+    st.info(t("deepdream.not_ready"))

@@ -1,0 +1,50 @@
+"""Shared fixtures. The tests never touch the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("DREAMLAB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "dreamlab" / "assets" / "samples"
+
+
+@pytest.fixture(autouse=True)
+def _offline_torch_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point the torch hub cache at an empty temp dir: no test sees or fills the user's cache."""
+    import torch
+
+    hub = tmp_path_factory.getbasetemp() / "torch-hub"
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(hub))
+    monkeypatch.setenv("DREAMLAB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    """The embedded EfficientNet-Lite0 on the CPU (loaded once per test session)."""
+    from dreamlab.models import load_model
+
+    return load_model("efficientnet_lite0", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def chelsea() -> np.ndarray:
+    from dreamlab.images import load_sample
+
+    return load_sample("chelsea")
+
+
+@pytest.fixture(scope="session")
+def coffee() -> np.ndarray:
+    from dreamlab.images import load_sample
+
+    return load_sample("coffee")

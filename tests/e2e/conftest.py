@@ -1,0 +1,160 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium against ``streamlit run``.
+
+Locally they skip (with a reason) when Chromium or Playwright is missing; under ``CI=true`` a missing
+browser fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("DREAMLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SHOTS = ROOT / "tests" / "e2e" / "screenshots"
+
+
+def _missing_browser(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser tests need Chromium and Playwright under CI: {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("streamlit did not become healthy in time")
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A ``streamlit run streamlit_app.py`` on a free localhost port, for the whole session."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = {**os.environ, "DREAMLAB_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
+           "TORCH_HOME": str(tmp_path_factory.mktemp("torch-home"))}  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the session."""
+    if not Path(CHROMIUM).exists():
+        _missing_browser(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing_browser("playwright is not installed (pip install playwright)")
+    if shutil.which("xdg-open") is None:
+        pass  # not needed headless
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url: str) -> Iterator[object]:
+    """A fresh browser tab (its own Streamlit session) with a desktop-sized viewport."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    yield tab
+    context.close()
+
+
+def _script_state(page) -> str | None:
+    return page.evaluate(
+        "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
+    )
+
+
+def wait_idle(page, timeout: float = 120) -> None:
+    """Wait until the app has rendered and no script run is in progress (no fixed sleeps)."""
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+            return app && app.getAttribute('data-test-script-state') === 'notRunning'
+                && main && main.innerText.trim().length > 0
+                && !document.querySelector('[data-testid="stStatusWidget"]');
+        }""",
+        timeout=timeout * 1000,
+    )
+
+
+def act_and_wait(page, action, timeout: float = 120) -> None:
+    """Do ``action()`` (a click, a key press), wait for the rerun it causes to start, then to end."""
+    action()
+    try:
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stApp\"]')"
+            "?.getAttribute('data-test-script-state') === 'running'",
+            timeout=5000,
+        )
+    except Exception:  # the rerun may already be over: fine
+        pass
+    wait_idle(page, timeout)
+
+
+def open_page(page, app_url: str, path: str = "", query: str = "") -> None:
+    """Open one of the app's pages by URL path and wait until it is idle."""
+    page.goto(f"{app_url}/{path}{('?' + query) if query else ''}")
+    wait_idle(page)
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under tests/e2e/screenshots/ (ignored by git)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
