@@ -6,6 +6,7 @@ browser fails instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -135,14 +136,12 @@ def wait_idle(page, timeout: float = 120) -> None:
 def act_and_wait(page, action, timeout: float = 120) -> None:
     """Do ``action()`` (a click, a key press), wait for the rerun it causes to start, then to end."""
     action()
-    try:
+    with contextlib.suppress(Exception):  # the rerun may already be over: fine
         page.wait_for_function(
             "() => document.querySelector('[data-testid=\"stApp\"]')"
             "?.getAttribute('data-test-script-state') === 'running'",
             timeout=5000,
         )
-    except Exception:  # the rerun may already be over: fine
-        pass
     wait_idle(page, timeout)
 
 
