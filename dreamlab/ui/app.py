@@ -14,11 +14,11 @@ __all__ = ["PAGES", "build_navigation"]
 
 # (catalogue name, url path, icon, render function), in the order of DESIGN.md.
 PAGES: list[tuple[str, str, str, Callable[[], None]]] = [
-    ("convolution", "convolution", "🔲", convolution.render),
-    ("feature_maps", "feature-maps", "🗺️", feature_maps.render),
-    ("deepdream", "deepdream", "🌀", deepdream.render),
-    ("feature_vis", "feature-visualization", "🎨", feature_vis.render),
-    ("train", "train", "🏋️", train.render),
+    ("convolution", "convolution", ":material/grid_on:", convolution.render),
+    ("feature_maps", "feature-maps", ":material/layers:", feature_maps.render),
+    ("deepdream", "deepdream", ":material/cyclone:", deepdream.render),
+    ("feature_vis", "feature-visualization", ":material/palette:", feature_vis.render),
+    ("train", "train", ":material/model_training:", train.render),
 ]
 
 

@@ -1,0 +1,153 @@
+"""Turn activations and weights into pictures: colour maps, labelled mosaics, filter tiles, overlays.
+
+Pure numpy/PIL (no streamlit, no matplotlib figures): fast enough to redraw on every slider move.
+Signed data is always shown on a zero-centred diverging map, so negative values are never black.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = [
+    "ColorScale",
+    "colorbar",
+    "colorize",
+    "filter_tiles",
+    "mosaic",
+    "overlay",
+    "shared_scale",
+]
+
+
+@dataclass(frozen=True)
+class ColorScale:
+    """How numbers map to colours: a matplotlib colormap name and its limits."""
+
+    cmap: str
+    vmin: float
+    vmax: float
+
+    @property
+    def signed(self) -> bool:
+        return self.vmin < 0
+
+
+def shared_scale(values: np.ndarray | torch.Tensor) -> ColorScale:
+    """One scale for many maps: diverging and symmetric about 0 if any value is negative."""
+    arr = values.detach().float().cpu().numpy() if isinstance(values, torch.Tensor) else values
+    finite = arr[np.isfinite(arr)]
+    lo = float(finite.min()) if finite.size else 0.0
+    hi = float(finite.max()) if finite.size else 1.0
+    if lo < 0:
+        m = max(abs(lo), abs(hi), 1e-12)
+        return ColorScale("RdBu_r", -m, m)
+    return ColorScale("magma", 0.0, max(hi, 1e-12))
+
+
+@functools.cache
+def _lut(cmap: str) -> np.ndarray:
+    """A 256 x 3 uint8 lookup table for a matplotlib colormap (built once)."""
+    from matplotlib import colormaps
+
+    return (colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+
+
+def colorize(values: np.ndarray, scale: ColorScale) -> np.ndarray:
+    """``H x W`` (or ``N x H x W``) floats -> uint8 RGB through ``scale``; NaN shows as grey."""
+    span = max(scale.vmax - scale.vmin, 1e-12)
+    norm = (np.nan_to_num(values, nan=(scale.vmin + scale.vmax) / 2) - scale.vmin) / span
+    idx = np.clip(norm * 255, 0, 255).round().astype(np.uint8)
+    return _lut(scale.cmap)[idx]  # (..., H, W, 3)
+
+
+def colorbar(scale: ColorScale, width: int = 256, height: int = 14) -> np.ndarray:
+    """A horizontal colour bar image (uint8) spanning the scale, left = vmin, right = vmax."""
+    ramp = np.linspace(scale.vmin, scale.vmax, width)[None, :].repeat(height, 0)  # (h, w)
+    return colorize(ramp, scale)
+
+
+@functools.cache
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has no sized default font
+        return ImageFont.load_default()
+
+
+def mosaic(
+    tiles: np.ndarray, labels: list[str] | None = None, *, cols: int = 8, pad: int = 4,
+    tile_size: int | None = None, background: int = 14,
+) -> np.ndarray:  # fmt: skip
+    """Lay ``N x h x w x 3`` uint8 tiles on a grid, each optionally labelled in its corner."""
+    n = len(tiles)
+    if n == 0:
+        return np.full((16, 16, 3), background, np.uint8)
+    if tile_size is not None:
+        tiles = np.stack([_resize_nearest(t, tile_size) for t in tiles])
+    h, w = tiles.shape[1:3]
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
+    canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), background, np.uint8)
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, cols)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        canvas[y : y + h, x : x + w] = tile
+    if labels:
+        canvas = _label(canvas, labels, cols, h, w, pad)
+    return canvas
+
+
+def _label(
+    canvas: np.ndarray, labels: list[str], cols: int, h: int, w: int, pad: int
+) -> np.ndarray:
+    img = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(img)
+    font = _font(max(10, min(16, w // 6)))
+    for k, text in enumerate(labels):
+        r, c = divmod(k, cols)
+        x, y = pad + c * (w + pad) + 2, pad + r * (h + pad) + 1
+        box = draw.textbbox((x, y), text, font=font)
+        draw.rectangle((box[0] - 2, box[1] - 1, box[2] + 2, box[3] + 1), fill=(0, 0, 0))
+        draw.text((x, y), text, fill=(255, 255, 255), font=font)
+    return np.asarray(img)
+
+
+def _resize_nearest(tile: np.ndarray, size: int) -> np.ndarray:
+    h, w = tile.shape[:2]
+    scale = size / max(h, w)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(tile).resize(new, Image.Resampling.NEAREST))
+
+
+def filter_tiles(weight: torch.Tensor, tile_size: int = 48) -> tuple[np.ndarray, float]:
+    """First-layer filters ``(out, 3, k, k)`` as RGB tiles on one shared symmetric scale.
+
+    Grey is 0, and each colour channel shows that input channel's weight, all filters scaled by
+    the same ``max|w|`` so their strengths compare. Returns the tiles and that ``max|w|``.
+    """
+    w = weight.detach().float().cpu()  # (out, in, k, k)
+    if w.shape[1] == 1:
+        w = w.repeat(1, 3, 1, 1)
+    w = w[:, :3]
+    m = float(w.abs().max().clamp_min(1e-12))
+    rgb = ((w / m) * 0.5 + 0.5).clamp(0, 1).mul(255).round().byte()  # (out, 3, k, k)
+    tiles = rgb.permute(0, 2, 3, 1).numpy()  # (out, k, k, 3)
+    return np.stack([_resize_nearest(t, tile_size) for t in tiles]), m
+
+
+def overlay(
+    image: np.ndarray, heat: np.ndarray, scale: ColorScale, alpha: float = 0.6
+) -> np.ndarray:
+    """A feature map (``h x w``) stretched over the image (``H x W x 3``) as a translucent heat map."""
+    H, W = image.shape[:2]
+    heat_rgb = colorize(heat, scale)
+    big = np.asarray(
+        Image.fromarray(heat_rgb).resize((W, H), Image.Resampling.BILINEAR), np.float32
+    )
+    out = (1 - alpha) * image.astype(np.float32) + alpha * big
+    return out.clip(0, 255).round().astype(np.uint8)

@@ -1,0 +1,23 @@
+"""Feature maps in a real browser: the page draws maps, and moving the layer slider redraws them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import act_and_wait, open_page, screenshot
+
+pytestmark = pytest.mark.e2e
+
+
+def test_layer_slider_changes_the_maps(page, app_url: str) -> None:
+    open_page(page, app_url, "feature-maps")
+    heading = page.get_by_text("Layer _blocks.9:", exact=False)
+    assert heading.count() == 1
+    assert page.get_by_text("Egyptian cat").count() + page.get_by_text("tabby").count() >= 1
+    thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
+    thumb.focus()
+    for _ in range(3):
+        act_and_wait(page, lambda: page.keyboard.press("ArrowLeft"))
+    assert page.get_by_text("Layer _blocks.6:", exact=False).count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "feature-maps")
