@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from dreamlab.device import configure_threads
 from dreamlab.ui import convolution, deepdream, feature_maps, feature_vis, train
 from dreamlab.ui.i18n import t
 from dreamlab.ui.widgets import setup_sidebar
@@ -22,8 +23,15 @@ PAGES: list[tuple[str, str, str, Callable[[], None]]] = [
 ]
 
 
+@st.cache_resource(show_spinner=False)
+def _configure_once() -> int:
+    """Torch thread settings for this server process, applied on the first page view."""
+    return configure_threads()
+
+
 def build_navigation(pages: list[tuple[str, str, str, Callable[[], None]]]) -> st.navigation:
     """Sidebar settings first, then ``st.navigation`` over the pages with translated titles."""
+    _configure_once()
     setup_sidebar()
     return st.navigation(
         [
