@@ -40,15 +40,19 @@ def capture(
     """
     store: dict[str, torch.Tensor] = {}
     wanted = set(layers)
+    seen: set[str] = set()  # layers reached in the current pass (store keeps earlier passes)
     handles = []
     try:
+        if stop:  # a new pass starts with nothing seen, else a second pass would stop too early
+            handles.append(module.register_forward_pre_hook(lambda *_: seen.clear()))
         for name in layers:
             sub = module.get_submodule(name)
 
             def hook(_m: nn.Module, _inp: object, out: torch.Tensor, name: str = name) -> None:
                 out = out[0] if isinstance(out, tuple | list) else out
                 store[name] = out.detach() if detach else out
-                if stop and wanted.issubset(store):
+                seen.add(name)
+                if stop and wanted.issubset(seen):
                     raise StopForward
 
             handles.append(sub.register_forward_hook(hook))

@@ -91,20 +91,32 @@ def _open(source: str | Path | bytes | BinaryIO) -> tuple[Image.Image, str]:
         name = path.name
         if not path.is_file():
             raise ImageError(f"{name}: no such file")
-        data: BinaryIO = io.BytesIO(path.read_bytes())
+        try:
+            data: BinaryIO = io.BytesIO(path.read_bytes())
+        except OSError as exc:  # unreadable (permissions, a vanished file)
+            raise ImageError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
     elif isinstance(source, bytes | bytearray):
         data = io.BytesIO(bytes(source))
-    else:
-        name = Path(getattr(source, "name", "image")).name
+    elif callable(getattr(source, "read", None)):
+        name = Path(str(getattr(source, "name", "image"))).name
         raw = source.read()
-        data = io.BytesIO(raw if isinstance(raw, bytes) else bytes(raw))
+        if not isinstance(raw, bytes | bytearray):  # a text-mode stream
+            raise ImageError(f"{name}: expected binary image data, got {type(raw).__name__}")
+        data = io.BytesIO(bytes(raw))
+    else:  # None, numbers, lists...: say so instead of an AttributeError deep inside
+        raise ImageError(f"expected an image file, bytes or array, got {type(source).__name__}")
     if data.getbuffer().nbytes == 0:
         raise ImageError(f"{name}: the file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(data)
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # PIL refuses huge canvases itself before our own MAX_PIXELS check can: say why.
+        raise ImageError(
+            f"{name}: the image claims too many pixels (possible decompression bomb)"
+        ) from None
+    except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image (or a format DreamLab cannot read)") from None
     except OSError as exc:
         raise ImageError(f"{name}: cannot read the image ({exc})") from None

@@ -78,12 +78,19 @@ class JobGate:
 
     def wait_turn(self, ticket: Ticket, timeout: float | None = None) -> bool:
         """Block until ``ticket`` may run (True) or ``timeout`` seconds pass (False)."""
+        number = ticket.number
         with self._cond:
-            ok = self._cond.wait_for(lambda: self._can_start(ticket.number), timeout=timeout)
-            if ok:
-                self._waiting.remove(ticket.number)
-                self._running.add(ticket.number)
-            return ok
+            if number in self._running:  # asked again once running: still its turn
+                return True
+            # Also wake if the ticket left the queue (leave() from elsewhere): it can never start.
+            self._cond.wait_for(
+                lambda: number not in self._waiting or self._can_start(number), timeout=timeout
+            )
+            if number not in self._waiting or not self._can_start(number):
+                return False
+            self._waiting.remove(number)
+            self._running.add(number)
+            return True
 
     def _can_start(self, number: int) -> bool:
         free = self.capacity - len(self._running)

@@ -62,7 +62,9 @@ def colorize(values: np.ndarray, scale: ColorScale) -> np.ndarray:
     span = max(scale.vmax - scale.vmin, 1e-12)
     norm = (np.nan_to_num(values, nan=(scale.vmin + scale.vmax) / 2) - scale.vmin) / span
     idx = np.clip(norm * 255, 0, 255).round().astype(np.uint8)
-    return _lut(scale.cmap)[idx]  # (..., H, W, 3)
+    rgb = _lut(scale.cmap)[idx]  # (..., H, W, 3)
+    rgb[np.isnan(values)] = 128  # grey: not a colour of any map, so a NaN never reads as a value
+    return rgb
 
 
 def colorbar(scale: ColorScale, width: int = 256, height: int = 14) -> np.ndarray:

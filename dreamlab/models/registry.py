@@ -8,6 +8,7 @@ its :class:`ModelSpec`.
 from __future__ import annotations
 
 import io
+import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,7 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
     """Add a spec to the registry (``replace=True`` to overwrite one of the same name)."""
+    _ensure_builtin()  # the built-ins first, so a user's model never hides or precedes them
     if spec.name in _REGISTRY and not replace:
         raise ModelError(f"a model named {spec.name!r} is already registered")
     if spec.default_layer not in spec.layers:
@@ -104,13 +106,18 @@ def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
     return spec
 
 
+_BUILTINS_LOADED = False
+
+
 def _ensure_builtin() -> None:
     """Register the built-in models on first use (not at import: rule 6)."""
-    if "efficientnet_lite0" not in _REGISTRY:
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
         from dreamlab.models.builtin import builtin_specs
 
         for spec in builtin_specs():
             _REGISTRY.setdefault(spec.name, spec)
+        _BUILTINS_LOADED = True
 
 
 def registered_names() -> list[str]:
@@ -143,21 +150,50 @@ def list_models() -> list[ModelInfo]:
     return infos
 
 
-def load_state_dict_bytes(data: bytes | Path | str) -> dict[str, torch.Tensor]:
-    """Read a state dict safely (``weights_only=True``: never unpickle arbitrary objects)."""
-    buf = io.BytesIO(Path(data).read_bytes()) if isinstance(data, str | Path) else io.BytesIO(data)
+def _read_weights(data: bytes | Path | str) -> bytes:
+    """The raw bytes of a weights file (or the bytes themselves), as a :class:`ModelError`."""
+    if not isinstance(data, str | Path):
+        return bytes(data)
     try:
-        obj = torch.load(buf, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for bad files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return Path(data).read_bytes()
+    except OSError as exc:
         raise ModelError(
-            f"not a PyTorch weights file that can be loaded safely ({first[:160]})"
+            f"cannot read the weights file {Path(data).name}: {exc.strerror}"
         ) from None
+
+
+def _as_state_dict(obj: object) -> dict[str, torch.Tensor]:
+    """Unwrap a checkpoint and check it maps names to tensors; strip DataParallel's prefix."""
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]  # a checkpoint with metadata around the weights
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+    if (
+        not isinstance(obj, dict)
+        or not obj
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    ):
         raise ModelError("the file holds no state dict (a mapping of parameter names to tensors)")
     return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def load_state_dict_bytes(data: bytes | Path | str) -> dict[str, torch.Tensor]:
+    """Read a state dict safely (``weights_only=True``: never unpickle arbitrary objects)."""
+    raw = _read_weights(data)
+    if not raw:
+        raise ModelError("the weights file is empty")
+    try:
+        obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message is many lines with terminal colour codes: say it in one line.
+        raise ModelError(
+            "refused: the file holds Python objects, not only tensors "
+            "(weights are loaded with weights_only=True, never unpickled)"
+        ) from None
+    except Exception:  # torch raises KeyError, EOFError, RuntimeError... for non-weights files
+        raise ModelError(
+            "not a PyTorch weights file (expected a state dict saved with torch.save); "
+            "it may be corrupt or truncated"
+        ) from None
+    return _as_state_dict(obj)
 
 
 def _apply_state_dict(module: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
@@ -248,6 +284,8 @@ class LoadedModel:
     @torch.no_grad()
     def classify(self, image: ImageLike | torch.Tensor, top: int = 5) -> list[tuple[str, float]]:
         """Top-``top`` (label, probability) pairs for one image."""
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise ValueError(f"top must be a whole number of at least 1, got {top!r}")
         logits = self.module(self.preprocess(self.fit_input(image)))  # (1, K)
         probs = logits.float().softmax(dim=1)[0]  # (K,)
         values, indices = probs.topk(min(top, probs.numel()))
@@ -281,16 +319,18 @@ def load_model(
     """
     spec = get_spec(name)
     dev = resolve_device(device)
-    module = spec.build()
-    note = ""
+    # Read (and check) the weights before building: a refusal is then instant, not after the
+    # seconds a large architecture's random initialization takes.
     if weights is not None:
-        state = weights if isinstance(weights, dict) else load_state_dict_bytes(weights)
-        _apply_state_dict(module, state, spec.title)
+        state = (
+            _as_state_dict(weights) if isinstance(weights, dict) else load_state_dict_bytes(weights)
+        )
         note = "your weights"
     else:
         state, note = spec.weights.load()
-        if state is not None:
-            _apply_state_dict(module, state, spec.title)
+    module = spec.build()
+    if state is not None:
+        _apply_state_dict(module, state, spec.title)
     _freeze(module).to(dev)
     return LoadedModel(spec, module, dev, list(spec.categories()), note)
 
