@@ -95,23 +95,118 @@ def _cmd_classify(args: argparse.Namespace) -> None:
 
 
 def _cmd_convolve(args: argparse.Namespace) -> None:
-    raise CliError("convolve is not implemented yet")
+    from dreamlab.convolution import ConvConfig, convolve, parse_kernel, to_display, to_gray
+    from dreamlab.images import load_image
+    from dreamlab.media import png_bytes
+
+    if args.output.suffix.lower() != ".png":
+        raise CliError(f"convolve writes a PNG: {args.output.name} should end in .png")
+    if not args.output.parent.is_dir():
+        raise CliError(f"folder {args.output.parent} does not exist")
+    kernel = parse_kernel(args.kernel)
+    config = ConvConfig(args.stride, args.padding, args.dilation, args.mode, args.boundary)
+    image = load_image(args.image, max_side=None).array  # full size: a convolution is cheap
+    out = convolve(to_gray(image) if args.gray else image, kernel, **config.to_dict())
+    picture = to_display(out, args.view)
+    params = {"command": "convolve", "image": args.image.name, "kernel": args.kernel,
+              "weights": kernel.tolist(), **config.to_dict(), "view": args.view,
+              "gray": args.gray, "output_shape": list(out.shape)}  # fmt: skip
+    args.output.write_bytes(png_bytes(picture, params))  # version added by png_bytes
+    print(f"{args.output}\t{picture.shape[1]}x{picture.shape[0]}")
 
 
 def _cmd_dream(args: argparse.Namespace) -> None:
-    raise CliError("dream is not implemented yet")
+    from dreamlab.dream.export import build_config, check_output, dream_to_file
+    from dreamlab.images import load_image
+    from dreamlab.models import load_model
+
+    check_output(args.output)  # before any work
+    noise = args.image == "noise"
+    image = "noise" if noise else load_image(Path(args.image), max_side=None).array
+    guide = load_image(args.guide, max_side=None).array if args.guide else None
+    model = load_model(args.model, device=args.device)
+    config = build_config(
+        model.name, args.preset, layer=args.layer, channel=args.channel, num_octaves=args.octaves,
+        octave_scale=args.octave_scale, iterations=args.iterations, lr=args.lr, jitter=args.jitter,
+        smoothing=args.smoothing, max_side=args.max_side, seed=args.seed, guide=guide,
+        zoom_frames=args.zoom_frames or None, zoom=args.zoom, rotate=args.rotate,
+    )  # fmt: skip
+    source = "noise" if noise else Path(args.image).name
+    result = dream_to_file(image, model, args.output, config, source=source, preset=args.preset,
+                           fps=args.fps)  # fmt: skip
+    if result.note:
+        print(f"note: {result.note}", file=sys.stderr)
+    h, w = result.size
+    print(f"{result.path}\t{w}x{h}\t{result.steps} steps\t{result.frames} frame(s)")
 
 
 def _cmd_visualize(args: argparse.Namespace) -> None:
-    raise CliError("visualize is not implemented yet")
+    from dreamlab.media import png_bytes
+    from dreamlab.models import load_model
+    from dreamlab.optvis import FeatureVisConfig, as_objective, neuron, visualize
+
+    if args.output.suffix.lower() != ".png":
+        raise CliError(f"visualize writes a PNG: {args.output.name} should end in .png")
+    if not args.output.parent.exists():
+        raise CliError(f"cannot write {args.output}: no folder {args.output.parent}")
+    if args.neuron and args.channel is None:
+        raise CliError("--neuron needs --channel (the neuron is that channel at the centre)")
+    config = FeatureVisConfig(
+        steps=args.steps, size=args.size, param=args.param, decorrelate=not args.no_decorrelate,
+        transforms=not args.no_transforms, upsample=not args.no_upsample, lr=args.lr,
+        seed=args.seed, thresholds=(args.steps,),
+    )  # fmt: skip
+    model = load_model(args.model, device=args.device)
+    target = args.layer if args.channel is None else f"{args.layer}:{args.channel}"
+    objective = neuron(args.layer, args.channel) if args.neuron else as_objective(target)
+    frame = list(visualize(model, objective, config))[-1]  # thresholds: only the last frame
+    params = {"command": "visualize", "model": model.name, "objective": objective.name,
+              "objective_value": frame.loss, **config.to_dict()}  # fmt: skip
+    args.output.write_bytes(png_bytes(frame.image, params))
+    size, value = f"{args.size}x{args.size}", f"{frame.loss:.4g}"
+    print(f"{args.output}\t{size}\t{args.steps} steps\t{objective.name} = {value}")
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    raise CliError("train is not implemented yet")
+    from dreamlab.datasets import dataset_status, download_dataset
+    from dreamlab.training import EvalResult, TrainConfig, save_trained, train
+
+    settings = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+                "optimizer": args.optimizer, "momentum": args.momentum,
+                "train_size": args.train_size}  # fmt: skip
+    config = TrainConfig(
+        dataset=args.dataset, seed=args.seed, device=args.device,
+        **{k: v for k, v in settings.items() if v is not None},
+    )  # fmt: skip
+    if not args.output.parent.is_dir():  # fail before training, not after
+        raise CliError(f"folder {args.output.parent} does not exist")
+    if dataset_status(config.dataset)[0] == "downloadable":
+        for done, _total in download_dataset(config.dataset):
+            print(f"\rdownloading {config.dataset}: {done / 1e6:.0f} MB", end="", file=sys.stderr)
+        print(file=sys.stderr)
+    final, step = None, None
+    for item in train(config):
+        if not isinstance(item, EvalResult):
+            step = item
+            continue
+        done = f"train loss {step.running_loss:.4f}  acc {step.accuracy:.4f}  " if step else ""
+        print(f"epoch {item.epoch}/{config.epochs}  {done}test acc {item.accuracy:.4f}", flush=True)
+        final = item if item.final else final
+    save_trained(args.output, final)
+    print(f"saved {args.output} (test accuracy {final.accuracy:.1%}, {config.dataset})")
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
-    raise CliError("benchmark is not implemented yet")
+    from dreamlab.benchmark import run_benchmark, summary_lines
+
+    if args.json is not None and not args.json.parent.exists():
+        raise CliError(f"cannot write {args.json}: the folder {args.json.parent} does not exist")
+    result = run_benchmark(args.device, quick=args.quick,
+                           progress=lambda msg: print(f"... {msg}", file=sys.stderr))  # fmt: skip
+    for line in summary_lines(result):
+        print(line)
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 # ---------------------------------------------------------------- parser
@@ -181,13 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_nonneg_int, default=None)
     p.add_argument("--guide", type=Path, default=None, help="guide image (guided dream)")
     p.add_argument("--zoom-frames", type=_nonneg_int, default=0, help="zoom loop: extra frames")
+    p.add_argument("--zoom", type=_finite_float, default=None, help="zoom per loop frame (1.05)")
+    p.add_argument("--rotate", type=_finite_float, default=None, help="degrees per loop frame")
     p.add_argument("--fps", type=_positive_int, default=10)
     p.set_defaults(func=_cmd_dream)
 
     p = sub.add_parser("visualize", help="feature visualization from noise")
     p.add_argument("-o", "--output", required=True, type=Path)
     _add_common_model(p)
-    p.add_argument("--layer", required=True)
+    p.add_argument("--layer", required=True, help="a layer (see `dreamlab layers`), or logits")
     p.add_argument("--channel", type=_nonneg_int, default=None)
     p.add_argument("--steps", type=_positive_int, default=256)
     p.add_argument("--size", type=_positive_int, default=128)
@@ -195,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-decorrelate", action="store_true")
     p.add_argument("--no-transforms", action="store_true")
     p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--neuron", action="store_true", help="the centre neuron of --channel")
+    p.add_argument("--lr", type=_finite_float, default=0.05, help="Adam learning rate")
+    p.add_argument("--no-upsample", action="store_true",
+                   help="feed the image at --size (faster) instead of the model's input size")  # fmt: skip
     p.set_defaults(func=_cmd_visualize)
 
     p = sub.add_parser("train", help="train the seed's small CNN")
@@ -205,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_finite_float, default=None)
     p.add_argument("--batch-size", type=_positive_int, default=None)
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=None)
+    p.add_argument("--momentum", type=_finite_float, default=None, help="SGD momentum (0.9)")
+    p.add_argument("--train-size", type=_positive_int, default=None, help="training images")
     p.add_argument("--seed", type=_nonneg_int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("-o", "--output", required=True, type=Path)
@@ -234,7 +337,10 @@ def _fail(message: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; 0 on success, 2 on bad input (one line on stderr)."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (2), --help and --version (0): a status, as documented
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     func: Callable[[argparse.Namespace], None] = args.func
     try:
         func(args)

@@ -13,7 +13,15 @@ from typing import Any
 
 import tomllib
 
-__all__ = ["DEFAULT_LANG", "LANGS", "catalogue", "current_lang", "t", "translate"]
+__all__ = [
+    "DEFAULT_LANG",
+    "LANGS",
+    "catalogue",
+    "current_lang",
+    "set_outside_run_lang",
+    "t",
+    "translate",
+]
 
 LANGS: dict[str, str] = {"en": "English", "fr": "Français"}
 DEFAULT_LANG = "en"
@@ -49,10 +57,22 @@ def translate(lang: str, key: str, /, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+_outside_run_lang = DEFAULT_LANG
+
+
+def set_outside_run_lang(lang: str) -> None:
+    """The language used when no script run is active (AppTest calling a widget's format_func)."""
+    global _outside_run_lang
+    _outside_run_lang = lang if lang in LANGS else DEFAULT_LANG
+
+
 def current_lang() -> str:
     """The session's language: the sidebar switch, else ``?lang=``, else English."""
     import streamlit as st
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return _outside_run_lang
     lang = st.session_state.get("lang")
     if lang not in LANGS:
         lang = st.query_params.get("lang", DEFAULT_LANG)

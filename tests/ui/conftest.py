@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from dreamlab.ui.i18n import set_outside_run_lang
+
 _SCRIPT = """
 import streamlit as st
 from dreamlab.ui.widgets import setup_sidebar
@@ -17,6 +19,7 @@ def page_app(
     module: str, *, lang: str = "en", present: bool = False, timeout: float = 120
 ) -> AppTest:
     """An AppTest of one page (``module`` in ``dreamlab.ui``), not yet run."""
+    set_outside_run_lang(lang)  # AppTest formats widget options outside the script run
     at = AppTest.from_string(_SCRIPT.format(module=module), default_timeout=timeout)
     at.session_state["lang"] = lang
     at.session_state["present"] = present

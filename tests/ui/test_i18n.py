@@ -21,7 +21,9 @@ def test_catalogues_have_the_same_keys() -> None:
 
 def test_placeholders_match_across_languages() -> None:
     en, fr = catalogue("en"), catalogue("fr")
-    bad = [k for k in en if k in fr and _fields(en[k]) != _fields(fr[k])]
+    # lessons are markdown with LaTeX braces and are never formatted: skip them
+    keys = [k for k in en if k in fr and not k.endswith(".lesson")]
+    bad = [k for k in keys if _fields(en[k]) != _fields(fr[k])]
     assert not bad, bad
 
 

@@ -1,0 +1,102 @@
+"""The Convolution page in a real browser: picking another kernel redraws the output image."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import act_and_wait, open_page, screenshot
+
+pytestmark = pytest.mark.e2e
+
+
+# The Convolution page is the app's default page, which Streamlit serves at "/" (its url_path is
+# not routable: "/convolution" opens a "Page not found" dialog over the same page).
+PATH = ""
+_IMAGES_LOADED = """() => {
+    const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')];
+    return imgs.length >= 4 && imgs.every(i => i.complete && i.naturalWidth > 0);
+}"""
+
+
+def _open(page, app_url: str) -> None:
+    open_page(page, app_url, PATH)
+    page.wait_for_function(_IMAGES_LOADED)
+    assert page.locator("h1").first.inner_text().strip() == "Convolution"
+
+
+def _output_png(page, app_url: str) -> tuple[str, bytes]:
+    """The output image's src and the bytes the browser would load from it."""
+    img = page.locator(".st-key-conv_output [data-testid='stImage'] img").first
+    img.wait_for(state="visible")
+    src = img.get_attribute("src")
+    assert src
+    url = src if src.startswith(("http", "data:")) else app_url + src
+    body = page.request.get(url).body() if not src.startswith("data:") else src.encode()
+    return src, body
+
+
+def _pick(page, key: str, option: str) -> None:
+    """Open the selectbox with this key and choose an option by its label."""
+    page.locator(f".st-key-{key} [role='combobox']").click()
+    act_and_wait(page, lambda: page.get_by_role("option", name=option, exact=True).click())
+    page.wait_for_function(_IMAGES_LOADED)
+
+
+def test_changing_the_kernel_changes_the_output(page, app_url: str) -> None:
+    _open(page, app_url)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("Output, 298 x 449").count() == 1  # the seed's figure, 3x3 valid
+    src_before, png_before = _output_png(page, app_url)
+    assert png_before[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xdb")
+
+    _pick(page, "conv_preset", "Gaussian blur")
+    src_after, png_after = _output_png(page, app_url)
+    assert src_after != src_before
+    assert png_after != png_before
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlert"]').filter(has_text="⚠").count() == 0
+    screenshot(page, "convolution")
+
+
+def test_editing_a_weight_changes_the_output(page, app_url: str) -> None:
+    _open(page, app_url)
+    src_before, _ = _output_png(page, app_url)
+    grid = page.locator("[class*='st-key-conv_editor'] [data-testid='stDataFrameResizable']").first
+    box = grid.bounding_box()
+    assert box
+    row = box["height"] / 4  # a header and three rows of the 3x3 kernel
+    # a double click on the centre weight (below the header and the first row) opens its editor
+    page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + 2.5 * row)
+    cell = page.locator("input.gdg-input")
+    cell.wait_for(state="visible")
+    assert cell.input_value() == "0"  # the middle row of the horizontal-edge kernel
+    cell.fill("5")
+    act_and_wait(page, lambda: cell.press("Enter"))
+    page.wait_for_function(_IMAGES_LOADED)
+    assert page.get_by_text("Sum of the weights: 5").count() == 1
+    src_after, _ = _output_png(page, app_url)
+    assert src_after != src_before
+    # the edit survives a look at another preset
+    _pick(page, "conv_preset", "Box blur")
+    assert page.get_by_text("Sum of the weights: 1").count() == 1
+    _pick(page, "conv_preset", "Horizontal edge (classic)")
+    assert page.get_by_text("Sum of the weights: 5").count() == 1
+    screenshot(page, "convolution-edited")
+
+
+def test_signed_view_and_the_inspector(page, app_url: str) -> None:
+    _open(page, app_url)
+    act_and_wait(
+        page,
+        lambda: (
+            page.get_by_role("radiogroup", name="Show the output as")
+            .get_by_text("signed", exact=True)
+            .click()
+        ),
+    )
+    page.wait_for_function(_IMAGES_LOADED)
+    assert page.get_by_text("Diverging colours centred on 0", exact=False).count() == 1
+    page.get_by_role("tab", name="Pixel inspector").click()  # tabs switch in the browser only
+    assert page.get_by_text("The convolution's output at (149, 224)", exact=False).count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "convolution-signed-inspector")

@@ -1,0 +1,161 @@
+"""The Convolution page headless (AppTest), in English and French."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dreamlab.convolution import to_gray
+from dreamlab.images import load_sample
+from dreamlab.ui.i18n import translate
+from tests.ui.conftest import assert_clean, page_app
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch):
+    """``app(lang, present)``: an AppTest of the page, run once.
+
+    AppTest calls a widget's ``format_func`` outside the script run when it sends the widget
+    states, where ``t()`` cannot see the session's language; pinning the language makes the test
+    side and the script agree (otherwise a French selectbox cannot find its own labels).
+    """
+
+    def make(lang: str = "en", present: bool = False):
+        monkeypatch.setattr("dreamlab.ui.i18n.current_lang", lambda: lang)
+        return page_app("convolution", lang=lang, present=present).run()
+
+    return make
+
+
+def _out(at) -> np.ndarray:
+    return at.session_state["conv_last_out"]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_default_view_is_the_seed_figure(app, lang: str) -> None:
+    at = app(lang)
+    assert_clean(at)
+    assert at.title[0].value == translate(lang, "convolution.title")
+    assert at.selectbox(key="conv_preset").value == "horizontal_edge"
+    assert at.radio(key="conv_view").value == "abs"
+    out = _out(at)
+    assert out.shape == (298, 449)  # chelsea 300 x 451, 3x3 kernel, no padding
+    # the output-size formula is written out with the current numbers
+    latex = " ".join(e.value for e in at.latex)
+    assert "300 + 2\\cdot 0 - 1\\cdot(3-1) - 1" in latex and "= 298" in latex
+    assert "451 + 2\\cdot 0 - 1\\cdot(3-1) - 1" in latex and "= 449" in latex
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_controls_change_the_result_without_errors(app, lang: str) -> None:
+    at = app(lang)
+    first = _out(at).copy()
+    at.selectbox(key="conv_preset").set_value("sobel_x").run()
+    assert_clean(at)
+    assert not np.allclose(_out(at), first)
+    at.slider(key="conv_stride").set_value(2).run()
+    assert _out(at).shape == (149, 225)
+    at.radio(key="conv_pad_kind").set_value("same").run()
+    assert _out(at).shape == (150, 226)
+    at.slider(key="conv_dilation").set_value(3).run()
+    at.selectbox(key="conv_boundary").set_value("reflect").run()
+    at.radio(key="conv_mode").set_value("convolve").run()
+    at.radio(key="conv_view").set_value("signed").run()
+    at.radio(key="conv_color").set_value("rgb").run()
+    assert_clean(at)
+    assert _out(at).shape == (150, 226, 3)
+    at.radio(key="conv_view").set_value("clip").run()
+    assert_clean(at)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_sized_presets_custom_kernel_and_presenter_mode(app, lang: str) -> None:
+    at = app(lang, present=True)
+    at.selectbox(key="conv_preset").set_value("gaussian_blur").run()
+    at.select_slider(key="conv_size").set_value(7).run()
+    assert_clean(at)
+    assert _out(at).shape == (294, 445)
+    at.checkbox(key="conv_normalise").check().run()
+    assert_clean(at)
+    at.selectbox(key="conv_preset").set_value("custom").run()
+    at.select_slider(key="conv_custom_size").set_value(1).run()
+    assert_clean(at)
+    # a new custom kernel is the identity: 1x1 gives the grayscale photo back
+    np.testing.assert_allclose(_out(at), to_gray(load_sample("chelsea")), atol=1e-3)
+    at.selectbox(key="conv_preset").set_value("laplacian").run()
+    assert at.warning, "normalising a zero-sum kernel says why it cannot"
+    assert_clean(at)
+
+
+def test_bad_kernel_shows_one_line_and_keeps_the_last_result(app) -> None:
+    at = app()
+    good = _out(at).copy()
+    # a custom kernel whose user emptied a cell (the editor gives NaN for it)
+    broken = np.ones((3, 3))
+    broken[1, 1] = np.nan
+    at.session_state["conv_kernels"] = {"custom|3|None": broken}
+    at.selectbox(key="conv_preset").set_value("custom").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "NaN" in at.error[0].value
+    assert "\n" not in at.error[0].value
+    np.testing.assert_array_equal(_out(at), good)  # the last good output is still there
+    assert any(c.value == translate("en", "convolution.stale") for c in at.caption)
+    # going back to a preset recovers, and the broken custom kernel is remembered
+    at.selectbox(key="conv_preset").set_value("sobel_y").run()
+    assert_clean(at)
+    assert np.isnan(at.session_state["conv_kernels"]["custom|3|None"][1, 1])
+
+
+def test_largest_settings_still_fit(app) -> None:
+    at = app()
+    at.selectbox(key="conv_preset").set_value("box_blur").run()
+    at.select_slider(key="conv_size").set_value(11).run()
+    at.slider(key="conv_pad").set_value(20).run()
+    at.selectbox(key="conv_boundary").set_value("reflect").run()
+    at.slider(key="conv_dilation").set_value(8).run()
+    at.slider(key="conv_stride").set_value(8).run()
+    at.radio(key="conv_color").set_value("rgb").run()
+    assert_clean(at)
+    assert _out(at).shape == ((300 + 40 - 80 - 1) // 8 + 1, (451 + 40 - 80 - 1) // 8 + 1, 3)
+
+
+def test_inspector_sum_matches_the_output_pixel(app) -> None:
+    at = app()
+    at.number_input(key="conv_i").set_value(10).run()
+    at.number_input(key="conv_j").set_value(20).run()
+    assert_clean(at)
+    value = float(_out(at)[10, 20])
+    check = [c.value for c in at.caption if "(10, 20)" in c.value]
+    assert check and f"{value:.4g}" in check[0]
+    latex = [e.value.strip("$\n") for e in at.latex]
+    sums = [x for x in latex if "\\mathrm{out}(i,j)" in x]
+    assert len(sums) == 1 and sums[0].count("&+") == 2  # one line per kernel row
+    total = sums[0].rsplit("=", 1)[1].replace("\\end{aligned}", "")
+    assert float(total) == pytest.approx(value, abs=0.01)
+    # the inspector follows an output that shrinks: the row is clamped, never an error
+    at.slider(key="conv_stride").set_value(8).run()
+    assert_clean(at)
+    assert at.number_input(key="conv_i").value <= _out(at).shape[0] - 1
+
+
+def test_multichannel_kernels_per_channel(app) -> None:
+    at = app()
+    at.selectbox(key="conv_multi_0").set_value("sobel_x").run()
+    at.selectbox(key="conv_multi_2").set_value("identity").run()
+    assert_clean(at)
+    assert any("w_{R}" in e.value and "-2" in e.value for e in at.latex)
+
+
+def test_edited_weights_are_kept_per_preset_and_reset_restores_them(app) -> None:
+    at = app()
+    at.session_state["conv_kernels"] = {"sobel_x|3|None": np.ones((3, 3))}  # the user's edits
+    at.selectbox(key="conv_preset").set_value("sobel_x").run()
+    gray = to_gray(load_sample("chelsea"))
+    np.testing.assert_allclose(_out(at)[5, 7], gray[5:8, 7:10].sum(), rtol=1e-5)
+    at.button(key="conv_reset").click().run()
+    assert_clean(at)
+    sobel = (gray[5:8, 9] - gray[5:8, 7]) @ np.array([1.0, 2.0, 1.0])
+    np.testing.assert_allclose(_out(at)[5, 7], sobel, rtol=1e-4, atol=1e-3)
+    assert "sobel_x|3|None" not in at.session_state["conv_kernels"] or np.allclose(
+        at.session_state["conv_kernels"]["sobel_x|3|None"], [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
+    )
