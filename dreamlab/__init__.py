@@ -31,6 +31,7 @@ _EXPORTS = {
     "train": "dreamlab.training",
     "TrainConfig": "dreamlab.training",
     "TrainStep": "dreamlab.training",
+    "EvalResult": "dreamlab.training",
 }
 
 __all__ = ["__version__", *_EXPORTS]

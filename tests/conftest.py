@@ -28,6 +28,13 @@ def _offline_torch_cache(
     monkeypatch.setenv("DREAMLAB_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_dreamlab_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Trained models and data sets go to temp folders, never the user's cache."""
+    os.environ["DREAMLAB_MODELS"] = str(tmp_path_factory.mktemp("dreamlab-models"))
+    os.environ["DREAMLAB_DATA"] = str(tmp_path_factory.mktemp("dreamlab-data"))
+
+
 @pytest.fixture(scope="session")
 def lite0():
     """The embedded EfficientNet-Lite0 on the CPU (loaded once per test session)."""

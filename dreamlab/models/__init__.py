@@ -13,6 +13,7 @@ from dreamlab.models.registry import (
     load_state_dict_bytes,
     register_model,
     registered_names,
+    unregister_model,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "load_state_dict_bytes",
     "register_model",
     "registered_names",
+    "unregister_model",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "model_status",
     "register_model",
     "registered_names",
+    "unregister_model",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -107,6 +108,16 @@ def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
 
 
 _BUILTINS_LOADED = False
+
+
+def unregister_model(name: str) -> bool:
+    """Remove a model added with :func:`register_model` (built-ins stay); True if it was there."""
+    _ensure_builtin()
+    from dreamlab.models.builtin import builtin_specs
+
+    if name in {spec.name for spec in builtin_specs()}:
+        raise ModelError(f"{name!r} is a built-in model and cannot be removed")
+    return _REGISTRY.pop(name, None) is not None
 
 
 def _ensure_builtin() -> None:

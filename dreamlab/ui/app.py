@@ -25,7 +25,10 @@ PAGES: list[tuple[str, str, str, Callable[[], None]]] = [
 
 @st.cache_resource(show_spinner=False)
 def _configure_once() -> int:
-    """Torch thread settings for this server process, applied on the first page view."""
+    """Once per server process: torch thread settings, and models trained earlier re-registered."""
+    from dreamlab.training import register_saved_models
+
+    register_saved_models()
     return configure_threads()
 
 

@@ -1,13 +1,502 @@
-"""The "Train a CNN" page (placeholder until its issue lands)."""
+"""The "Train a CNN" page: the seed's small network trained live, its filters shown as it learns.
 
+The run lives in ``st.session_state`` (a :class:`_Run`), so a **Stop** (or any other click, which
+interrupts the script) keeps the curves and the network trained so far; the next script run
+evaluates those weights, saves them and registers them as a model for the other pages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-from dreamlab.ui.i18n import t
+from dreamlab.datasets import DATASETS, dataset_status, download_dataset
+from dreamlab.training import (
+    EvalResult,
+    TrainConfig,
+    TrainStep,
+    architecture,
+    evaluate_state,
+    register_saved_models,
+    store_trained,
+    train,
+)
+from dreamlab.ui.i18n import current_lang, t, translate
+from dreamlab.ui.widgets import (
+    advanced_controls,
+    device_choice,
+    error_line,
+    gated,
+    lesson,
+    show_error,
+)
+from dreamlab.viz import mosaic
 
 __all__ = ["render"]
+
+_RUN = "train_run"
+_DRAW_EVERY_S = 0.3  # redraw at most ~3 times a second: drawing costs more than a batch
+_WAIT_PREVIOUS_S = 30.0  # a batch or a test pass on a busy CPU can take seconds
+_MAX_POINTS = 400  # points per curve sent to the browser
+# Exponential smoothing of the noisy per-batch curves: weight SPAN / batches per epoch, at most MAX.
+_SMOOTH_SPAN, _SMOOTH_MAX = 10.0, 0.3
+_LRS = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
+_BATCHES = [4, 8, 16, 32, 64, 128, 256]
+_SIZES = [200, 500, 1000, 2000, 5000, 10000, 20000, 50000]
+_DEFAULTS = TrainConfig()
+_SEED_SETTINGS = {"train_optimizer": "sgd", "train_lr": 0.001, "train_momentum": 0.9,
+                  "train_batch": 4}  # fmt: skip
+
+
+@dataclass
+class _Run:
+    """One training run as the page keeps it between script runs (mutable, per session)."""
+
+    config: TrainConfig
+    x: list[float] = field(default_factory=list)  # progress in epochs, one per batch
+    loss: list[float] = field(default_factory=list)  # smoothed batch loss
+    acc: list[float] = field(default_factory=list)  # smoothed batch accuracy
+    evals: list[tuple[float, float, float]] = field(default_factory=list)  # (epoch, acc, loss)
+    filters: np.ndarray | None = None  # (6, 3, 5, 5)
+    filter_scale: float = 1e-12  # max |w| over the whole run: one scale for every frame
+    preview_images: np.ndarray | None = None  # (P, 32, 32, 3) uint8
+    preview_labels: tuple[int, ...] = ()
+    previews: tuple[int, ...] = ()
+    classes: tuple[str, ...] = ()
+    position: tuple[int, int, int] = (0, 0, 0)  # epoch, batch, batches
+    step: int = 0
+    status: str = "running"  # running, stopped, done, error
+    error: str = ""
+    snapshot: dict[str, Any] | None = None  # weights kept at a Stop, not yet evaluated
+    latest: EvalResult | None = None  # the last evaluation (its weights are kept)
+    result: EvalResult | None = None  # the final evaluation
+    saved_title: str = ""
+    saved_file: str = ""
+    saved_bytes: bytes = b""
+    # Set once the script run that trains has let go: a click starts the next script run at
+    # once (Streamlit's fast reruns) while the old one only stops at its next drawing call.
+    finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def add_step(self, s: TrainStep) -> None:
+        prev_loss = self.loss[-1] if self.loss else s.loss
+        prev_acc = self.acc[-1] if self.acc else s.batch_accuracy
+        alpha = min(_SMOOTH_MAX, _SMOOTH_SPAN / s.batches)  # averages over ~1/10 of an epoch
+        self.x.append(s.epoch - 1 + s.batch / s.batches)
+        self.loss.append(prev_loss + alpha * (s.loss - prev_loss))
+        self.acc.append(prev_acc + alpha * (s.batch_accuracy - prev_acc))
+        self.filters = s.filters.numpy()
+        self.filter_scale = max(self.filter_scale, float(np.abs(self.filters).max()))
+        if s.previews is not None:
+            self.previews = s.previews
+        self.position = (s.epoch, s.batch, s.batches)
+        self.step = s.step
+
+    def add_eval(self, e: EvalResult) -> None:
+        self.evals.append((float(e.epoch), e.accuracy, e.loss))
+        self.preview_images, self.preview_labels = e.preview_images, e.preview_labels
+        self.previews, self.classes = e.previews, e.classes
+        if self.filters is None:
+            self.filters = e.state_dict["conv1.weight"].numpy()
+            self.filter_scale = max(self.filter_scale, float(np.abs(self.filters).max()))
+        self.latest = e
+        if e.final:
+            self.result = e
+
+
+# ---------------------------------------------------------------- controls
+
+
+def _dataset_label(name: str, lang: str) -> str:
+    status, _ = dataset_status(name)
+    return f"{DATASETS[name].title} · {translate(lang, f'train.data_{status}')}"
+
+
+def _dataset_ready(name: str) -> bool:
+    """Whether the data set can be trained on now; offers its download when it can be had."""
+    status, note = dataset_status(name)
+    info = DATASETS[name]
+    if status in ("embedded", "cached"):
+        return True
+    if status == "unavailable":
+        st.warning(t("train.dataset_unavailable", title=info.title, reason=note))
+        return False
+    st.info(t("train.dataset_downloadable", title=info.title, description=info.description))
+    if not st.button(t("train.download"), key="train_download"):
+        return False
+    bar = st.progress(0.0, text=t("train.downloading", mb="0"))
+    try:
+        for done, total in download_dataset(name):
+            bar.progress(min(done / total, 1.0) if total else 0.0,
+                         text=t("train.downloading", mb=f"{done / 1e6:.0f}"))  # fmt: skip
+    except ValueError as exc:
+        show_error(exc)
+        return False
+    bar.empty()
+    return True
+
+
+def _apply_seed_settings() -> None:
+    st.session_state.update(_SEED_SETTINGS)
+
+
+def _init_state() -> None:
+    """The widgets' starting values, from :class:`TrainConfig`'s defaults (set once per session,
+    so the "article's settings" button can change them without a widget warning)."""
+    for key, value in (
+        ("train_optimizer", _DEFAULTS.optimizer), ("train_lr", _DEFAULTS.lr),
+        ("train_batch", _DEFAULTS.batch_size), ("train_epochs", _DEFAULTS.epochs),
+        ("train_momentum", _DEFAULTS.momentum), ("train_seed", _DEFAULTS.seed),
+    ):  # fmt: skip
+        st.session_state.setdefault(key, value)
+
+
+def _controls() -> tuple[TrainConfig | None, bool]:
+    """The settings and the **Train** / **Stop** buttons.
+
+    Returns the config (None when the chosen data set cannot be used here) and whether **Train**
+    was just clicked.
+    """
+    _init_state()
+    lang = current_lang()  # option labels fixed at drawing time (AppTest formats them later)
+    dataset = st.selectbox(
+        t("train.data_set"), list(DATASETS), key="train_dataset",
+        format_func=lambda n: _dataset_label(n, lang),
+    )  # fmt: skip
+    ready = _dataset_ready(dataset)
+    optimizer = st.radio(
+        t("train.optimizer"), ["adam", "sgd"], key="train_optimizer", horizontal=True,
+        format_func=lambda o: translate(lang, f"train.optimizer_{o}"),
+    )  # fmt: skip
+    lr = st.select_slider(t("train.lr"), _LRS, key="train_lr")
+    batch = st.select_slider(t("train.batch_size"), _BATCHES, key="train_batch")
+    epochs = st.slider(t("train.epochs"), 1, 30, key="train_epochs")
+    left, right = st.columns(2)
+    start = left.button(t("train.train"), type="primary", key="train_start",
+                        disabled=not ready, width="stretch")  # fmt: skip
+    right.button(t("train.stop"), key="train_stop", width="stretch")
+    with advanced_controls():
+        momentum = st.slider(
+            t("train.momentum"), 0.0, 0.99, step=0.01, key="train_momentum",
+            disabled=optimizer != "sgd",
+        )  # fmt: skip
+        st.session_state.setdefault(f"train_size_{dataset}", 5000 if dataset == "shapes" else 10000)
+        size = st.select_slider(t("train.train_size"), _SIZES, key=f"train_size_{dataset}")
+        seed = st.number_input(t("train.seed"), 0, 10**6, step=1, key="train_seed")
+        st.button(t("train.seed_settings"), help=t("train.seed_settings_help"),
+                  on_click=_apply_seed_settings, key="train_seed_settings")  # fmt: skip
+    if not ready:
+        return None, False
+    config = TrainConfig(
+        dataset=dataset, optimizer=optimizer, lr=float(lr), momentum=float(momentum),
+        batch_size=int(batch), epochs=int(epochs), seed=int(seed), train_size=int(size),
+        test_size=None if dataset == "shapes" else 2000, device=device_choice(),
+    )  # fmt: skip
+    return config, start
+
+
+@st.cache_data(show_spinner=False)
+def _layers() -> list[tuple[str, str, str, int]]:
+    """The network's layers, measured once per server."""
+    return [
+        (r.name, f"{r.kind} {r.detail}".strip(), " x ".join(map(str, r.output_shape)), r.params)
+        for r in architecture()
+    ]
+
+
+def _architecture_rows() -> list[tuple[str, str, str, int]]:
+    return [(t("train.input"), "", "3 x 32 x 32", 0), *_layers()]
+
+
+def _show_architecture() -> None:
+    st.subheader(t("train.architecture"))
+    rows = _architecture_rows()
+    names = [t("train.layer"), t("train.kind"), t("train.shape"), t("train.params")]
+    st.dataframe(
+        {name: [r[i] for r in rows] for i, name in enumerate(names)},
+        hide_index=True,
+        width=700,
+        height=36 * (len(rows) + 1) + 3,  # every row visible, no inner scrolling
+        column_config={
+            names[0]: st.column_config.TextColumn(width="small"),
+            names[1]: st.column_config.TextColumn(width="medium"),
+            names[2]: st.column_config.TextColumn(width="small"),
+            names[3]: st.column_config.NumberColumn(width="small", format="localized"),
+        },
+    )
+    st.caption(t("train.total_params", total=f"{sum(r[3] for r in rows):,}"))
+
+
+# ---------------------------------------------------------------- drawing
+
+
+def _thin(values: list[float]) -> list[float]:
+    step = max(1, len(values) // _MAX_POINTS)
+    return values[::step]
+
+
+def _curve_chart(run: _Run, train_values: list[float], col: int, title: str) -> alt.Chart:
+    """Smoothed per-batch values as a line, test-set values per epoch as points on a line."""
+    x = _thin(run.x)
+    train_name, test_name = t("train.series_train"), t("train.series_test")
+    frames = [
+        pd.DataFrame({"x": x, "v": _thin(train_values), "s": train_name, "test": False}),
+        pd.DataFrame(
+            {"x": [e[0] for e in run.evals], "v": [e[col] for e in run.evals],
+             "s": test_name, "test": True}
+        ),
+    ]  # fmt: skip
+    data = pd.concat(frames, ignore_index=True)
+    y_scale = alt.Scale(domain=[0, 1]) if col == 1 else alt.Scale(zero=True)
+    base = alt.Chart(data).encode(
+        x=alt.X("x:Q", title=t("train.x_epochs")),
+        y=alt.Y("v:Q", title=None, scale=y_scale),
+        color=alt.Color(
+            "s:N",
+            title=None,
+            legend=alt.Legend(orient="top", labelLimit=300),
+            scale=alt.Scale(domain=[train_name, test_name], range=["#4c8bf5", "#ff8c1a"]),
+        ),
+    )
+    test = base.transform_filter(alt.datum.test)  # a flag, not the (translated) name
+    return (base.mark_line() + test.mark_point(filled=True, size=50)).properties(
+        title=title, height=300
+    )
+
+
+def _filter_image(run: _Run) -> np.ndarray:
+    """The 6 conv1 filters as RGB tiles on the run's one symmetric scale (grey = 0)."""
+    w = run.filters  # (6, 3, 5, 5)
+    rgb = np.clip(w / run.filter_scale * 0.5 + 0.5, 0, 1)  # (6, 3, 5, 5)
+    tiles = (rgb.transpose(0, 2, 3, 1) * 255).round().astype(np.uint8)  # (6, 5, 5, 3)
+    return mosaic(tiles, [str(i) for i in range(len(tiles))], cols=6, tile_size=80, pad=6)
+
+
+def _preview_image(run: _Run) -> np.ndarray:
+    """Test images tripled in size, framed green (right) or red (wrong), labelled with the guess."""
+    images = run.preview_images  # (P, 32, 32, 3)
+    tiles = []
+    for img, true, guess in zip(images, run.preview_labels, run.previews, strict=False):
+        big = img.repeat(3, axis=0).repeat(3, axis=1)  # (96, 96, 3)
+        colour = (40, 170, 70) if true == guess else (210, 50, 50)
+        tiles.append(np.pad(big, ((4, 4), (4, 4), (0, 0)), constant_values=0))
+        tiles[-1][:4], tiles[-1][-4:], tiles[-1][:, :4], tiles[-1][:, -4:] = (colour,) * 4
+    labels = [run.classes[g] for g in run.previews]
+    return mosaic(np.stack(tiles), labels, cols=5, pad=6)
+
+
+def _confusion_chart(run: _Run) -> alt.Chart:
+    e = run.result
+    k = len(e.classes)
+    true_t, pred_t, count_t = t("train.true_class"), t("train.predicted_class"), t("train.count")
+    data = pd.DataFrame(
+        {
+            true_t: np.repeat(e.classes, k),
+            pred_t: np.tile(e.classes, k),
+            count_t: e.confusion.reshape(-1),
+        }
+    )
+    order = list(e.classes)
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            f"{pred_t}:N",
+            sort=order,
+            axis=alt.Axis(orient="top", labelAngle=-40, labelOverlap=False),
+        ),
+        y=alt.Y(f"{true_t}:N", sort=order, axis=alt.Axis(labelOverlap=False)),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(f"{count_t}:Q", scale=alt.Scale(scheme="blues"), legend=None)
+    )
+    top = max(int(e.confusion.max()), 1)
+    text = base.mark_text(fontSize=11).encode(
+        text=f"{count_t}:Q",
+        color=alt.condition(alt.datum[count_t] > top / 2, alt.value("white"), alt.value("black")),
+    )
+    return (cells + text).properties(height=380)
+
+
+def _status_text(run: _Run) -> str:
+    epoch, batch, batches = run.position
+    test_acc = f"{run.evals[-1][1]:.1%}" if run.evals else "–"
+    if run.status == "done" and run.result is not None:
+        return t("train.done", acc=f"{run.result.accuracy:.1%}", epoch=run.result.epoch)
+    if run.status == "stopped" and run.result is not None:
+        return t("train.stopped", epoch=epoch, batch=batch, acc=f"{run.result.accuracy:.1%}")
+    if run.status == "stopped":
+        return t("train.stopped_pending", epoch=epoch, batch=batch)
+    if run.status == "error":
+        return t("train.failed", error=run.error)
+    loss = f"{run.loss[-1]:.3f}" if run.loss else "–"
+    acc = f"{run.acc[-1]:.1%}" if run.acc else "–"
+    return t("train.running", loss=loss, acc=acc, test=test_acc)
+
+
+@dataclass
+class _Slots:
+    """The page's live areas, drawn in place during training and after it."""
+
+    status: Any
+    progress: Any
+    charts: Any
+    filters: Any
+    previews: Any
+
+    def draw(self, run: _Run) -> None:
+        epoch, batch, batches = run.position
+        done = (epoch - 1 + batch / batches) / run.config.epochs if batches else 0.0
+        if run.status == "error":
+            self.status.error(_status_text(run), icon="⚠️")
+        else:
+            self.status.markdown(_status_text(run))
+        text = t("train.progress", epoch=epoch, epochs=run.config.epochs, batch=batch,
+                 batches=batches) if batches else t("train.before")  # fmt: skip
+        self.progress.progress(min(max(done, 0.0), 1.0), text=text)
+        with self.charts.container():
+            left, right = st.columns(2)
+            left.altair_chart(_curve_chart(run, run.loss, 2, t("train.loss_chart")))
+            right.altair_chart(_curve_chart(run, run.acc, 1, t("train.acc_chart")))
+        if run.filters is not None:
+            with self.filters.container():
+                st.subheader(t("train.filters"))
+                st.image(_filter_image(run), width=560)
+                st.caption(t("train.filters_caption", m=f"{run.filter_scale:.3g}"))
+        if run.preview_images is not None and run.previews:
+            with self.previews.container():
+                st.subheader(t("train.previews"))
+                st.image(_preview_image(run), width=560)
+                st.caption(t("train.previews_caption"))
+
+
+def _new_slots() -> _Slots:
+    return _Slots(st.empty(), st.empty(), st.empty(), st.empty(), st.empty())
+
+
+# ---------------------------------------------------------------- training and its end
+
+
+def _train(config: TrainConfig, slots: _Slots) -> _Run:
+    """Pull the training generator through the job gate, drawing a few times a second.
+
+    Whatever ends the loop (the last epoch, an error, or Streamlit interrupting the script for a
+    Stop click), the run stays in the session with what it has so far.
+    """
+    run = _Run(config)
+    st.session_state[_RUN] = run
+    last_draw = 0.0
+    keep: Callable[[], dict[str, Any]] | None = None
+    try:
+        for item in gated(train(config), slots.status):
+            if isinstance(item, TrainStep):
+                run.add_step(item)
+                keep = item.state_dict
+            else:
+                run.add_eval(item)
+                keep = None
+            if not isinstance(item, TrainStep) or time.monotonic() - last_draw > _DRAW_EVERY_S:
+                slots.draw(run)
+                last_draw = time.monotonic()
+        run.status = "done"
+    except ValueError as exc:
+        run.status, run.error = "error", error_line(exc)
+    finally:
+        if run.status == "running":  # interrupted (Stop or another click): keep the weights
+            run.snapshot = keep() if keep is not None else None
+            run.status = "stopped"
+        run.finished.set()
+    return run
+
+
+def _await_previous(run: _Run) -> None:
+    """Let an interrupted training run (another script thread) save its state before drawing."""
+    if not run.finished.is_set():
+        with st.spinner(t("train.stopping")):
+            run.finished.wait(timeout=_WAIT_PREVIOUS_S)
+
+
+def _finish_stopped(run: _Run, slots: _Slots) -> None:
+    """Evaluate the weights kept at a Stop (once), so they can be saved and reused."""
+    if run.status != "stopped" or run.result is not None:
+        return
+    if run.snapshot is None:  # stopped right after an evaluation: it has the weights
+        if run.latest is not None and run.latest.epoch > 0:
+            run.result = dataclasses.replace(run.latest, final=True)
+        return
+    try:
+        for _ in gated([None], slots.status):
+            epoch = run.position[0]
+            run.result = evaluate_state(run.snapshot, run.config, epoch=epoch, step=run.step)
+    except ValueError as exc:
+        run.error = error_line(exc)
+        return
+    run.snapshot = None
+    run.evals.append((run.x[-1] if run.x else 0.0, run.result.accuracy, run.result.loss))
+    run.previews = run.result.previews
+
+
+def _save(run: _Run) -> None:
+    """Save and register the trained network once (shown in the other pages' model pickers)."""
+    if run.result is None or run.saved_title:
+        return
+    try:
+        path, spec = store_trained(run.result)
+    except (OSError, ValueError) as exc:
+        st.warning(t("train.save_failed", error=error_line(exc)))
+        return
+    run.saved_title, run.saved_file = spec.title, path.name
+    run.saved_bytes = path.read_bytes()
+
+
+def _show_result(run: _Run) -> None:
+    """After training: the test accuracy, the confusion matrix and the weights to download."""
+    if run.result is None:
+        return
+    st.subheader(t("train.confusion"))
+    st.altair_chart(_confusion_chart(run))
+    st.caption(t("train.confusion_caption", n=int(run.result.confusion.sum())))
+    st.metric(t("train.test_accuracy"), f"{run.result.accuracy:.1%}")
+    if run.saved_bytes:
+        st.download_button(
+            t("train.download_weights"), run.saved_bytes, file_name=run.saved_file,
+            mime="application/octet-stream", key="train_download_weights",
+        )  # fmt: skip
+        st.success(t("train.saved_as", title=run.saved_title))
+
+
+@st.cache_resource(show_spinner=False)
+def _register_saved_once() -> int:
+    """Models trained earlier (in the models folder) are registered once per server."""
+    return len(register_saved_models())
 
 
 def render() -> None:
     """Draw the page."""
     st.title(t("train.title"))
-    st.info(t("train.not_ready"))
+    st.caption(t("train.intro"))
+    lesson("train")
+    _register_saved_once()
+    controls, view = st.columns([1, 2], gap="large")
+    with controls:
+        config, start = _controls()
+    with view:
+        slots = _new_slots()
+        run: _Run | None = st.session_state.get(_RUN)
+        if start and config is not None:
+            run = _train(config, slots)
+        if run is None:
+            slots.status.info(t("train.nothing_yet"))
+        else:
+            _await_previous(run)
+            _finish_stopped(run, slots)
+            _save(run)
+            slots.draw(run)
+            _show_result(run)
+    _show_architecture()  # full width: the table's four columns do not fit beside the charts

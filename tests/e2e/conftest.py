@@ -66,7 +66,9 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
     env = {**os.environ, "DREAMLAB_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
-           "TORCH_HOME": str(tmp_path_factory.mktemp("torch-home"))}  # fmt: skip
+           "TORCH_HOME": str(tmp_path_factory.mktemp("torch-home")),
+           "DREAMLAB_MODELS": str(tmp_path_factory.mktemp("models")),
+           "DREAMLAB_DATA": str(tmp_path_factory.mktemp("data"))}  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
