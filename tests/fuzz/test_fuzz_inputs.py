@@ -1,0 +1,141 @@
+"""Hostile kernels, configs and command lines: a correct result or one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dreamlab.cli import main
+from dreamlab.convolution import convolve, parse_kernel
+from dreamlab.training import TrainConfig
+
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SAMPLE = str(Path(__file__).resolve().parents[2] / "dreamlab/assets/samples/chelsea.png")
+
+_numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**40), 10**40)
+_json_kernels = st.recursive(
+    _numbers | st.text(max_size=3) | st.none() | st.booleans(),
+    lambda inner: st.lists(inner, max_size=6),
+    max_leaves=40,
+)
+
+
+def _one_line(exc: BaseException) -> None:
+    text = str(exc)
+    assert text and "\n" not in text and "Traceback" not in text, repr(text)
+
+
+@SETTINGS
+@given(st.text(max_size=60))
+def test_parse_kernel_random_text(text: str) -> None:
+    try:
+        k = parse_kernel(text)
+    except ValueError as exc:
+        _one_line(exc)
+    else:
+        assert np.isfinite(k).all() and k.ndim in (2, 3) and k.size > 0
+
+
+@SETTINGS
+@given(_json_kernels)
+def test_parse_kernel_random_json(value: object) -> None:
+    try:
+        text = json.dumps(value)
+    except ValueError:
+        return
+    try:
+        k = parse_kernel(text)
+    except ValueError as exc:
+        _one_line(exc)
+    else:
+        assert np.isfinite(k).all()
+
+
+@SETTINGS
+@given(
+    st.lists(st.lists(_numbers, min_size=1, max_size=5), min_size=1, max_size=5),
+    st.integers(-2, 4), st.one_of(st.integers(-2, 6), st.sampled_from(["same", "valid", "bogus"])),
+    st.integers(-1, 4), st.sampled_from(["zeros", "reflect", "replicate", "circular", "nope"]),
+    st.sampled_from(["correlate", "convolve", "other"]),
+)  # fmt: skip
+def test_convolve_hostile_arguments(rows, stride, padding, dilation, boundary, mode) -> None:
+    image = np.random.default_rng(0).random((20, 24)).astype(np.float32)
+    try:
+        kernel = np.array(rows, dtype=np.float64)
+        out = convolve(image, kernel, stride=stride, padding=padding, dilation=dilation,
+                       boundary=boundary, mode=mode)  # fmt: skip
+    except ValueError as exc:  # ragged rows, NaN, inf, bad sizes...
+        _one_line(exc)
+    else:
+        assert np.isfinite(out).all()
+
+
+@SETTINGS
+@given(
+    st.sampled_from(["shapes", "cifar10", "mnist", "nope", ""]),
+    st.sampled_from(["sgd", "adam", "rmsprop"]),
+    _numbers, _numbers, st.integers(-5, 10**7), st.integers(-5, 10**6),
+)  # fmt: skip
+def test_train_config_hostile_values(dataset, optimizer, lr, momentum, batch, epochs) -> None:
+    try:
+        TrainConfig(dataset=dataset, optimizer=optimizer, lr=lr, momentum=momentum,
+                    batch_size=batch, epochs=epochs)  # fmt: skip
+    except ValueError as exc:
+        _one_line(exc)
+
+
+_BAD_VALUES = ["-1", "0", "nan", "inf", "1e999", "abc", "", "3.5", "99999999999999999999"]
+_OPTIONS = ["--stride", "--padding", "--dilation", "--mode", "--boundary", "--kernel"]
+
+
+@pytest.mark.parametrize("option", _OPTIONS)
+def test_cli_convolve_bad_option_values(tmp_path, capsys, option: str) -> None:
+    for value in _BAD_VALUES:
+        out = tmp_path / "out.png"
+        out.unlink(missing_ok=True)
+        rc = main(["convolve", SAMPLE, "--kernel", "sobel_x", "-o", str(out), option, value])
+        err = capsys.readouterr().err.strip()
+        if rc == 0:  # e.g. --padding 0 is fine
+            assert out.is_file(), (option, value)
+        else:
+            assert rc == 2 and err.startswith("error:") and "\n" not in err, (option, value, err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["dream", "/no/such.png", "-o", "x.png"],
+        ["dream", SAMPLE, "-o", "x.txt", "--iterations", "1"],
+        ["dream", SAMPLE, "-o", "x.png", "--layer", "nope"],
+        ["dream", SAMPLE, "-o", "x.png", "--lr", "nan"],
+        ["dream", SAMPLE, "-o", "x.png", "--octave-scale", "0.5"],
+        ["dream", SAMPLE, "-o", "x.png", "--model", "vgg19"],
+        ["visualize", "-o", "x.png", "--layer", "nope"],
+        ["visualize", "-o", "x.png", "--layer", "_blocks.9", "--channel", "100000"],
+        ["visualize", "-o", "x.png", "--layer", "_blocks.9", "--size", "0"],
+        ["train", "-o", "/no/such/dir/m.pt", "--epochs", "1"],
+        ["train", "-o", "m.pt", "--lr", "-1"],
+        ["train", "-o", "m.pt", "--dataset", "cifar10"],
+        ["classify", SAMPLE, "--model", "alexnet"],
+        ["layers", "nope"],
+        ["convolve", SAMPLE, "--kernel", "[[1, 2], [3]]", "-o", "x.png"],
+        ["convolve", SAMPLE, "--kernel", "[[NaN]]", "-o", "x.png"],
+        ["benchmark", "--json", "/no/such/dir/b.json", "--device", "tpu"],
+    ],
+)
+def test_cli_bad_input_is_one_line(tmp_path, monkeypatch, capsys, argv: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DREAMLAB_DEBUG", "")
+    argv = [
+        a if a != SAMPLE else str(__import__("pathlib").Path(__file__).parents[2] / SAMPLE)
+        for a in argv
+    ]
+    rc = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, (rc, err)
+    assert err.startswith("error:") and "\n" not in err and "Traceback" not in err, err
