@@ -1,13 +1,402 @@
-"""The "Feature visualization" page (placeholder until its issue lands)."""
+"""The "Feature visualization" page: optimize an image from noise until a feature fires.
 
+Three views of the same objective: one image improving live, the seed's lesson side by side (naive
+pixels vs Lucid's regularization) and a gallery of a layer's first channels rendered as one batch.
+Every result is kept in ``st.session_state`` with the parameters that made it, so a Stop, a rerun
+or a changed control never loses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 import streamlit as st
 
+from dreamlab.media import png_bytes
+from dreamlab.models import LoadedModel
+from dreamlab.optvis import (
+    FeatureVisConfig,
+    Objective,
+    VisFrame,
+    channel,
+    channels,
+    class_logit,
+    diversity,
+    layer,
+    layer_width,
+    neuron,
+    visualize,
+)
 from dreamlab.ui.i18n import t
+from dreamlab.ui.widgets import (
+    advanced_controls,
+    gated,
+    layer_select,
+    lesson,
+    model_picker,
+    presenting,
+    show_error,
+)
+from dreamlab.viz import mosaic
 
 __all__ = ["render"]
+
+_KINDS = ("channel", "neuron", "class", "layer")
+_SIZES = (64, 96, 128, 160, 192, 224, 256)
+_DRAW_EVERY_S = 0.1  # redraw the live image at most ~10 times a second
+_NAIVE = {"param": "pixel", "decorrelate": False, "transforms": False}
+_REGULARIZED = {"param": "fft", "decorrelate": True, "transforms": True}
+
+
+@dataclass
+class Result:
+    """What a run made, kept in the session: the images, how far it got, and its parameters."""
+
+    images: np.ndarray  # (B, H, W, 3) uint8
+    step: int
+    steps: int
+    value: float
+    params: dict[str, Any]
+    labels: list[str] = field(default_factory=list)
+    history: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def stopped(self) -> bool:
+        return self.step < self.steps
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The page's controls, read once per run of the script."""
+
+    model: LoadedModel
+    objective: Objective
+    config: FeatureVisConfig
+    layer: str | None
+    channel: int | None
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        return {"page": "feature_vis", "model": self.model.name,
+                "objective": self.objective.name, **self.config.to_dict(), **extra}  # fmt: skip
+
+
+# ---------------------------------------------------------------- controls
+
+
+def _model_key(model: LoadedModel) -> str:
+    return f"{model.name}|{model.device}|{model.weights_note}|{id(model.module)}"
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _width(_model: LoadedModel, model_key: str, layer_name: str) -> int:
+    return layer_width(_model, layer_name)
+
+
+def _class_picker(model: LoadedModel) -> int:
+    cats = model.categories or [str(i) for i in range(1000)]
+    default = 281 if len(cats) > 281 else 0  # ImageNet's "tabby": the sample cat's class
+    return st.selectbox(
+        t("feature_vis.class"), range(len(cats)), index=default, key=f"fv_class_{model.name}",
+        format_func=lambda i: f"{i} · {cats[i]}",
+    )  # fmt: skip
+
+
+def _objective_controls(model: LoadedModel) -> tuple[Objective, str | None, int | None]:
+    kind = st.radio(
+        t("feature_vis.objective"), _KINDS, key="fv_kind", horizontal=True,
+        format_func=lambda k: t(f"feature_vis.kind_{k}"), help=t("feature_vis.objective_help"),
+    )  # fmt: skip
+    if kind == "class":
+        return class_logit(_class_picker(model)), None, None
+    name = layer_select(model, "fv")
+    if kind == "layer":
+        return layer(name), name, None
+    width = _width(model, _model_key(model), name)
+    c = st.number_input(
+        t("feature_vis.channel", last=width - 1), min_value=0, max_value=width - 1,
+        value=0, step=1, key=f"fv_channel_{model.name}_{name}",
+    )  # fmt: skip
+    obj = channel(name, int(c)) if kind == "channel" else neuron(name, int(c))
+    return obj, name, int(c)
+
+
+def _config_controls() -> FeatureVisConfig:
+    steps = st.slider(t("feature_vis.steps"), 16, 512, 128, 16, key="fv_steps",
+                      help=t("feature_vis.steps_help"))  # fmt: skip
+    with advanced_controls():
+        size = st.select_slider(t("feature_vis.size"), _SIZES, value=128, key="fv_size",
+                                help=t("feature_vis.size_help"))  # fmt: skip
+        param = st.radio(
+            t("feature_vis.param"), ("fft", "pixel"), key="fv_param", horizontal=True,
+            format_func=lambda p: t(f"feature_vis.param_{p}"),
+        )  # fmt: skip
+        decorrelate = st.toggle(t("feature_vis.decorrelate"), True, key="fv_decorrelate",
+                                help=t("feature_vis.decorrelate_help"))  # fmt: skip
+        transforms = st.toggle(t("feature_vis.transforms"), True, key="fv_transforms",
+                               help=t("feature_vis.transforms_help"))  # fmt: skip
+        seed = st.number_input(t("feature_vis.seed"), 0, 2**31 - 1, 0, key="fv_seed")
+    return FeatureVisConfig(steps=int(steps), size=int(size), param=param,
+                            decorrelate=bool(decorrelate), transforms=bool(transforms),
+                            seed=int(seed))  # fmt: skip
+
+
+# ---------------------------------------------------------------- running
+
+
+def _throttled(frames: Iterable[Any]) -> Iterator[Any]:
+    """Every ~0.1 s's latest frame, and always the last one (the UI draws ~10 times a second)."""
+    last_draw = 0.0
+    pending = None
+    for pending in frames:
+        now = time.monotonic()
+        if now - last_draw >= _DRAW_EVERY_S:
+            last_draw = now
+            yield pending
+            pending = None
+    if pending is not None:
+        yield pending
+
+
+def _recorded(frames: Iterable[VisFrame], history: list[tuple[int, float]]) -> Iterator[VisFrame]:
+    """Pass frames through, noting every step's objective (the drawn frames are only a few)."""
+    for frame in frames:
+        history.append((frame.step, frame.loss))
+        yield frame
+
+
+@contextlib.contextmanager
+def _job(frames: Iterable[Any], box, stop_box, stop_key: str) -> Iterator[Iterator[Any]]:
+    """The frames through the shared job gate, throttled, with a Stop button while they run.
+
+    Pressing Stop reruns the script, which interrupts this one; ``closing`` then gives the gate's
+    slot back at once rather than whenever the interrupted generator is collected.
+    """
+    with contextlib.closing(gated(frames, box)) as stream:
+        stop_box.button(t("feature_vis.stop"), key=stop_key, icon=":material/stop:")
+        try:
+            yield _throttled(stream)
+        except Exception:  # a failed job: drop the Stop button, show the error (not Stop/rerun)
+            stop_box.empty()
+            raise
+    stop_box.empty()
+
+
+def _result(frame: VisFrame, params: dict[str, Any], history: list, **kw: Any) -> Result:
+    return Result(frame.images, frame.step, frame.steps, frame.loss, params,
+                  history=list(history), **kw)  # fmt: skip
+
+
+def _progress_line(r: Result) -> str:
+    return t("feature_vis.progress", step=r.step, steps=r.steps, value=f"{r.value:.4g}")
+
+
+def _run_single(choice: Choice, boxes: dict[str, Any]) -> None:
+    history: list[tuple[int, float]] = []
+    frames = _recorded(visualize(choice.model, choice.objective, choice.config), history)
+    with _job(frames, boxes["line"], boxes["button"], "fv_stop") as stream:
+        for frame in stream:
+            result = _result(frame, choice.params(), history)
+            st.session_state["fv_single"] = result  # kept even if the user stops the run
+            boxes["image"].image(frame.image, width="stretch")
+            boxes["line"].caption(_progress_line(result))
+
+
+def _run_compare(choice: Choice, boxes: dict[str, Any]) -> None:
+    variants = {"naive": _NAIVE, "regular": _REGULARIZED}
+    histories: dict[str, list] = {v: [] for v in variants}
+    gens = [
+        _recorded(visualize(choice.model, choice.objective, choice.config, **kw), histories[v])
+        for v, kw in variants.items()
+    ]
+    with _job(zip(*gens, strict=True), boxes["line"], boxes["button"], "fv_stop_compare") as stream:
+        for pair in stream:
+            results = {
+                v: _result(f, choice.params(**variants[v]), histories[v])
+                for v, f in zip(variants, pair, strict=True)
+            }
+            st.session_state["fv_compare"] = results
+            for v, r in results.items():
+                boxes[v][0].image(r.images[0], width="stretch")
+                boxes[v][1].caption(_progress_line(r))
+
+
+def _gallery_frames(choice: Choice, mode: str, count: int, weight: float):
+    """The gallery's frames and tile labels: a layer's first channels, or facets of one."""
+    assert choice.layer is not None
+    if mode == "facets":
+        c = choice.channel or 0
+        obj = channel(choice.layer, c) + weight * diversity(choice.layer)
+        labels = [f"#{c} · {i + 1}" for i in range(count)]
+    else:
+        count = min(count, _width(choice.model, _model_key(choice.model), choice.layer))
+        obj = channels(choice.layer, list(range(count)))
+        labels = [f"#{i}" for i in range(count)]
+    return visualize(choice.model, obj, choice.config, batch=count), labels, obj
+
+
+def _run_gallery(choice: Choice, mode: str, count: int, weight: float, boxes: dict) -> None:
+    frames, labels, obj = _gallery_frames(choice, mode, count, weight)
+    params = choice.params(objective=obj.name, gallery=mode, count=len(labels))
+    history: list[tuple[int, float]] = []
+    with _job(
+        _recorded(frames, history), boxes["line"], boxes["button"], "fv_stop_gallery"
+    ) as stream:
+        for frame in stream:
+            result = _result(frame, params, history, labels=labels)
+            st.session_state["fv_gallery"] = result
+            boxes["image"].image(_sheet(result), width="stretch")
+            boxes["line"].caption(_progress_line(result))
+
+
+# ---------------------------------------------------------------- views
+
+
+def _sheet(r: Result) -> np.ndarray:
+    """The contact sheet: every tile of a batch, labelled."""
+    return mosaic(r.images, r.labels or None, cols=4 if len(r.images) <= 8 else 6, pad=4)
+
+
+def _download(image: np.ndarray, params: dict[str, Any], name: str, key: str) -> None:
+    st.download_button(
+        t("feature_vis.download_png"), png_bytes(image, params), file_name=f"{name}.png",
+        mime="image/png", key=key, icon=":material/download:", on_click="ignore",
+    )  # fmt: skip
+
+
+def _describe(r: Result, param: str | None = None) -> str:
+    p = r.params
+    line = t("feature_vis.made_with", objective=p["objective"], model=p["model"],
+             steps=p["steps"], size=p["size"], param=param or p["param"], seed=p["seed"])  # fmt: skip
+    return line + (" " + t("feature_vis.stopped", step=r.step, steps=r.steps) if r.stopped else "")
+
+
+def _run_button(label: str, key: str, enabled: bool, primary: bool = False) -> tuple[bool, Any]:
+    """The run button, and under it a placeholder for the Stop button shown while a job runs."""
+    kind = "primary" if primary else "secondary"
+    clicked = st.button(label, key=key, type=kind, disabled=not enabled)
+    return clicked and enabled, st.empty()
+
+
+def _single_tab(choice: Choice | None) -> None:
+    st.caption(t("feature_vis.single_intro"))
+    clicked, button = _run_button(t("feature_vis.visualize"), "fv_go", choice is not None, True)
+    boxes = {"button": button, "image": st.empty(), "line": st.empty()}
+    if clicked:
+        _guarded(lambda: _run_single(choice, boxes))
+    r: Result | None = st.session_state.get("fv_single")
+    if r is None:
+        return
+    boxes["image"].image(r.images[0], width="stretch")
+    boxes["line"].caption(_progress_line(r))
+    st.caption(_describe(r))
+    if len(r.history) > 1 and not presenting():
+        st.line_chart({t("feature_vis.objective_value"): dict(r.history)}, height=160)
+    _download(r.images[0], r.params, "dreamlab-feature", "fv_dl_single")
+
+
+def _compare_tab(choice: Choice | None) -> None:
+    st.caption(t("feature_vis.compare_intro"))
+    clicked, button = _run_button(t("feature_vis.compare"), "fv_go_compare", choice is not None)
+    left, right = st.columns(2)
+    left.markdown(f"**{t('feature_vis.naive')}**")
+    right.markdown(f"**{t('feature_vis.regularized')}**")
+    boxes = {"button": button, "naive": (left.empty(), left.empty()),
+             "regular": (right.empty(), right.empty()), "line": st.empty()}  # fmt: skip
+    if clicked:
+        _guarded(lambda: _run_compare(choice, boxes))
+    results: dict[str, Result] = st.session_state.get("fv_compare", {})
+    for variant, r in results.items():
+        boxes[variant][0].image(r.images[0], width="stretch")
+        boxes[variant][1].caption(_progress_line(r))
+    if len(results) == 2:
+        naive, regular = results["naive"], results["regular"]
+        st.caption(_describe(regular, param=f"{naive.params['param']} / {regular.params['param']}"))
+        figure = mosaic(np.stack([naive.images[0], regular.images[0]]),
+                        [t("feature_vis.naive"), t("feature_vis.regularized")], cols=2)  # fmt: skip
+        params = {**regular.params, "figure": "naive vs regularized", "naive": _NAIVE}
+        _download(figure, params, "dreamlab-naive-vs-regularized", "fv_dl_compare")
+
+
+def _gallery_controls(choice: Choice | None) -> tuple[str, int, float, bool]:
+    mode = st.radio(
+        t("feature_vis.gallery_mode"), ("channels", "facets"), key="fv_gallery_mode",
+        horizontal=True, format_func=lambda m: t(f"feature_vis.mode_{m}"),
+    )  # fmt: skip
+    count = st.slider(t("feature_vis.count"), 2, 16, 4 if presenting() else 8, 1, key="fv_count",
+                      help=t("feature_vis.count_help"))  # fmt: skip
+    weight = 0.0
+    if mode == "facets":
+        weight = st.slider(t("feature_vis.diversity"), 0.0, 100.0, 10.0, 1.0, key="fv_weight",
+                           help=t("feature_vis.diversity_help"))  # fmt: skip
+    usable = choice is not None and choice.layer is not None
+    if mode == "facets":
+        usable = usable and choice.channel is not None
+    if choice is not None and not usable:
+        st.info(t("feature_vis.gallery_needs_layer"))
+    return mode, int(count), float(weight), usable
+
+
+def _gallery_tab(choice: Choice | None) -> None:
+    st.caption(t("feature_vis.gallery_intro"))
+    mode, count, weight, usable = _gallery_controls(choice)
+    clicked, button = _run_button(t("feature_vis.render_gallery"), "fv_go_gallery", usable)
+    boxes = {"button": button, "image": st.empty(), "line": st.empty()}
+    if clicked:
+        _guarded(lambda: _run_gallery(choice, mode, count, weight, boxes))
+    r: Result | None = st.session_state.get("fv_gallery")
+    if r is None:
+        return
+    sheet = _sheet(r)
+    boxes["image"].image(sheet, width="stretch")
+    boxes["line"].caption(_progress_line(r))
+    st.caption(_describe(r))
+    _download(sheet, r.params, "dreamlab-gallery", "fv_dl_gallery")
+
+
+def _guarded(run) -> None:
+    """Run a job; a failure is one line, and what was made before it stays on the page."""
+    try:
+        run()
+    except Exception as exc:  # Streamlit's Stop/rerun are BaseExceptions: they pass through
+        show_error(exc)
+
+
+def _choice(model: LoadedModel) -> Choice | None:
+    """The controls' values; a model that cannot be probed gives one line, not a traceback."""
+    try:
+        objective, layer_name, c = _objective_controls(model)
+        config = _config_controls()
+    except Exception as exc:  # Streamlit's Stop/rerun are BaseExceptions: they pass through
+        show_error(exc)
+        return None
+    return Choice(model, objective, config, layer_name, c)
 
 
 def render() -> None:
     """Draw the page."""
     st.title(t("feature_vis.title"))
-    st.info(t("feature_vis.not_ready"))
+    st.caption(t("feature_vis.intro"))
+    lesson("feature_vis")
+    controls, view = st.columns([1, 2], gap="large")
+    with controls:
+        model = model_picker("fv")
+        choice = _choice(model) if model is not None else None
+    with view:
+        single, compare, gallery_tab = st.tabs(
+            [
+                t("feature_vis.tab_single"),
+                t("feature_vis.tab_compare"),
+                t("feature_vis.tab_gallery"),
+            ]
+        )
+        with single:
+            _single_tab(choice)
+        with compare:
+            _compare_tab(choice)
+        with gallery_tab:
+            _gallery_tab(choice)

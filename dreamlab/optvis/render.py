@@ -1,0 +1,319 @@
+"""The feature-visualization loop: optimize an image from noise so an objective grows.
+
+:func:`visualize` is a generator of :class:`VisFrame` (rule 2: the caller decides how often to draw
+and stops by no longer pulling). One step: parameterization -> random transforms -> upsample to the
+network's input size -> forward only as far as the objective's layers -> Adam step on the image
+parameters. The model is shared and read-only: its weights are frozen, hooks are always removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from dreamlab.activations import StopForward, capture
+from dreamlab.fastmodel import fast_model
+from dreamlab.models.registry import LoadedModel, ModelError
+from dreamlab.optvis import param as P
+from dreamlab.optvis.objectives import LOGITS, Objective, as_objective, channel, channels, diversity
+from dreamlab.optvis.transforms import compose, scale, standard_transforms
+
+__all__ = [
+    "LUCENT_STEPS",
+    "FeatureVisConfig",
+    "VisFrame",
+    "activations",
+    "facets",
+    "gallery",
+    "layer_width",
+    "objective_value",
+    "visualize",
+]
+
+LUCENT_STEPS = 512  # lucent's render_vis default; DreamLab defaults to half (CPU users, same look)
+
+
+@dataclass(frozen=True)
+class FeatureVisConfig:
+    """Every setting of one feature-visualization run (lucent's defaults unless said otherwise)."""
+
+    steps: int = 256  # optimizer steps (lucent: 512)
+    size: int = 128  # rendered image side in pixels
+    batch: int = 1  # images optimized together
+    param: Literal["fft", "pixel"] = "fft"  # image parameterization
+    decorrelate: bool = True  # optimize in Lucid's decorrelated colour space
+    transforms: bool = True  # lucent's standard transforms (pad, jitter, scale, rotate)
+    upsample: bool = True  # zoom to the model's input size when the image is smaller
+    lr: float = 0.05  # Adam learning rate
+    sd: float = 0.01  # standard deviation of the initial noise (in parameter space)
+    decay_power: float = 1.0  # FFT spectrum scale 1 / f^decay_power
+    thresholds: tuple[int, ...] | None = None  # steps that yield a frame; None: every step
+    seed: int = 0  # seeds the initial noise and every random transform
+
+    def __post_init__(self) -> None:
+        _check_int("steps", self.steps, 1, 100_000)
+        _check_int("size", self.size, 8, 1024)
+        _check_int("batch", self.batch, 1, 64)
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        if self.param not in ("fft", "pixel"):
+            raise ValueError(f"param must be 'fft' or 'pixel', got {self.param!r}")
+        for name in ("decorrelate", "transforms", "upsample"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        _check_float("lr", self.lr, 1e-6, 10.0)
+        _check_float("sd", self.sd, 1e-6, 10.0)
+        _check_float("decay_power", self.decay_power, 0.0, 4.0)
+        if self.thresholds is not None:
+            object.__setattr__(self, "thresholds", tuple(self.thresholds))
+            for step in self.thresholds:
+                _check_int("each threshold", step, 1, self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, for PNG metadata and logs."""
+        d = dataclasses.asdict(self)
+        d["thresholds"] = list(self.thresholds) if self.thresholds is not None else None
+        return d
+
+
+def _check_int(name: str, value: object, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
+
+
+def _check_float(name: str, value: object, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ValueError(f"{name} must be between {lo:g} and {hi:g}, got {value}")
+
+
+@dataclass(frozen=True)
+class VisFrame:
+    """One step of a run: the image after ``step`` updates and the objective measured at that step.
+
+    ``tensor`` is the batch as float ``(B, 3, H, W)`` in [0, 1]; the uint8 views are made only when
+    asked for (a UI drawing 10 frames a second skips the conversion of the others).
+    """
+
+    step: int
+    steps: int
+    loss: float  # the objective's value at this step (what is maximized: higher is better)
+    tensor: torch.Tensor = field(repr=False)
+
+    @cached_property
+    def images(self) -> np.ndarray:
+        """Every image of the batch, ``B x H x W x 3`` uint8."""
+        t = self.tensor.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
+        return t.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # (B, H, W, 3)
+
+    @property
+    def image(self) -> np.ndarray:
+        """The first image, ``H x W x 3`` uint8."""
+        return self.images[0]
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.steps
+
+
+def _make_config(config: FeatureVisConfig | None, overrides: dict[str, Any]) -> FeatureVisConfig:
+    cfg = config if config is not None else FeatureVisConfig()
+    if not isinstance(cfg, FeatureVisConfig):
+        raise ValueError(f"config must be a FeatureVisConfig, got {type(cfg).__name__}")
+    names = {f.name for f in dataclasses.fields(FeatureVisConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown setting {unknown[0]!r}; settings: {', '.join(sorted(names))}")
+    return dataclasses.replace(cfg, **overrides) if overrides else cfg
+
+
+def _check_layers(model: LoadedModel, objective: Objective) -> None:
+    """Every layer the objective reads exists (an unknown one lists the valid layers)."""
+    for name in objective.layers:
+        if name != LOGITS:
+            model.check_layer(name)
+
+
+def activations(
+    model: LoadedModel, x: torch.Tensor, objective: Objective
+) -> dict[str, torch.Tensor]:
+    """The activations ``objective`` reads for ``x`` (B, 3, H, W) in [0, 1], with their graphs.
+
+    Runs the shared model with hooks that are removed on exit. The forward pass stops after the
+    last hooked layer unless the objective reads the logits.
+    """
+    hooked = [name for name in objective.layers if name != LOGITS]
+    # channels-last input makes oneDNN pick its fast NHWC convolutions (about 2x on a CPU), with
+    # no change to the shared model itself
+    inputs = model.preprocess(x).contiguous(memory_format=torch.channels_last)  # (B, 3, H, W)
+    if not hooked:
+        return {LOGITS: model.module(inputs)}
+    output = None
+    with (
+        capture(model.module, hooked, detach=False, stop=not objective.needs_logits) as store,
+        contextlib.suppress(StopForward),
+    ):
+        output = model.module(inputs)  # (B, K) when it runs to the end
+    missing = [name for name in hooked if name not in store]
+    if missing:
+        raise ValueError(f"layer {missing[0]} was not reached by the forward pass")
+    acts = dict(store)
+    if objective.needs_logits:
+        acts[LOGITS] = output
+    return acts
+
+
+def _forward_fn(
+    model: LoadedModel, objective: Objective
+) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+    """How one run gets its activations: a fast private copy of the network when it can.
+
+    :func:`dreamlab.fastmodel.fast_model` (shared with DeepDream) is truncated after the deepest
+    layer, has its BatchNorms folded into the convolutions and is channels-last; it serves
+    objectives on spatial layers. Logits and fully connected layers use the hooked shared model.
+    """
+    hooked = tuple(name for name in objective.layers if name != LOGITS)
+    if hooked and not objective.needs_logits:
+        try:
+            fast = fast_model(model, hooked)
+        except ModelError:  # a layer without spatial maps: the plain path handles it
+            pass
+        else:
+            return lambda x: dict(zip(hooked, fast(model.preprocess(x)), strict=True))
+    return lambda x: activations(model, x, objective)
+
+
+def _network_input(x: torch.Tensor, model: LoadedModel, objective: Objective, zoom: float) -> torch.Tensor:  # fmt: skip
+    """The transformed image at the size the network sees: exactly its input size for logits (a
+    classifier's dense layers may need it), else zoomed by ``zoom`` (1 = as is)."""
+    if objective.needs_logits:
+        s = model.spec.input_size
+        return torch.nn.functional.interpolate(x, size=(s, s), mode="bilinear", align_corners=False)
+    return scale(x, zoom)  # (B, 3, H*zoom, W*zoom)
+
+
+def _zoom(model: LoadedModel, cfg: FeatureVisConfig) -> float:
+    """lucent upsamples images smaller than the network's input (it costs zoom^2 in compute)."""
+    return (
+        model.spec.input_size / cfg.size
+        if cfg.upsample and cfg.size < model.spec.input_size
+        else 1.0
+    )
+
+
+def visualize(
+    model: LoadedModel,
+    objective: Objective | str,
+    config: FeatureVisConfig | None = None,
+    **overrides: Any,
+) -> Iterator[VisFrame]:
+    """Optimize ``config.batch`` images from noise to maximize ``objective``; yield frames as it goes.
+
+    ``objective`` is an :class:`Objective` or lucent's string form (``"_blocks.9:12"``). Settings come
+    from ``config`` (default :class:`FeatureVisConfig`) with ``overrides`` applied. Bad settings, an
+    unknown layer or an out-of-range channel raise ``ValueError`` with a one-line message, before
+    the first frame.
+    """
+    cfg = _make_config(config, overrides)
+    obj = as_objective(objective)
+    # duck-typed, not isinstance: a server that reloads edited modules keeps cached models whose
+    # class is the *previous* LoadedModel, and they work just as well
+    if not all(
+        hasattr(model, a) for a in ("module", "spec", "device", "preprocess", "check_layer")
+    ):
+        raise ValueError(
+            f"model must be a LoadedModel (see load_model), got {type(model).__name__}"
+        )
+    _check_layers(model, obj)
+    return _run(model, obj, cfg)
+
+
+def _run(model: LoadedModel, obj: Objective, cfg: FeatureVisConfig) -> Iterator[VisFrame]:
+    gen = torch.Generator().manual_seed(cfg.seed)  # CPU generator: the same seed on any device
+    image = P.image(cfg.size, batch=cfg.batch, param=cfg.param, decorrelate=cfg.decorrelate,
+                    sd=cfg.sd, decay_power=cfg.decay_power, generator=gen, device=model.device)  # fmt: skip
+    optimizer = torch.optim.Adam(image.parameters(), lr=cfg.lr)
+    transform = standard_transforms() if cfg.transforms else compose([])
+    zoom = _zoom(model, cfg)
+    forward = _forward_fn(model, obj)
+    keep = set(cfg.thresholds) if cfg.thresholds is not None else None
+    for step in range(1, cfg.steps + 1):
+        optimizer.zero_grad(set_to_none=True)
+        x = _network_input(transform(image(), gen), model, obj, zoom)  # (B, 3, h, w)
+        value = obj(forward(x))  # scalar to maximize
+        loss = float(value.detach())
+        if not math.isfinite(loss):
+            raise ValueError(f"the objective became {loss} at step {step}; try a lower lr")
+        (-value).backward()  # Adam minimizes: the negative objective
+        optimizer.step()
+        if keep is None or step in keep or step == cfg.steps:
+            with torch.no_grad():
+                shown = image().detach()  # (B, 3, H, W) after this step's update
+            yield VisFrame(step, cfg.steps, loss, shown)
+
+
+@torch.no_grad()
+def objective_value(
+    model: LoadedModel, objective: Objective | str, x: torch.Tensor, *, size: int | None = None
+) -> float:
+    """The objective for images ``x`` (B, 3, H, W) in [0, 1], untransformed.
+
+    With ``size`` (a rendered image's side), ``x`` is zoomed as :func:`visualize` zooms it, so a
+    rendered image and a photo are measured the same way.
+    """
+    obj = as_objective(objective)
+    _check_layers(model, obj)
+    x = x.to(model.device, torch.float32)
+    zoom = (
+        model.spec.input_size / size if size is not None and size < model.spec.input_size else 1.0
+    )
+    return float(obj(activations(model, _network_input(x, model, obj, zoom), obj)))
+
+
+@torch.no_grad()
+def layer_width(model: LoadedModel, layer_name: str) -> int:
+    """Channels (or units) of a layer, from one cheap forward pass of a grey image."""
+    model.check_layer(layer_name)
+    s = model.spec.input_size
+    x = torch.full((1, 3, s, s), 0.5, device=model.device)  # (1, 3, S, S)
+    probe = Objective(lambda a: a[layer_name].sum(), (layer_name,), "probe")
+    return int(activations(model, x, probe)[layer_name].shape[1])
+
+
+def gallery(
+    model: LoadedModel,
+    layer_name: str,
+    indices: Sequence[int],
+    config: FeatureVisConfig | None = None,
+    **overrides: Any,
+) -> Iterator[VisFrame]:
+    """Channels ``indices`` of a layer rendered as one batch: image ``i`` shows channel ``indices[i]``."""
+    if not indices:
+        raise ValueError("a gallery needs at least one channel")
+    return visualize(
+        model, channels(layer_name, indices), config, **{**overrides, "batch": len(indices)}
+    )
+
+
+def facets(
+    model: LoadedModel,
+    layer_name: str,
+    n: int,
+    count: int,
+    weight: float = 10.0,
+    config: FeatureVisConfig | None = None,
+    **overrides: Any,
+) -> Iterator[VisFrame]:
+    """``count`` different images of one channel: the channel plus ``weight`` x batch diversity."""
+    obj = channel(layer_name, n) + weight * diversity(layer_name)
+    return visualize(model, obj, config, **{**overrides, "batch": count})
