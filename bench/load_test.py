@@ -39,7 +39,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 
 # How the DeepDream page shows its progress (see dreamlab/ui/deepdream.py).
 DREAM_BUTTON = "Dream"
-FIRST_FRAME = '[data-testid="stImage"] img'
+FIRST_FRAME = "The dream ("  # caption of the live frame
+FINISHED = "Finished:"  # the status line once every step is done
 SCRIPT_STATE = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
 
 
@@ -58,7 +59,7 @@ class RssSampler(threading.Thread):
         self.proc = psutil.Process(pid)
         self.period = period
         self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def rss(self) -> int:
         try:
@@ -69,12 +70,12 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         t0 = time.monotonic()
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append((time.monotonic() - t0, self.rss()))
-            self._stop.wait(self.period)
+            self._halt.wait(self.period)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
         return max((r for _, r in self.samples), default=0)
 
@@ -139,19 +140,15 @@ async def one_session(
         if result.error:
             return result
         for _ in range(repeat):
-            before = await page.locator(FIRST_FRAME).count()
             t0 = time.monotonic()
             await page.get_by_role("button", name=DREAM_BUTTON, exact=True).click()
-            await page.wait_for_function(
-                f"(n) => document.querySelectorAll('{FIRST_FRAME}').length > n", arg=before,
-                timeout=timeout_s * 1000,
-            )  # fmt: skip
+            await page.get_by_text(FIRST_FRAME).first.wait_for(timeout=timeout_s * 1000)
             result.first_frame_s.append(time.monotonic() - t0)
-            await _wait_state(page, "running", 10_000)
+            await page.get_by_text(FINISHED).first.wait_for(timeout=timeout_s * 1000)
+            result.finish_s.append(time.monotonic() - t0)
             await _wait_state(page, "notRunning", timeout_s * 1000)
             if await page.locator('[data-testid="stException"]').count():
                 raise RuntimeError("the page shows an exception")
-            result.finish_s.append(time.monotonic() - t0)
     except Exception as exc:  # record, never crash the whole run
         result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     finally:

@@ -1,0 +1,253 @@
+"""The one frozen configuration of a dream, its checks, and the presets of the classic settings."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from dreamlab.images import ImageError, as_uint8
+
+__all__ = [
+    "LOSSES",
+    "NORMALIZERS",
+    "OCTAVE_MODES",
+    "PRECISIONS",
+    "PRESETS",
+    "DreamConfig",
+    "Preset",
+    "make_config",
+]
+
+LOSSES = ("norm", "mean_square")  # the seed's ||A||, gordicaleksa's mean(A^2)
+NORMALIZERS = ("mean_abs", "std")  # step lr/mean|g| (seed, Google) or (g - mean)/std (gordicaleksa)
+OCTAVE_MODES = ("detail", "rescale")  # carry only the dreamed detail up (seed, Google) or all of it
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+MAX_SIDE_RANGE = (32, 4096)
+
+
+@dataclass(frozen=True)
+class DreamConfig:
+    """Every setting of one dream; the defaults here are DreamLab's (the CLI and the UI build these).
+
+    The defaults dream a 512-px photo on the embedded EfficientNet-Lite0 in about a second on two
+    CPU cores: 4 octaves x 10 iterations with Google's octave scale and roll jitter, the seed's loss
+    and step. ``layers`` (pairs of layer and weight) overrides ``layer`` to dream several at once.
+    """
+
+    layer: str | None = None  # dotted name; None: the model's default layer
+    channel: int | None = None  # amplify one channel of the layer instead of all of it
+    layers: tuple[tuple[str, float], ...] = ()  # several layers, each loss times its weight
+    num_octaves: int = 4
+    octave_scale: float = 1.4
+    iterations: int = 10  # gradient steps per octave
+    lr: float = 0.05  # each step moves pixels by lr / mean|g| * g (normalized units)
+    jitter: int = 32  # random roll of up to this many pixels, undone after each step
+    smoothing: float = 0.0  # 0: off; else gordicaleksa's Gaussian cascade coefficient (0.5)
+    normalize: str = "mean_abs"
+    loss: str = "norm"
+    octave_mode: str = "detail"
+    max_side: int = 512  # photos are downsized to this longer side first
+    noise_size: tuple[int, int] | None = None  # (H, W) of a dream from noise; None: 3/4 x max_side
+    seed: int = 0  # jitter and noise come from this seed: the same seed, the same dream (CPU)
+    guide: np.ndarray | None = field(default=None, compare=False, repr=False)  # guided dream
+    zoom_frames: int = 0  # zoom loop: dream the zoomed output again this many times
+    zoom: float = 1.05  # zoom factor per loop frame (Google's 5 %)
+    rotate: float = 0.0  # degrees per loop frame
+    fit_octaves: bool = True  # drop octaves smaller than the network can see (else an error)
+    precision: str = "auto"  # auto: bf16 (or fp16) autocast on CUDA, fp32 elsewhere
+    channels_last: bool = True
+    cuda_graphs: bool = True  # on CUDA, replay each octave's step from a captured graph
+
+    def __post_init__(self) -> None:
+        _normalize_fields(self)
+        _check(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting as JSON-friendly values (the guide image as its size only)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "guide"}
+        out["layers"] = [[name, weight] for name, weight in self.layers]
+        out["noise_size"] = list(self.noise_size) if self.noise_size else None
+        out["guide"] = list(self.guide.shape[:2]) if self.guide is not None else None
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DreamConfig:
+        """The inverse of :meth:`to_dict` (unknown keys and the guide are ignored)."""
+        names = {f.name for f in fields(cls)} - {"guide"}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def with_overrides(self, **overrides: Any) -> DreamConfig:
+        """A copy with some settings changed; an unknown name is a one-line ``ValueError``."""
+        names = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(
+                f"unknown dream setting {unknown[0]!r}; settings: {', '.join(sorted(names))}"
+            )
+        return replace(self, **overrides)
+
+
+def _normalize_fields(cfg: DreamConfig) -> None:
+    """Accept friendly forms (a dict of layers, a list size, a PIL guide) and store canonical ones."""
+    layers = cfg.layers
+    if isinstance(layers, dict):
+        layers = list(layers.items())
+    if isinstance(layers, str):
+        layers = [(layers, 1.0)]
+    try:
+        canon = tuple(
+            (item, 1.0) if isinstance(item, str) else (str(item[0]), float(item[1]))
+            for item in (layers or ())
+        )
+    except (TypeError, ValueError, IndexError):
+        raise ValueError("layers must be pairs of (layer name, weight)") from None
+    object.__setattr__(cfg, "layers", canon)
+    if cfg.noise_size is not None:
+        try:
+            size = tuple(int(v) for v in cfg.noise_size)
+        except (TypeError, ValueError):
+            raise ValueError("noise_size must be (height, width) in pixels") from None
+        object.__setattr__(cfg, "noise_size", size)
+    if cfg.guide is not None and not (
+        isinstance(cfg.guide, np.ndarray) and cfg.guide.dtype == np.uint8
+    ):
+        try:
+            object.__setattr__(cfg, "guide", as_uint8(cfg.guide))
+        except ImageError as exc:
+            raise ValueError(f"guide: {exc}") from None
+
+
+def _int(name: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
+
+
+def _float(name: str, value: Any, lo: float, hi: float, *, open_lo: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if value < lo or value > hi or (open_lo and value == lo):
+        bound = f"above {lo}" if open_lo else f"at least {lo}"
+        raise ValueError(f"{name} must be {bound} and at most {hi}, got {value}")
+
+
+def _choice(name: str, value: Any, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(options)}; got {value!r}")
+
+
+def _check(cfg: DreamConfig) -> None:
+    """Refuse bad settings with one clear line (NaN, out of range, wrong type)."""
+    if cfg.layer is not None and not isinstance(cfg.layer, str):
+        raise ValueError(f"layer must be a layer name, got {cfg.layer!r}")
+    if cfg.channel is not None:
+        _int("channel", cfg.channel, 0, 1_000_000)
+    for name, weight in cfg.layers:
+        _float(f"weight of layer {name}", weight, -1000.0, 1000.0)
+    if cfg.channel is not None and len(cfg.layers) > 1:
+        raise ValueError("channel needs a single target layer (several layers are given)")
+    _int("num_octaves", cfg.num_octaves, 1, 12)
+    _float("octave_scale", cfg.octave_scale, 1.0, 4.0)
+    _int("iterations", cfg.iterations, 1, 1000)
+    _float("lr", cfg.lr, 0.0, 100.0, open_lo=True)
+    _int("jitter", cfg.jitter, 0, 1024)
+    _float("smoothing", cfg.smoothing, 0.0, 10.0)
+    _choice("normalize", cfg.normalize, NORMALIZERS)
+    _choice("loss", cfg.loss, LOSSES)
+    _choice("octave_mode", cfg.octave_mode, OCTAVE_MODES)
+    _int("max_side", cfg.max_side, *MAX_SIDE_RANGE)
+    if cfg.noise_size is not None:
+        if len(cfg.noise_size) != 2:
+            raise ValueError("noise_size must be (height, width) in pixels")
+        for side in cfg.noise_size:
+            _int("noise_size", side, 16, MAX_SIDE_RANGE[1])
+    _int("seed", cfg.seed, 0, 2**63 - 1)
+    _int("zoom_frames", cfg.zoom_frames, 0, 10_000)
+    _float("zoom", cfg.zoom, 0.5, 2.0)
+    _float("rotate", cfg.rotate, -180.0, 180.0)
+    _choice("precision", cfg.precision, PRECISIONS)
+    for flag in ("fit_octaves", "channels_last", "cuda_graphs"):
+        if not isinstance(getattr(cfg, flag), bool):
+            raise ValueError(f"{flag} must be true or false, got {getattr(cfg, flag)!r}")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A classic setting: the dream's parameters and the network and layer it was made for."""
+
+    name: str
+    description: str
+    config: DreamConfig
+    model: str | None = None  # the network of the original (its layer applies only there)
+    layer: str | None = None
+
+    def config_for(self, model_name: str, **overrides: Any) -> DreamConfig:
+        """The preset's config for ``model_name``: its own layer on its own network, else default."""
+        layer = self.layer if model_name == self.model else None
+        return self.config.with_overrides(**{"layer": layer, **overrides})
+
+
+PRESETS: dict[str, Preset] = {
+    "default": Preset(
+        "default",
+        "DreamLab's: 4 octaves x 10 steps at scale 1.4 with 32-px jitter, the seed's loss and step",
+        DreamConfig(),
+    ),
+    "seed": Preset(
+        "seed",
+        "the blog's VGG19: at_layer=26, 4 octaves at scale 2, 25 iterations, lr 0.02, no jitter",
+        DreamConfig(num_octaves=4, octave_scale=2.0, iterations=25, lr=0.02, jitter=0),
+        model="vgg19",
+        layer="features.26",
+    ),
+    # Google's step 1.5 / mean|g| is in Caffe's 0-255 pixels; DreamLab steps in ImageNet-normalized
+    # units (pixels / 255 / std, std about 0.226): 1.5 / 255 / 0.226 = 0.026.
+    "google2015": Preset(
+        "google2015",
+        "google/deepdream: GoogLeNet inception_4c, 4 octaves at 1.4, 10 steps of 1.5 px, jitter 32",
+        DreamConfig(num_octaves=4, octave_scale=1.4, iterations=10, lr=0.026, jitter=32),
+        model="googlenet",
+        layer="inception4c",
+    ),
+    "gordic": Preset(
+        "gordic",
+        "gordicaleksa/pytorch-deepdream: VGG16 relu3_3, pyramid 4 x 1.8 rescaling the image, "
+        "10 steps of lr 0.09 on a smoothed, standardized gradient, mean-square loss, jitter 32",
+        DreamConfig(
+            num_octaves=4,
+            octave_scale=1.8,
+            iterations=10,
+            lr=0.09,
+            jitter=32,
+            smoothing=0.5,
+            normalize="std",
+            loss="mean_square",
+            octave_mode="rescale",
+        ),  # fmt: skip
+        model="vgg16",
+        layer="features.15",
+    ),
+}
+
+
+def make_config(
+    config: DreamConfig | None = None, preset: str | None = None, **overrides: Any
+) -> DreamConfig:
+    """``config`` (or a preset's, or the defaults) with ``overrides`` applied, all checked."""
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+        if config is not None:
+            raise ValueError("give a config or a preset, not both")
+        base = PRESETS[preset].config
+    else:
+        base = config or DreamConfig()
+    if not isinstance(base, DreamConfig):
+        raise ValueError(f"config must be a DreamConfig, got {type(base).__name__}")
+    return base.with_overrides(**overrides) if overrides else base

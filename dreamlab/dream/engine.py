@@ -1,0 +1,282 @@
+"""The DeepDream engine: gradient ascent on the pixels, octave by octave, one frame per step.
+
+The algorithm is the seed's (eriklindernoren's PyTorch port of Google's): an image pyramid of
+``num_octaves`` zoomed by ``1 / octave_scale``; starting at the smallest octave, ``iterations``
+steps of ``x += lr / mean|g| * g`` where ``g`` is the gradient of the target layer's norm, each
+step clipped to the valid pixel range; then only the dreamed detail is carried up to the next
+octave. Google's roll jitter, gordicaleksa's gradient smoothing, guided dreams and a zoom loop are
+options of the one :class:`~dreamlab.dream.config.DreamConfig`.
+
+Speed: the model is a private fast copy (:mod:`dreamlab.fastmodel`: truncated after the target,
+BatchNorm folded, frozen, channels-last), the image never leaves the device between steps (no
+``.item()``, no numpy), and on CUDA the forward pass runs under autocast (bf16, else fp16) with
+cuDNN's autotuner, each octave's step replayed from a CUDA graph (:mod:`dreamlab.dream.steps`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from dreamlab.dream.config import DreamConfig, make_config
+from dreamlab.dream.frames import DreamFrame
+from dreamlab.dream.ops import octave_sizes, zoom, zoom_rotate
+from dreamlab.dream.steps import eager_steps, graph_steps, use_graphs
+from dreamlab.fastmodel import FastModel, fast_model
+from dreamlab.images import ImageError, ImageLike, load_image, resize_max_side, to_tensor
+from dreamlab.models.registry import LoadedModel, ModelError
+
+__all__ = ["DreamPlan", "DreamRun", "dream", "resolve_targets"]
+
+_NOISE_AMPLITUDE = 0.2  # a dream from noise starts from grey +- 0.1: the network invents the rest
+_GUIDE_MAX_SIDE = 512
+
+
+@dataclass(frozen=True)
+class DreamPlan:
+    """What a dream will do, known before its first step (a UI shows it, a test checks it)."""
+
+    sizes: tuple[tuple[int, int], ...]  # (H, W) of each octave dreamed, smallest first
+    dropped: int  # octaves left out because they would be smaller than ``min_side``
+    min_side: int  # the smallest side the target layers can use
+    targets: tuple[tuple[str, float], ...]  # (layer, weight)
+    iterations: int
+    loops: int  # 1 + zoom frames
+    device: str
+    precision: str  # what the forward pass runs in: fp32, bf16 or fp16
+
+    @property
+    def total(self) -> int:
+        """Frames (gradient steps) the dream yields."""
+        return len(self.sizes) * self.iterations * self.loops
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of the final image."""
+        return self.sizes[-1]
+
+    @property
+    def note(self) -> str | None:
+        """One line when octaves were dropped, else None."""
+        if not self.dropped:
+            return None
+        kept = len(self.sizes)
+        return (
+            f"{kept} of {kept + self.dropped} octaves fit this image (the smallest octave must be "
+            f"at least {self.min_side} px for layer {self.targets[0][0]})"
+        )
+
+
+class DreamRun(Iterator[DreamFrame]):
+    """The frames of one dream (an iterator), with its :class:`DreamPlan` and config.
+
+    Stop by no longer pulling (or :meth:`close`): nothing runs between frames.
+    """
+
+    def __init__(self, frames: Iterator[DreamFrame], plan: DreamPlan, config: DreamConfig) -> None:
+        self._frames = frames
+        self.plan = plan
+        self.config = config
+
+    def __iter__(self) -> DreamRun:
+        return self
+
+    def __next__(self) -> DreamFrame:
+        return next(self._frames)
+
+    def close(self) -> None:
+        """Stop the dream now (frees its tensors)."""
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """Everything the step loop needs, resolved once."""
+
+    cfg: DreamConfig
+    fast: FastModel
+    targets: tuple[tuple[str, float], ...]
+    mean: torch.Tensor  # (1, 3, 1, 1)
+    std: torch.Tensor  # (1, 3, 1, 1)
+    lo: torch.Tensor  # (1, 3, 1, 1) the normalized value of a 0 pixel
+    hi: torch.Tensor  # (1, 3, 1, 1) the normalized value of a 1 pixel
+    gen: torch.Generator  # CPU: jitter offsets and noise, the same on every device
+    amp: torch.dtype | None
+    guide: torch.Tensor | None  # (C, M) guide features, or None
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.amp is None:
+            return contextlib.nullcontext()
+        # no weight-cast cache: each step is its own autocast region anyway, and a CUDA graph
+        # capture must not keep casts made outside it
+        return torch.autocast(self.fast.device.type, dtype=self.amp, cache_enabled=False)
+
+
+def resolve_targets(model: LoadedModel, cfg: DreamConfig) -> tuple[tuple[str, float], ...]:
+    """(layer, weight) pairs of a config for a model, checked (an unknown layer lists the valid)."""
+    pairs = cfg.layers or ((cfg.layer or model.default_layer, 1.0),)
+    merged: dict[str, float] = {}
+    for name, weight in pairs:
+        model.check_layer(name)
+        merged[name] = merged.get(name, 0.0) + weight
+    return tuple(merged.items())
+
+
+def _amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """auto: bf16 on a CUDA GPU that has it (fp32's range, no loss scaling), else fp16; fp32 off GPU."""
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp16":
+        return torch.float16
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _start_image(image: ImageLike | str, cfg: DreamConfig, gen: torch.Generator) -> torch.Tensor:
+    """The starting image in [0, 1] on the CPU: a photo (downsized to max_side) or seeded noise."""
+    if isinstance(image, str) and image == "noise":
+        h, w = cfg.noise_size or (round(cfg.max_side * 3 / 4), cfg.max_side)
+        u = torch.rand(1, 3, h, w, generator=gen)  # (1, 3, H, W) in [0, 1)
+        return 0.5 + (u - 0.5) * _NOISE_AMPLITUDE
+    if not isinstance(image, str | Path | bytes | Image.Image | np.ndarray) and not hasattr(
+        image, "read"
+    ):
+        raise ImageError(f"expected an image (array, PIL image, file) or 'noise', got {image!r}")
+    arr = load_image(image, max_side=cfg.max_side, min_side=1).array  # (H, W, 3) uint8
+    return to_tensor(arr)  # (1, 3, H, W)
+
+
+def _plan(
+    hw: tuple[int, int], cfg: DreamConfig, fast: FastModel, targets: tuple, amp: torch.dtype | None
+) -> DreamPlan:
+    """The octave sizes for an image, dropping those the network cannot see (or refusing)."""
+    sizes = octave_sizes(hw[0], hw[1], cfg.num_octaves, cfg.octave_scale)
+    ok = [s for s in sizes if min(s) >= fast.min_side]
+    layer = targets[0][0]
+    if not ok:
+        raise ValueError(
+            f"the image is {hw[1]}x{hw[0]} px: layer {layer} needs at least {fast.min_side} px "
+            "on each side (use a larger image or max side)"
+        )
+    if len(ok) < len(sizes) and not cfg.fit_octaves:
+        small = sizes[len(ok)]
+        raise ValueError(
+            f"octave {cfg.num_octaves - len(ok)} would be {small[1]}x{small[0]} px, smaller than "
+            f"the {fast.min_side} px layer {layer} needs: use fewer octaves or a smaller scale"
+        )
+    precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp]
+    return DreamPlan(
+        tuple(reversed(ok)), len(sizes) - len(ok), fast.min_side, targets, cfg.iterations,
+        1 + cfg.zoom_frames, str(fast.device), precision,
+    )  # fmt: skip
+
+
+def _check_channel(cfg: DreamConfig, fast: FastModel, targets: tuple) -> None:
+    if cfg.channel is not None and cfg.channel >= fast.channels[0]:
+        raise ValueError(
+            f"channel {cfg.channel} is out of range: layer {targets[0][0]} has "
+            f"{fast.channels[0]} channels (0 to {fast.channels[0] - 1})"
+        )
+
+
+@torch.no_grad()
+def _guide_features(ctx: _Ctx, guide: np.ndarray, model: LoadedModel) -> torch.Tensor:
+    """The guide image's features at the first target layer, as (C, M) columns."""
+    arr = resize_max_side(guide, min(ctx.cfg.max_side, _GUIDE_MAX_SIDE))
+    if min(arr.shape[:2]) < ctx.fast.min_side:
+        raise ValueError(
+            f"the guide image is {arr.shape[1]}x{arr.shape[0]} px: layer {ctx.targets[0][0]} "
+            f"needs at least {ctx.fast.min_side} px on each side"
+        )
+    x = model.preprocess(to_tensor(arr, model.device))  # (1, 3, H, W)
+    with ctx.autocast():
+        act = ctx.fast(x)[0]  # (1, C, h, w)
+    return act.float().flatten(2)[0]  # (C, M)
+
+
+def _octaves(
+    ctx: _Ctx, x: torch.Tensor, plan: DreamPlan, loop: int, first_step: int
+) -> Iterator[DreamFrame]:
+    """Dream ``x`` (normalized, full size) over the plan's octaves, smallest first."""
+    bases = [x]
+    for size in reversed(plan.sizes[:-1]):  # successive zooms down, as the seed does
+        bases.append(zoom(bases[-1], size))
+    bases.reverse()  # smallest first
+    detail = torch.zeros_like(bases[0])
+    cur = bases[0]
+    step = first_step
+    for octave, base in enumerate(bases):
+        if ctx.cfg.octave_mode == "detail":  # only the dreamed detail travels up
+            cur = base + zoom(detail, base.shape[-2:])
+        elif octave:  # gordicaleksa: the whole dreamed image travels up
+            cur = zoom(cur, base.shape[-2:])
+        run_steps = graph_steps if use_graphs(ctx) else eager_steps
+        for it, (new, loss, maps, shift) in enumerate(run_steps(ctx, cur)):
+            yield DreamFrame(
+                octave, it, step, plan.total, len(bases), ctx.cfg.iterations, loop,
+                ctx.targets[0][0], new, ctx.mean, ctx.std, loss, maps, shift,
+            )  # fmt: skip
+            cur = new
+            step += 1
+        detail = cur - base
+
+
+def _frames(ctx: _Ctx, start: torch.Tensor, plan: DreamPlan) -> Iterator[DreamFrame]:
+    """The whole dream: the octaves, then each zoom-loop frame dreamed again from the last."""
+    x01 = start.to(ctx.fast.device)  # (1, 3, H, W) in [0, 1]
+    step = 0
+    for loop in range(plan.loops):
+        if loop:
+            x01 = zoom_rotate(x01, ctx.cfg.zoom, ctx.cfg.rotate)
+        frame = None
+        for frame in _octaves(ctx, (x01 - ctx.mean) / ctx.std, plan, loop, step):
+            yield frame
+        assert frame is not None
+        step = frame.step + 1
+        x01 = frame.image_tensor()
+
+
+def dream(
+    image: ImageLike | str,
+    model: LoadedModel,
+    config: DreamConfig | None = None,
+    **overrides: Any,
+) -> DreamRun:
+    """DeepDream ``image`` (a PIL image, ``H x W x 3`` array, path, or ``"noise"``) with ``model``.
+
+    Returns an iterator of :class:`DreamFrame`, one per gradient step (``num_octaves x iterations``
+    of them, times ``1 + zoom_frames``). Settings come from ``config`` (or the defaults) with
+    ``overrides`` applied. Everything is checked before the first step: bad settings, an unknown
+    layer (the message lists the valid ones), an image too small for the layer, each raise a
+    ``ValueError`` (``ModelError``/``ImageError`` are ones) with a one-line message.
+    """
+    if not isinstance(model, LoadedModel):
+        raise ModelError(
+            f"model must be a loaded model (load_model(...)), got {type(model).__name__}"
+        )
+    cfg = make_config(config, **overrides)
+    targets = resolve_targets(model, cfg)
+    fast = fast_model(model, [name for name, _ in targets], channels_last=cfg.channels_last)
+    _check_channel(cfg, fast, targets)
+    amp = _amp_dtype(model.device, cfg.precision)
+    if model.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed sizes per octave: autotune each once
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    start = _start_image(image, cfg, gen)  # (1, 3, H, W) in [0, 1], CPU
+    plan = _plan(tuple(start.shape[-2:]), cfg, fast, targets, amp)
+    mean = torch.tensor(model.spec.mean, device=model.device).view(1, 3, 1, 1)
+    std = torch.tensor(model.spec.std, device=model.device).view(1, 3, 1, 1)
+    ctx = _Ctx(cfg, fast, targets, mean, std, (0 - mean) / std, (1 - mean) / std, gen, amp, None)
+    if cfg.guide is not None:
+        ctx = replace(ctx, guide=_guide_features(ctx, cfg.guide, model))
+    return DreamRun(_frames(ctx, start, plan), plan, cfg)

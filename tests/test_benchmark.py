@@ -1,0 +1,54 @@
+"""``dreamlab benchmark --quick``: a smoke run (the numbers themselves are never asserted)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dreamlab.benchmark import BenchCase, seed_dream
+from dreamlab.cli import main
+from dreamlab.dream import dream
+from dreamlab.fastmodel import reference_copy
+
+
+def test_quick_benchmark_writes_every_number(tmp_path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["benchmark", "--quick", "--device", "cpu", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["quick"] and result["machine"]["device"] == "cpu"
+    assert result["matmul_peak_gflops"]["fp32"] > 0
+    models = [c["case"]["model"] for c in result["cases"]]
+    assert models == ["efficientnet_lite0", "vgg19"]
+    for case in result["cases"]:
+        for loop in ("engine", "seed_loop"):
+            numbers = case[loop]
+            assert numbers["steps_per_s"] > 0 and numbers["gflops_per_s"] > 0
+            assert numbers["peak_mem_mb"] >= 0 and numbers["fraction_of_peak"] > 0
+        assert case["speedup"] > 0 and case["gflop_per_dream"] > 0
+    assert result["cases"][0]["folded_batchnorms"] == 30
+    assert "speedup_met" in result["targets"]
+    assert "x" in capsys.readouterr().out
+
+
+def test_the_seed_loop_is_the_same_algorithm(lite0, chelsea) -> None:
+    """Without jitter, the engine and the seed's loop dream (nearly) the same image."""
+    from dreamlab.images import resize_max_side
+
+    image = resize_max_side(chelsea, 96)
+    case = BenchCase("efficientnet_lite0", "_blocks.9", 96, 2, 3, octave_scale=1.4, lr=0.02)
+    seed = seed_dream(lite0, reference_copy(lite0, "_blocks.9"), image, case)  # normalized
+    mean = np.array(lite0.spec.mean).reshape(1, 3, 1, 1)
+    std = np.array(lite0.spec.std).reshape(1, 3, 1, 1)
+    seed_img = np.clip(seed * std + mean, 0, 1)[0].transpose(1, 2, 0) * 255
+    frames = list(dream(image, lite0, max_side=96, num_octaves=2, iterations=3, lr=0.02, jitter=0))
+    ours = frames[-1].image.astype(float)
+    change = np.abs(ours - image).mean()
+    assert np.abs(ours - seed_img).mean() < 0.1 * change  # the two dreams agree
+
+
+def test_bench_case_steps() -> None:
+    assert BenchCase("m", "l", 64, 4, 10).steps == 40
+    with pytest.raises(AttributeError):
+        BenchCase("m", "l", 64, 4, 10).steps = 3  # frozen
