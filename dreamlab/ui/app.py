@@ -26,8 +26,10 @@ PAGES: list[tuple[str, str, str, Callable[[], None]]] = [
 @st.cache_resource(show_spinner=False)
 def _configure_once() -> int:
     """Once per server process: torch thread settings, and models trained earlier re-registered."""
+    from dreamlab.memory import limit_malloc_arenas
     from dreamlab.training import register_saved_models
 
+    limit_malloc_arenas()
     register_saved_models()
     return configure_threads()
 

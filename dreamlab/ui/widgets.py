@@ -23,6 +23,7 @@ from dreamlab.images import (
     sample_path,
 )
 from dreamlab.jobs import JobGate, default_capacity
+from dreamlab.memory import release_memory
 from dreamlab.models import LoadedModel, ModelError, list_models, load_model
 from dreamlab.models.registry import download
 from dreamlab.ui.i18n import LANGS, t
@@ -262,6 +263,7 @@ def gated(
         yield from frames
     finally:
         gate.leave(ticket)
+        release_memory()  # a heavy job just ended: hand its freed memory back
 
 
 @contextmanager
