@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import os
 import shutil
 import tarfile
-import urllib.request
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from dreamlab.download import fetch
 from dreamlab.models.weights import is_online
 
 __all__ = [
@@ -314,25 +313,11 @@ def _fetch(
 ) -> Generator[tuple[int, int], None, tuple[int, int]]:
     """Download one file to ``dest`` with an md5 check, yielding cumulative (done, total) bytes;
     returns the final (done, total) so the next file's progress carries on from there."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".partial")
-    digest = hashlib.md5(usedforsecurity=False)
-    try:
-        with urllib.request.urlopen(remote.url, timeout=30) as resp, open(tmp, "wb") as out:
-            total += int(resp.headers.get("Content-Length") or 0)
-            while block := resp.read(chunk):
-                out.write(block)
-                digest.update(block)
-                done += len(block)
-                yield done, total
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ValueError(f"download failed: {exc}") from None
-    if digest.hexdigest() != remote.md5:
-        tmp.unlink(missing_ok=True)
-        raise ValueError(f"download of {dest.name} corrupted (md5 mismatch); try again")
-    tmp.replace(dest)
-    return done, total
+    return (
+        yield from fetch(
+            remote.url, dest, digest="md5", expected=remote.md5, chunk=chunk, done=done, total=total
+        )
+    )
 
 
 def _extract(name: str, archive: Path, root: Path) -> None:

@@ -6,12 +6,10 @@ Each source answers ``status()`` without downloading, ``load()`` without downloa
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import socket
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,8 @@ from typing import Literal, Protocol
 from urllib.parse import urlparse
 
 import torch
+
+from dreamlab.download import DownloadError, fetch
 
 __all__ = [
     "EmbeddedFile",
@@ -179,22 +179,11 @@ class TorchvisionWeights:
             return
         if not is_online(self.url):
             raise ModelError("offline: cannot download the weights")
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.file.with_suffix(".partial")
-        digest = hashlib.sha256()
-        try:
-            with urllib.request.urlopen(self.url, timeout=30) as resp, open(tmp, "wb") as out:
-                total, done = int(resp.headers.get("Content-Length") or 0), 0
-                while block := resp.read(chunk):
-                    out.write(block)
-                    digest.update(block)
-                    done += len(block)
-                    yield done, total
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise ModelError(f"download failed: {exc}") from None
         expected = re.search(r"-([a-f0-9]{6,})\.", self.file.name)
-        if expected and not digest.hexdigest().startswith(expected.group(1)):
-            tmp.unlink(missing_ok=True)
-            raise ModelError("download corrupted (hash mismatch); try again")
-        tmp.replace(self.file)
+        try:
+            yield from fetch(
+                self.url, self.file, digest="sha256",
+                expected=expected.group(1) if expected else None, chunk=chunk,
+            )  # fmt: skip
+        except DownloadError as exc:
+            raise ModelError(str(exc)) from None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import dreamlab.download as download_module
 from dreamlab.models import ModelError, load_model, load_state_dict_bytes
 from dreamlab.models import weights as W
 from dreamlab.models.builtin import tiny_cnn_spec
@@ -272,7 +273,7 @@ def _fake_server(monkeypatch: pytest.MonkeyPatch, data: bytes, tmp_path: Path) -
 
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path))
     monkeypatch.setattr(W, "is_online", lambda url="": True)
-    monkeypatch.setattr(W.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(download_module.urllib.request, "urlopen", urlopen)
     return urls
 
 
@@ -313,7 +314,7 @@ def test_download_network_error_is_one_line(tmp_path: Path, monkeypatch: pytest.
 
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path))
     monkeypatch.setattr(W, "is_online", lambda url="": True)
-    monkeypatch.setattr(W.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(download_module.urllib.request, "urlopen", urlopen)
     source = W.TorchvisionWeights("https://example.invalid/models/tiny-deadbeef.pth")
     with pytest.raises(ModelError) as exc:
         list(source.download())
