@@ -19,7 +19,6 @@ Conventions (the same as PyTorch and scipy, tested against both):
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Mapping
@@ -29,6 +28,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from dreamlab.viz import lut
 
 __all__ = [
     "BOUNDARIES",
@@ -475,14 +476,6 @@ def _check_view(view: str) -> None:
         raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
 
 
-@functools.cache
-def _lut(name: str) -> np.ndarray:
-    """256 x 3 uint8 colours of a matplotlib colormap (matplotlib imported on first use only)."""
-    from matplotlib import colormaps
-
-    return (colormaps[name](np.linspace(0.0, 1.0, 256))[:, :3] * 255).round().astype(np.uint8)
-
-
 def _to_index(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Floats -> 0..255 uint8 indices, ``lo`` -> 0 and ``hi`` -> 255 (clipped)."""
     scaled = (values - lo) * (255.0 / (hi - lo))
@@ -510,10 +503,10 @@ def to_display(
         raise ValueError(f"colour limits must be finite with low < high, got {(lo, hi)}")
     if view == "signed":
         idx = _to_index(arr, lo, hi)
-        lut = _lut(_SIGNED_CMAP)
+        colours = lut(_SIGNED_CMAP)
         if idx.ndim == 2:
-            return np.take(lut, idx, axis=0)  # (H, W, 3); np.take is ~4x faster than lut[idx]
-        return _side_by_side([np.take(lut, idx[:, :, c], axis=0) for c in range(idx.shape[2])])
+            return np.take(colours, idx, axis=0)  # (H, W, 3); np.take is ~4x faster than lut[idx]
+        return _side_by_side([np.take(colours, idx[:, :, c], axis=0) for c in range(idx.shape[2])])
     idx = _to_index(np.abs(arr) if view == "abs" else arr, lo, hi)
     if idx.ndim == 2:
         return np.repeat(idx[:, :, None], 3, axis=2)  # (H, W, 3) gray
@@ -546,7 +539,7 @@ def colorbar(
     lo, hi = limits
     ramp = np.linspace(lo, hi, width, dtype=np.float32)[None, :].repeat(height, axis=0)  # (h, w)
     if view == "signed":
-        return np.take(_lut(_SIGNED_CMAP), _to_index(ramp, lo, hi), axis=0)
+        return np.take(lut(_SIGNED_CMAP), _to_index(ramp, lo, hi), axis=0)
     gray = _to_index(ramp, 0.0, 255.0) if view == "clip" else _to_index(ramp, lo, hi)
     return np.repeat(gray[:, :, None], 3, axis=2)
 

@@ -184,14 +184,18 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr[:, :, :3])
 
 
-def resize_max_side(arr: np.ndarray, max_side: int) -> np.ndarray:
+def resize_max_side(
+    arr: np.ndarray,
+    max_side: int,
+    resample: Image.Resampling = Image.Resampling.LANCZOS,
+) -> np.ndarray:
     """Downsize (never upsize) so the longer side is at most ``max_side``, keeping the aspect."""
     h, w = arr.shape[:2]
     if max(h, w) <= max_side:
         return arr
     scale = max_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.LANCZOS), dtype=np.uint8)
+    return np.asarray(Image.fromarray(arr).resize(size, resample), dtype=np.uint8)
 
 
 def load_image(

@@ -18,6 +18,7 @@ __all__ = [
     "colorbar",
     "colorize",
     "filter_tiles",
+    "lut",
     "mosaic",
     "overlay",
     "shared_scale",
@@ -50,7 +51,7 @@ def shared_scale(values: np.ndarray | torch.Tensor) -> ColorScale:
 
 
 @functools.cache
-def _lut(cmap: str) -> np.ndarray:
+def lut(cmap: str) -> np.ndarray:
     """A 256 x 3 uint8 lookup table for a matplotlib colormap (built once)."""
     from matplotlib import colormaps
 
@@ -62,7 +63,7 @@ def colorize(values: np.ndarray, scale: ColorScale) -> np.ndarray:
     span = max(scale.vmax - scale.vmin, 1e-12)
     norm = (np.nan_to_num(values, nan=(scale.vmin + scale.vmax) / 2) - scale.vmin) / span
     idx = np.clip(norm * 255, 0, 255).round().astype(np.uint8)
-    rgb = _lut(scale.cmap)[idx]  # (..., H, W, 3)
+    rgb = lut(scale.cmap)[idx]  # (..., H, W, 3)
     rgb[np.isnan(values)] = 128  # grey: not a colour of any map, so a NaN never reads as a value
     return rgb
 

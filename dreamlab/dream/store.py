@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from dreamlab.images import resize_max_side
+
 __all__ = ["FrameStore", "KeptFrame", "decode", "encode", "thumbnail"]
 
 _JPEG_QUALITY = 88
@@ -19,12 +21,7 @@ _JPEG_QUALITY = 88
 
 def thumbnail(image: np.ndarray, max_side: int) -> np.ndarray:
     """``image`` (H x W x 3 uint8) shrunk so its longer side is at most ``max_side``."""
-    h, w = image.shape[:2]
-    if max(h, w) <= max_side:
-        return image
-    s = max_side / max(h, w)
-    size = (max(1, round(w * s)), max(1, round(h * s)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+    return resize_max_side(image, max_side, Image.Resampling.BILINEAR)  # bilinear: fast, per frame
 
 
 def encode(image: np.ndarray) -> bytes:
