@@ -155,8 +155,7 @@ class TorchvisionWeights:
         if self.file.is_file():
             return "cached", f"in the torch cache ({self.file})"
         if is_online(self.url):
-            size = ""
-            return "downloadable", f"weights will be downloaded on first use{size}"
+            return "downloadable", "weights will be downloaded on first use"
         return "unavailable", "offline and its weights are not in the torch cache"
 
     def load(self) -> tuple[StateDict | None, str]:
