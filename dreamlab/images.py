@@ -8,6 +8,7 @@ between the two and turns every kind of bad input into an :class:`ImageError` wi
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +119,8 @@ def _open(source: str | Path | bytes | BinaryIO) -> tuple[Image.Image, str]:
         ) from None
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image (or a format DreamLab cannot read)") from None
-    except OSError as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
+        # PIL's plugins raise all of these for damaged headers (e.g. "Truncated IHDR chunk")
         raise ImageError(f"{name}: cannot read the image ({exc})") from None
     return img, name
 

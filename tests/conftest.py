@@ -7,12 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("DREAMLAB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Under CI the property tests draw the same examples every run (a red CI is then reproducible);
+# locally they explore new random examples each time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() == "true":
+    settings.load_profile("ci")
 SAMPLES = ROOT / "dreamlab" / "assets" / "samples"
 
 

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 from PIL import Image
@@ -49,6 +49,7 @@ def test_png_cut_or_corrupted_anywhere(cut: int, junk: bytes) -> None:
 
 @SETTINGS
 @given(st.integers(min_value=8, max_value=len(_png()) - 1), st.integers(0, 255))
+@example(11, 0)  # once found: PIL raised ValueError("Truncated IHDR chunk")
 def test_png_with_one_byte_flipped(pos: int, value: int) -> None:
     data = bytearray(_png())
     data[pos] = value
