@@ -359,12 +359,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _json_arg(text: str) -> object:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"not valid JSON: {exc.msg} at position {exc.pos}") from None
-
-
 if __name__ == "__main__":
     raise SystemExit(main())

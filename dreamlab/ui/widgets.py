@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
-import numpy as np
 import streamlit as st
 
 from dreamlab.device import available_devices
@@ -264,15 +263,3 @@ def gated(
     finally:
         gate.leave(ticket)
         release_memory()  # a heavy job just ended: hand its freed memory back
-
-
-@contextmanager
-def gate_slot(placeholder: st.delta_generator.DeltaGenerator | None = None) -> Iterator[None]:
-    """``with gate_slot(): ...`` for one heavy call (not a generator), queued like ``gated``."""
-    for _ in gated([None], placeholder):
-        yield
-
-
-def as_image(arr: np.ndarray) -> np.ndarray:
-    """An array ready for ``st.image`` (uint8 H x W x 3)."""
-    return np.ascontiguousarray(arr, dtype=np.uint8)
