@@ -23,13 +23,6 @@ from dreamlab.optvis import (
 )
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    """The seed's small CNN with fixed random weights (untrained is fine: gradients still flow)."""
-    torch.manual_seed(0)
-    return load_model("tiny_cnn", device="cpu")
-
-
 def _acts() -> dict[str, torch.Tensor]:
     t = torch.arange(2 * 3 * 3 * 3, dtype=torch.float32).view(2, 3, 3, 3)  # (B, C, h, w)
     return {"a": t, LOGITS: torch.tensor([[1.0, 2.0, 3.0], [5.0, 6.0, 7.0]])}

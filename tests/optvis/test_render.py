@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from dreamlab.models import load_model
 from dreamlab.optvis import (
     LUCENT_STEPS,
     FeatureVisConfig,
@@ -23,12 +22,6 @@ from dreamlab.optvis import (
     objective_value,
     visualize,
 )
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    return load_model("tiny_cnn", device="cpu")
 
 
 def test_config_defaults_are_lucents_and_designs() -> None:
