@@ -16,10 +16,10 @@ import time
 
 import torch
 
+from dreamlab.ascent.fastcopy import clear_cache
 from dreamlab.benchmark import machine_info
 from dreamlab.device import resolve_device
 from dreamlab.dream import dream
-from dreamlab.fastmodel import clear_cache
 from dreamlab.images import load_sample
 from dreamlab.models import load_model
 

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from dreamlab.ascent.fastcopy import FastModel, build_copy, fast_model
+from dreamlab.ascent.octaves import octave_sizes
 from dreamlab.device import resolve_device
 from dreamlab.dream import DreamConfig, dream
-from dreamlab.dream.ops import octave_sizes
-from dreamlab.fastmodel import fast_model, reference_copy
 from dreamlab.images import load_sample, to_tensor
 from dreamlab.models import LoadedModel, get_spec, load_model
 
@@ -36,11 +36,20 @@ __all__ = [
     "dream_flops",
     "machine_info",
     "matmul_peak",
+    "reference_copy",
     "run_benchmark",
     "run_case",
     "seed_dream",
     "summary_lines",
 ]
+
+
+def reference_copy(model: LoadedModel, layer: str) -> FastModel:
+    """A plain truncated copy, as the seed builds one: nothing folded, NCHW, weights *trainable*.
+
+    Only for this benchmark (the seed's loop computes weight gradients it never uses); not cached.
+    """
+    return build_copy(model, (layer,), False, fold=False, trainable=True)
 
 
 @dataclass(frozen=True)

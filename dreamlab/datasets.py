@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from dreamlab.download import fetch
+from dreamlab.models.spec import Status
 from dreamlab.models.weights import is_online
 
 __all__ = [
@@ -46,8 +47,6 @@ __all__ = [
     "make_shapes",
     "shapes_dataset",
 ]
-
-Status = Literal["embedded", "cached", "downloadable", "unavailable"]
 
 SIZE = 32  # every image is SIZE x SIZE, the seed's network input
 

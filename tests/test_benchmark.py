@@ -7,10 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from dreamlab.benchmark import BenchCase, seed_dream
+from dreamlab.benchmark import BenchCase, reference_copy, seed_dream
 from dreamlab.cli import main
 from dreamlab.dream import dream
-from dreamlab.fastmodel import reference_copy
 
 
 def test_quick_benchmark_writes_every_number(tmp_path, capsys) -> None:

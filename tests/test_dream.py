@@ -9,15 +9,12 @@ import pytest
 import torch
 
 from dreamlab.activations import forward_until, layer_activations
+from dreamlab.ascent.octaves import octave_sizes
+from dreamlab.ascent.octaves import resize as zoom
+from dreamlab.ascent.steppers import normalize_gradient, smooth_gradient
+from dreamlab.ascent.transforms import zoom_rotate
 from dreamlab.cli import main
 from dreamlab.dream import PRESETS, DreamConfig, FrameStore, dream
-from dreamlab.dream.ops import (
-    normalize_gradient,
-    octave_sizes,
-    smooth_gradient,
-    zoom,
-    zoom_rotate,
-)
 from dreamlab.images import ImageError, to_tensor
 from dreamlab.media import read_png_params
 from dreamlab.models import UnknownLayerError

@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from dreamlab import fastmodel as F
 from dreamlab.activations import forward_until
+from dreamlab.ascent import fastcopy as F
+from dreamlab.benchmark import reference_copy
 from dreamlab.models import ModelError, UnknownLayerError
 from dreamlab.models import weights as W
 from dreamlab.models.registry import LoadedModel, ModelSpec
@@ -172,7 +173,7 @@ def test_two_threads_share_one_copy(lite0) -> None:
 
 
 def test_reference_copy_is_plain_and_trainable(lite0) -> None:
-    ref = F.reference_copy(lite0, "_blocks.9")
+    ref = reference_copy(lite0, "_blocks.9")
     assert ref.folded == 0 and not ref.channels_last
     assert any(isinstance(m, nn.BatchNorm2d) for m in ref.module.modules())
     assert all(p.requires_grad for p in ref.module.parameters())

@@ -15,13 +15,14 @@ import sys as _sys
 import types as _types
 from typing import Any as _Any
 
-from dreamlab.dream.config import PRESETS, DreamConfig, Preset, make_config
+from dreamlab.dream.config import OBJECTIVES, PRESETS, DreamConfig, Preset, make_config
 from dreamlab.dream.engine import DreamPlan, DreamRun, resolve_targets
 from dreamlab.dream.engine import dream as _dream
 from dreamlab.dream.frames import DreamFrame
 from dreamlab.dream.store import FrameStore, KeptFrame, thumbnail
 
 __all__ = [
+    "OBJECTIVES",
     "PRESETS",
     "DreamConfig",
     "DreamFrame",

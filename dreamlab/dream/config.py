@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
+from dreamlab.ascent.objectives import DEEPDREAM_KINDS
+from dreamlab.ascent.steppers import NORMALIZERS
 from dreamlab.images import ImageError, as_uint8
+from dreamlab.validate import check_bool, check_choice, check_float, check_int, with_overrides
 
 __all__ = [
     "LOSSES",
     "NORMALIZERS",
+    "OBJECTIVES",
     "OCTAVE_MODES",
     "PRECISIONS",
     "PRESETS",
@@ -21,8 +24,10 @@ __all__ = [
     "make_config",
 ]
 
-LOSSES = ("norm", "mean_square")  # the seed's ||A||, gordicaleksa's mean(A^2)
-NORMALIZERS = ("mean_abs", "std")  # step lr/mean|g| (seed, Google) or (g - mean)/std (gordicaleksa)
+LOSSES = DEEPDREAM_KINDS  # the seed's ||A||, gordicaleksa's mean(A^2)
+# what grows: the layer (or one channel of it, with ``channel``), one neuron (``channel`` at the
+# centre), a direction in the layer's channel space, or a class logit
+OBJECTIVES = ("layer", "neuron", "direction", "logit")
 OCTAVE_MODES = ("detail", "rescale")  # carry only the dreamed detail up (seed, Google) or all of it
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 MAX_SIDE_RANGE = (32, 4096)
@@ -39,6 +44,10 @@ class DreamConfig:
 
     layer: str | None = None  # dotted name; None: the model's default layer
     channel: int | None = None  # amplify one channel of the layer instead of all of it
+    objective: str = "layer"  # one of OBJECTIVES
+    logit: int | None = None  # the class whose logit grows (objective "logit")
+    direction: tuple[float, ...] | None = None  # one value per channel (objective "direction")
+    transforms: bool = False  # also apply feature visualization's transforms at each step
     layers: tuple[tuple[str, float], ...] = ()  # several layers, each loss times its weight
     num_octaves: int = 4
     octave_scale: float = 1.4
@@ -70,6 +79,7 @@ class DreamConfig:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "guide"}
         out["layers"] = [[name, weight] for name, weight in self.layers]
         out["noise_size"] = list(self.noise_size) if self.noise_size else None
+        out["direction"] = list(self.direction) if self.direction is not None else None
         out["guide"] = list(self.guide.shape[:2]) if self.guide is not None else None
         return out
 
@@ -81,13 +91,7 @@ class DreamConfig:
 
     def with_overrides(self, **overrides: Any) -> DreamConfig:
         """A copy with some settings changed; an unknown name is a one-line ``ValueError``."""
-        names = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise ValueError(
-                f"unknown dream setting {unknown[0]!r}; settings: {', '.join(sorted(names))}"
-            )
-        return replace(self, **overrides)
+        return with_overrides(self, overrides, "dream")
 
 
 def _normalize_fields(cfg: DreamConfig) -> None:
@@ -111,6 +115,12 @@ def _normalize_fields(cfg: DreamConfig) -> None:
         except (TypeError, ValueError):
             raise ValueError("noise_size must be (height, width) in pixels") from None
         object.__setattr__(cfg, "noise_size", size)
+    if cfg.direction is not None:
+        try:
+            vector = tuple(float(v) for v in np.asarray(cfg.direction, dtype=float).ravel())
+        except (TypeError, ValueError):
+            raise ValueError("direction must be a list of numbers, one per channel") from None
+        object.__setattr__(cfg, "direction", vector)
     if cfg.guide is not None and not (
         isinstance(cfg.guide, np.ndarray) and cfg.guide.dtype == np.uint8
     ):
@@ -120,26 +130,28 @@ def _normalize_fields(cfg: DreamConfig) -> None:
             raise ValueError(f"guide: {exc}") from None
 
 
-def _int(name: str, value: Any, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
-
-
-def _float(name: str, value: Any, lo: float, hi: float, *, open_lo: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}")
-    if value < lo or value > hi or (open_lo and value == lo):
-        bound = f"above {lo}" if open_lo else f"at least {lo}"
-        raise ValueError(f"{name} must be {bound} and at most {hi}, got {value}")
-
-
-def _choice(name: str, value: Any, options: tuple[str, ...]) -> None:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(options)}; got {value!r}")
+def _check_objective(cfg: DreamConfig) -> None:
+    """The objective and the settings it needs (each setting only where it means something)."""
+    check_choice("objective", cfg.objective, OBJECTIVES)
+    if cfg.objective == "neuron" and cfg.channel is None:
+        raise ValueError("objective neuron needs a channel (the neuron is that channel's centre)")
+    if (cfg.objective == "logit") != (cfg.logit is not None):
+        raise ValueError("a class logit is set with objective logit and logit=N, both or neither")
+    if cfg.logit is not None:
+        check_int("logit", cfg.logit, 0, 1_000_000)
+    if (cfg.objective == "direction") != (cfg.direction is not None):
+        raise ValueError(
+            "a direction is set with objective direction and its vector, both or neither"
+        )
+    if cfg.direction is not None:
+        for value in cfg.direction:
+            check_float("each direction value", value, -1e6, 1e6)
+        if not any(cfg.direction):
+            raise ValueError("direction must be a non-zero vector")
+    if cfg.objective in ("direction", "logit") and cfg.channel is not None:
+        raise ValueError(f"objective {cfg.objective} takes no channel")
+    if cfg.objective != "layer" and (len(cfg.layers) > 1 or cfg.guide is not None):
+        raise ValueError(f"objective {cfg.objective} needs one layer and no guide image")
 
 
 def _check(cfg: DreamConfig) -> None:
@@ -147,34 +159,34 @@ def _check(cfg: DreamConfig) -> None:
     if cfg.layer is not None and not isinstance(cfg.layer, str):
         raise ValueError(f"layer must be a layer name, got {cfg.layer!r}")
     if cfg.channel is not None:
-        _int("channel", cfg.channel, 0, 1_000_000)
+        check_int("channel", cfg.channel, 0, 1_000_000)
     for name, weight in cfg.layers:
-        _float(f"weight of layer {name}", weight, -1000.0, 1000.0)
+        check_float(f"weight of layer {name}", weight, -1000.0, 1000.0)
     if cfg.channel is not None and len(cfg.layers) > 1:
         raise ValueError("channel needs a single target layer (several layers are given)")
-    _int("num_octaves", cfg.num_octaves, 1, 12)
-    _float("octave_scale", cfg.octave_scale, 1.0, 4.0)
-    _int("iterations", cfg.iterations, 1, 1000)
-    _float("lr", cfg.lr, 0.0, 100.0, open_lo=True)
-    _int("jitter", cfg.jitter, 0, 1024)
-    _float("smoothing", cfg.smoothing, 0.0, 10.0)
-    _choice("normalize", cfg.normalize, NORMALIZERS)
-    _choice("loss", cfg.loss, LOSSES)
-    _choice("octave_mode", cfg.octave_mode, OCTAVE_MODES)
-    _int("max_side", cfg.max_side, *MAX_SIDE_RANGE)
+    check_int("num_octaves", cfg.num_octaves, 1, 12)
+    check_float("octave_scale", cfg.octave_scale, 1.0, 4.0)
+    check_int("iterations", cfg.iterations, 1, 1000)
+    check_float("lr", cfg.lr, 0.0, 100.0, open_lo=True)
+    check_int("jitter", cfg.jitter, 0, 1024)
+    check_float("smoothing", cfg.smoothing, 0.0, 10.0)
+    check_choice("normalize", cfg.normalize, NORMALIZERS)
+    check_choice("loss", cfg.loss, LOSSES)
+    check_choice("octave_mode", cfg.octave_mode, OCTAVE_MODES)
+    check_int("max_side", cfg.max_side, *MAX_SIDE_RANGE)
     if cfg.noise_size is not None:
         if len(cfg.noise_size) != 2:
             raise ValueError("noise_size must be (height, width) in pixels")
         for side in cfg.noise_size:
-            _int("noise_size", side, 16, MAX_SIDE_RANGE[1])
-    _int("seed", cfg.seed, 0, 2**63 - 1)
-    _int("zoom_frames", cfg.zoom_frames, 0, 10_000)
-    _float("zoom", cfg.zoom, 0.5, 2.0)
-    _float("rotate", cfg.rotate, -180.0, 180.0)
-    _choice("precision", cfg.precision, PRECISIONS)
-    for flag in ("fit_octaves", "channels_last", "cuda_graphs"):
-        if not isinstance(getattr(cfg, flag), bool):
-            raise ValueError(f"{flag} must be true or false, got {getattr(cfg, flag)!r}")
+            check_int("noise_size", side, 16, MAX_SIDE_RANGE[1])
+    check_int("seed", cfg.seed, 0, 2**63 - 1)
+    check_int("zoom_frames", cfg.zoom_frames, 0, 10_000)
+    check_float("zoom", cfg.zoom, 0.5, 2.0)
+    check_float("rotate", cfg.rotate, -180.0, 180.0)
+    check_choice("precision", cfg.precision, PRECISIONS)
+    for flag in ("fit_octaves", "channels_last", "cuda_graphs", "transforms"):
+        check_bool(flag, getattr(cfg, flag))
+    _check_objective(cfg)
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,21 @@ step clipped to the valid pixel range; then only the dreamed detail is carried u
 octave. Google's roll jitter, gordicaleksa's gradient smoothing, guided dreams and a zoom loop are
 options of the one :class:`~dreamlab.dream.config.DreamConfig`.
 
-Speed: the model is a private fast copy (:mod:`dreamlab.fastmodel`: truncated after the target,
-BatchNorm folded, frozen, channels-last), the image never leaves the device between steps (no
-``.item()``, no numpy), and on CUDA the forward pass runs under autocast (bf16, else fp16) with
-cuDNN's autotuner, each octave's step replayed from a CUDA graph (:mod:`dreamlab.dream.steps`).
+The pieces come from the optimization core (:mod:`dreamlab.ascent`): the objective (the layer's
+norm by default; also a neuron, a direction, a class logit or a guide image), the octave schedule,
+the normalized step and, on request, feature visualization's transforms.
+
+Speed: the model is a private fast copy (:mod:`dreamlab.ascent.fastcopy`: truncated after the
+target, BatchNorm folded, frozen, channels-last), the image never leaves the device between steps
+(no ``.item()``, no numpy), and on CUDA the forward pass runs under autocast (bf16, else fp16)
+with cuDNN's autotuner, each octave's step replayed from a CUDA graph (:mod:`dreamlab.dream.steps`).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +29,17 @@ import numpy as np
 import torch
 from PIL import Image
 
+from dreamlab.ascent import objectives as O
+from dreamlab.ascent.fastcopy import FastModel, fast_model, require_model
+from dreamlab.ascent.octaves import octave_sizes, resize
+from dreamlab.ascent.steppers import NormalizedStep
+from dreamlab.ascent.transforms import standard_transforms, zoom_rotate
 from dreamlab.dream.config import DreamConfig, make_config
+from dreamlab.dream.context import DreamContext, amp_dtype
 from dreamlab.dream.frames import DreamFrame
-from dreamlab.dream.ops import octave_sizes, zoom, zoom_rotate
 from dreamlab.dream.steps import eager_steps, graph_steps, use_graphs
-from dreamlab.fastmodel import FastModel, fast_model
 from dreamlab.images import ImageError, ImageLike, load_image, resize_max_side, to_tensor
-from dreamlab.models.registry import LoadedModel, ModelError
+from dreamlab.models.registry import LoadedModel
 
 __all__ = ["DreamPlan", "DreamRun", "dream", "resolve_targets"]
 
@@ -98,29 +106,6 @@ class DreamRun(Iterator[DreamFrame]):
             close()
 
 
-@dataclass(frozen=True)
-class _Ctx:
-    """Everything the step loop needs, resolved once."""
-
-    cfg: DreamConfig
-    fast: FastModel
-    targets: tuple[tuple[str, float], ...]
-    mean: torch.Tensor  # (1, 3, 1, 1)
-    std: torch.Tensor  # (1, 3, 1, 1)
-    lo: torch.Tensor  # (1, 3, 1, 1) the normalized value of a 0 pixel
-    hi: torch.Tensor  # (1, 3, 1, 1) the normalized value of a 1 pixel
-    gen: torch.Generator  # CPU: jitter offsets and noise, the same on every device
-    amp: torch.dtype | None
-    guide: torch.Tensor | None  # (C, M) guide features, or None
-
-    def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.amp is None:
-            return contextlib.nullcontext()
-        # no weight-cast cache: each step is its own autocast region anyway, and a CUDA graph
-        # capture must not keep casts made outside it
-        return torch.autocast(self.fast.device.type, dtype=self.amp, cache_enabled=False)
-
-
 def resolve_targets(model: LoadedModel, cfg: DreamConfig) -> tuple[tuple[str, float], ...]:
     """(layer, weight) pairs of a config for a model, checked (an unknown layer lists the valid)."""
     pairs = cfg.layers or ((cfg.layer or model.default_layer, 1.0),)
@@ -129,17 +114,6 @@ def resolve_targets(model: LoadedModel, cfg: DreamConfig) -> tuple[tuple[str, fl
         model.check_layer(name)
         merged[name] = merged.get(name, 0.0) + weight
     return tuple(merged.items())
-
-
-def _amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """auto: bf16 on a CUDA GPU that has it (fp32's range, no loss scaling), else fp16; fp32 off GPU."""
-    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "fp16":
-        return torch.float16
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def _start_image(image: ImageLike | str, cfg: DreamConfig, gen: torch.Generator) -> torch.Tensor:
@@ -181,45 +155,78 @@ def _plan(
     )  # fmt: skip
 
 
-def _check_channel(cfg: DreamConfig, fast: FastModel, targets: tuple) -> None:
-    if cfg.channel is not None and cfg.channel >= fast.channels[0]:
+def _check_target(cfg: DreamConfig, fast: FastModel, targets: tuple) -> None:
+    """A channel or a direction that fits the layer (checked before the first step)."""
+    width, layer = fast.channels[0], targets[0][0]
+    if cfg.channel is not None and cfg.channel >= width:
         raise ValueError(
-            f"channel {cfg.channel} is out of range: layer {targets[0][0]} has "
-            f"{fast.channels[0]} channels (0 to {fast.channels[0] - 1})"
+            f"channel {cfg.channel} is out of range: layer {layer} has "
+            f"{width} channels (0 to {width - 1})"
         )
+    if cfg.direction is not None and len(cfg.direction) != width:
+        raise ValueError(
+            f"the direction has {len(cfg.direction)} values but layer {layer} has {width} channels"
+        )
+
+
+def _objective(cfg: DreamConfig, targets: tuple, guide: torch.Tensor | None) -> O.Objective:
+    """The config's objective, from the core's objectives."""
+    layer = targets[0][0]
+    if guide is not None:
+        return O.guide(layer, guide)
+    if cfg.objective == "neuron":
+        assert cfg.channel is not None
+        return O.neuron(layer, cfg.channel)
+    if cfg.objective == "direction":
+        assert cfg.direction is not None
+        return O.direction(layer, cfg.direction)
+    if cfg.objective == "logit":
+        assert cfg.logit is not None
+        return O.class_logit(cfg.logit)
+    if len(targets) == 1:
+        return O.deepdream(layer, kind=cfg.loss, channel=cfg.channel)
+    parts = [weight * O.deepdream(name, kind=cfg.loss) for name, weight in targets]
+    return sum(parts[1:], parts[0])
 
 
 @torch.no_grad()
-def _guide_features(ctx: _Ctx, guide: np.ndarray, model: LoadedModel) -> torch.Tensor:
+def _guide_features(
+    cfg: DreamConfig,
+    fast: FastModel,
+    amp: torch.dtype | None,
+    guide: np.ndarray,
+    model: LoadedModel,
+) -> torch.Tensor:
     """The guide image's features at the first target layer, as (C, M) columns."""
-    arr = resize_max_side(guide, min(ctx.cfg.max_side, _GUIDE_MAX_SIDE))
-    if min(arr.shape[:2]) < ctx.fast.min_side:
+    arr = resize_max_side(guide, min(cfg.max_side, _GUIDE_MAX_SIDE))
+    if min(arr.shape[:2]) < fast.min_side:
         raise ValueError(
-            f"the guide image is {arr.shape[1]}x{arr.shape[0]} px: layer {ctx.targets[0][0]} "
-            f"needs at least {ctx.fast.min_side} px on each side"
+            f"the guide image is {arr.shape[1]}x{arr.shape[0]} px: layer {fast.layers[0]} "
+            f"needs at least {fast.min_side} px on each side"
         )
     x = model.preprocess(to_tensor(arr, model.device))  # (1, 3, H, W)
-    with ctx.autocast():
-        act = ctx.fast(x)[0]  # (1, C, h, w)
+    half = torch.autocast(fast.device.type, dtype=amp, cache_enabled=False) if amp else None
+    with half or contextlib.nullcontext():
+        act = fast(x)[0]  # (1, C, h, w)
     return act.float().flatten(2)[0]  # (C, M)
 
 
 def _octaves(
-    ctx: _Ctx, x: torch.Tensor, plan: DreamPlan, loop: int, first_step: int
+    ctx: DreamContext, x: torch.Tensor, plan: DreamPlan, loop: int, first_step: int
 ) -> Iterator[DreamFrame]:
     """Dream ``x`` (normalized, full size) over the plan's octaves, smallest first."""
     bases = [x]
     for size in reversed(plan.sizes[:-1]):  # successive zooms down, as the seed does
-        bases.append(zoom(bases[-1], size))
+        bases.append(resize(bases[-1], size))
     bases.reverse()  # smallest first
     detail = torch.zeros_like(bases[0])
     cur = bases[0]
     step = first_step
     for octave, base in enumerate(bases):
         if ctx.cfg.octave_mode == "detail":  # only the dreamed detail travels up
-            cur = base + zoom(detail, base.shape[-2:])
+            cur = base + resize(detail, base.shape[-2:])
         elif octave:  # gordicaleksa: the whole dreamed image travels up
-            cur = zoom(cur, base.shape[-2:])
+            cur = resize(cur, base.shape[-2:])
         run_steps = graph_steps if use_graphs(ctx) else eager_steps
         for it, (new, loss, maps, shift) in enumerate(run_steps(ctx, cur)):
             yield DreamFrame(
@@ -231,7 +238,7 @@ def _octaves(
         detail = cur - base
 
 
-def _frames(ctx: _Ctx, start: torch.Tensor, plan: DreamPlan) -> Iterator[DreamFrame]:
+def _frames(ctx: DreamContext, start: torch.Tensor, plan: DreamPlan) -> Iterator[DreamFrame]:
     """The whole dream: the octaves, then each zoom-loop frame dreamed again from the last."""
     x01 = start.to(ctx.fast.device)  # (1, 3, H, W) in [0, 1]
     step = 0
@@ -260,15 +267,15 @@ def dream(
     layer (the message lists the valid ones), an image too small for the layer, each raise a
     ``ValueError`` (``ModelError``/``ImageError`` are ones) with a one-line message.
     """
-    if not isinstance(model, LoadedModel):
-        raise ModelError(
-            f"model must be a loaded model (load_model(...)), got {type(model).__name__}"
-        )
+    require_model(model)
     cfg = make_config(config, **overrides)
     targets = resolve_targets(model, cfg)
-    fast = fast_model(model, [name for name, _ in targets], channels_last=cfg.channels_last)
-    _check_channel(cfg, fast, targets)
-    amp = _amp_dtype(model.device, cfg.precision)
+    logits = cfg.objective == "logit"  # the whole network runs, its output comes last
+    fast = fast_model(
+        model, [name for name, _ in targets], channels_last=cfg.channels_last, output=logits
+    )
+    _check_target(cfg, fast, targets)
+    amp = amp_dtype(model.device, cfg.precision)
     if model.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed sizes per octave: autotune each once
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
@@ -276,7 +283,21 @@ def dream(
     plan = _plan(tuple(start.shape[-2:]), cfg, fast, targets, amp)
     mean = torch.tensor(model.spec.mean, device=model.device).view(1, 3, 1, 1)
     std = torch.tensor(model.spec.std, device=model.device).view(1, 3, 1, 1)
-    ctx = _Ctx(cfg, fast, targets, mean, std, (0 - mean) / std, (1 - mean) / std, gen, amp, None)
-    if cfg.guide is not None:
-        ctx = replace(ctx, guide=_guide_features(ctx, cfg.guide, model))
+    guide = None if cfg.guide is None else _guide_features(cfg, fast, amp, cfg.guide, model)
+    ctx = DreamContext(
+        cfg=cfg,
+        fast=fast,
+        targets=targets,
+        keys=(*fast.layers, O.LOGITS) if logits else fast.layers,
+        objective=_objective(cfg, targets, guide),
+        step=NormalizedStep(cfg.lr, cfg.normalize, cfg.smoothing),
+        mean=mean,
+        std=std,
+        lo=(0 - mean) / std,
+        hi=(1 - mean) / std,
+        gen=gen,
+        amp=amp,
+        transform=standard_transforms() if cfg.transforms else None,
+        guided=guide is not None,
+    )
     return DreamRun(_frames(ctx, start, plan), plan, cfg)

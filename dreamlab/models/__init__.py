@@ -1,10 +1,12 @@
 """Model registry: ``list_models()``, ``load_model()`` and the specs behind them."""
 
 from dreamlab.models.registry import (
+    LayerNotReachedError,
     LoadedModel,
     ModelError,
     ModelInfo,
     ModelSpec,
+    Status,
     UnknownLayerError,
     download,
     get_spec,
@@ -17,10 +19,12 @@ from dreamlab.models.registry import (
 )
 
 __all__ = [
+    "LayerNotReachedError",
     "LoadedModel",
     "ModelError",
     "ModelInfo",
     "ModelSpec",
+    "Status",
     "UnknownLayerError",
     "download",
     "get_spec",

@@ -7,12 +7,10 @@ its :class:`ModelSpec`.
 
 from __future__ import annotations
 
-import io
-import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,11 +18,23 @@ from torch import nn
 
 from dreamlab.device import resolve_device
 from dreamlab.images import ImageLike, as_uint8, to_tensor
-from dreamlab.models import weights as W
+from dreamlab.models.builtin import builtin_specs
+from dreamlab.models.spec import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    LayerNotReachedError,
+    ModelError,
+    ModelInfo,
+    ModelSpec,
+    Status,
+    UnknownLayerError,
+)
+from dreamlab.models.weights import as_state_dict, load_state_dict_bytes
 
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "LayerNotReachedError",
     "LoadedModel",
     "ModelError",
     "ModelInfo",
@@ -40,58 +50,6 @@ __all__ = [
     "registered_names",
     "unregister_model",
 ]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-Status = Literal["embedded", "cached", "downloadable", "unavailable"]
-
-
-class ModelError(ValueError):
-    """A model that cannot be loaded or used; the message is one line, fit to show a user."""
-
-
-class UnknownLayerError(ModelError, KeyError):
-    """A layer name the model does not have; the message lists the valid ones."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything DreamLab needs to know about one architecture.
-
-    ``build`` makes the architecture with random weights; ``weights`` says where trained weights come
-    from (an embedded file, a torchvision download, or none); ``layers`` are dotted
-    ``named_modules()`` names usable as targets, shallow to deep.
-    """
-
-    name: str
-    title: str
-    build: Callable[[], nn.Module]
-    weights: W.WeightsSource
-    layers: tuple[str, ...]
-    default_layer: str
-    first_conv: str
-    input_size: int = 224
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    categories: Callable[[], list[str]] = field(default=lambda: [])
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What ``list_models()`` reports for one model."""
-
-    name: str
-    title: str
-    status: Status
-    input_size: int
-    num_layers: int
-    note: str = ""
-
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
@@ -113,8 +71,6 @@ _BUILTINS_LOADED = False
 def unregister_model(name: str) -> bool:
     """Remove a model added with :func:`register_model` (built-ins stay); True if it was there."""
     _ensure_builtin()
-    from dreamlab.models.builtin import builtin_specs
-
     if name in {spec.name for spec in builtin_specs()}:
         raise ModelError(f"{name!r} is a built-in model and cannot be removed")
     return _REGISTRY.pop(name, None) is not None
@@ -124,8 +80,6 @@ def _ensure_builtin() -> None:
     """Register the built-in models on first use (not at import: rule 6)."""
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
-        from dreamlab.models.builtin import builtin_specs
-
         for spec in builtin_specs():
             _REGISTRY.setdefault(spec.name, spec)
         _BUILTINS_LOADED = True
@@ -159,52 +113,6 @@ def list_models() -> list[ModelInfo]:
         status, note = model_status(spec)
         infos.append(ModelInfo(name, spec.title, status, spec.input_size, len(spec.layers), note))
     return infos
-
-
-def _read_weights(data: bytes | Path | str) -> bytes:
-    """The raw bytes of a weights file (or the bytes themselves), as a :class:`ModelError`."""
-    if not isinstance(data, str | Path):
-        return bytes(data)
-    try:
-        return Path(data).read_bytes()
-    except OSError as exc:
-        raise ModelError(
-            f"cannot read the weights file {Path(data).name}: {exc.strerror}"
-        ) from None
-
-
-def _as_state_dict(obj: object) -> dict[str, torch.Tensor]:
-    """Unwrap a checkpoint and check it maps names to tensors; strip DataParallel's prefix."""
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]  # a checkpoint with metadata around the weights
-    if (
-        not isinstance(obj, dict)
-        or not obj
-        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
-    ):
-        raise ModelError("the file holds no state dict (a mapping of parameter names to tensors)")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
-
-
-def load_state_dict_bytes(data: bytes | Path | str) -> dict[str, torch.Tensor]:
-    """Read a state dict safely (``weights_only=True``: never unpickle arbitrary objects)."""
-    raw = _read_weights(data)
-    if not raw:
-        raise ModelError("the weights file is empty")
-    try:
-        obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # torch's own message is many lines with terminal colour codes: say it in one line.
-        raise ModelError(
-            "refused: the file holds Python objects, not only tensors "
-            "(weights are loaded with weights_only=True, never unpickled)"
-        ) from None
-    except Exception:  # torch raises KeyError, EOFError, RuntimeError... for non-weights files
-        raise ModelError(
-            "not a PyTorch weights file (expected a state dict saved with torch.save); "
-            "it may be corrupt or truncated"
-        ) from None
-    return _as_state_dict(obj)
 
 
 def _apply_state_dict(module: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
@@ -334,7 +242,7 @@ def load_model(
     # seconds a large architecture's random initialization takes.
     if weights is not None:
         state = (
-            _as_state_dict(weights) if isinstance(weights, dict) else load_state_dict_bytes(weights)
+            as_state_dict(weights) if isinstance(weights, dict) else load_state_dict_bytes(weights)
         )
         note = "your weights"
     else:

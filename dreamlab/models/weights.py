@@ -6,19 +6,21 @@ Each source answers ``status()`` without downloading, ``load()`` without downloa
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
 import re
 import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
 from urllib.parse import urlparse
 
 import torch
 
 from dreamlab.download import DownloadError, fetch
+from dreamlab.models.spec import ModelError, StateDict, Status, WeightsSource
 
 __all__ = [
     "EmbeddedFile",
@@ -26,11 +28,11 @@ __all__ = [
     "StateDictFile",
     "TorchvisionWeights",
     "WeightsSource",
+    "as_state_dict",
     "is_online",
+    "load_state_dict_bytes",
 ]
 
-Status = Literal["embedded", "cached", "downloadable", "unavailable"]
-StateDict = dict[str, torch.Tensor]
 
 _ONLINE_CACHE: dict[str, tuple[float, bool]] = {}
 _ONLINE_TTL_S = 60.0
@@ -58,20 +60,54 @@ def is_online(url: str = "https://download.pytorch.org", timeout: float = 1.5) -
     return ok
 
 
-class WeightsSource(Protocol):
-    """Where one model's trained weights come from."""
+def _read_weights(data: bytes | Path | str) -> bytes:
+    """The raw bytes of a weights file (or the bytes themselves), as a :class:`ModelError`."""
+    if not isinstance(data, str | Path):
+        return bytes(data)
+    try:
+        return Path(data).read_bytes()
+    except OSError as exc:
+        raise ModelError(
+            f"cannot read the weights file {Path(data).name}: {exc.strerror}"
+        ) from None
 
-    def status(self) -> tuple[Status, str]: ...
 
-    def load(self) -> tuple[StateDict | None, str]: ...
+def as_state_dict(obj: object) -> dict[str, torch.Tensor]:
+    """Unwrap a checkpoint and check it maps names to tensors; strip DataParallel's prefix."""
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]  # a checkpoint with metadata around the weights
+    if (
+        not isinstance(obj, dict)
+        or not obj
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    ):
+        raise ModelError("the file holds no state dict (a mapping of parameter names to tensors)")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
 
-    def download(self) -> Iterator[tuple[int, int]]: ...
+
+def load_state_dict_bytes(data: bytes | Path | str) -> dict[str, torch.Tensor]:
+    """Read a state dict safely (``weights_only=True``: never unpickle arbitrary objects)."""
+    raw = _read_weights(data)
+    if not raw:
+        raise ModelError("the weights file is empty")
+    try:
+        obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message is many lines with terminal colour codes: say it in one line.
+        raise ModelError(
+            "refused: the file holds Python objects, not only tensors "
+            "(weights are loaded with weights_only=True, never unpickled)"
+        ) from None
+    except Exception:  # torch raises KeyError, EOFError, RuntimeError... for non-weights files
+        raise ModelError(
+            "not a PyTorch weights file (expected a state dict saved with torch.save); "
+            "it may be corrupt or truncated"
+        ) from None
+    return as_state_dict(obj)
 
 
 def _safe_load(path: Path) -> StateDict:
     """``torch.load`` with ``weights_only=True`` and ``map_location="cpu"`` (works without a GPU)."""
-    from dreamlab.models.registry import load_state_dict_bytes
-
     return load_state_dict_bytes(path)
 
 
@@ -90,8 +126,6 @@ class EmbeddedFile:
         return ("embedded", self.note) if ok else ("unavailable", "embedded weights file missing")
 
     def load(self) -> tuple[StateDict | None, str]:
-        from dreamlab.models.registry import ModelError
-
         status, note = self.status()
         if status != "embedded":
             raise ModelError(note)
@@ -130,8 +164,6 @@ class StateDictFile:
         return "unavailable", f"weights file {self.file} is missing"
 
     def load(self) -> tuple[StateDict | None, str]:
-        from dreamlab.models.registry import ModelError
-
         if not Path(self.file).is_file():
             raise ModelError(f"weights file {self.file} is missing")
         return _safe_load(Path(self.file)), self.note
@@ -159,8 +191,6 @@ class TorchvisionWeights:
         return "unavailable", "offline and its weights are not in the torch cache"
 
     def load(self) -> tuple[StateDict | None, str]:
-        from dreamlab.models.registry import ModelError
-
         if not self.file.is_file():
             status, note = self.status()
             raise ModelError(
@@ -172,8 +202,6 @@ class TorchvisionWeights:
 
     def download(self, chunk: int = 1 << 20) -> Iterator[tuple[int, int]]:
         """Fetch into the cache, checking the hash prefix in the file name as torch.hub does."""
-        from dreamlab.models.registry import ModelError
-
         if self.file.is_file():
             return
         if not is_online(self.url):

@@ -2,10 +2,11 @@
 
 ``visualize(model, "_blocks.9:12")`` optimizes an image from noise so channel 12 of ``_blocks.9``
 fires as much as possible, with Lucid's regularization: an FFT, colour-decorrelated parameterization
-and random transforms. Objectives compose (``channel(...) + 10 * diversity(...)``).
+and random transforms. Objectives compose (``channel(...) + 10 * diversity(...)``); they, the
+transforms, the fast model copy and Adam come from the optimization core (:mod:`dreamlab.ascent`).
 """
 
-from dreamlab.optvis.objectives import (
+from dreamlab.ascent.objectives import (
     LOGITS,
     Objective,
     as_objective,

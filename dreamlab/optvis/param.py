@@ -29,6 +29,7 @@ __all__ = [
     "decorrelate_colors",
     "fft_scale",
     "image",
+    "image_from",
     "rfft2d_freqs",
 ]
 
@@ -147,3 +148,33 @@ def image(
     else:
         raise ValueError(f"unknown parameterization {param!r}; use fft or pixel")
     return ImageParam(raw, decorrelate=decorrelate).to(device)
+
+
+def image_from(
+    pixels: torch.Tensor,
+    *,
+    param: ParamKind = "fft",
+    decorrelate: bool = True,
+    decay_power: float = 1.0,
+) -> ImageParam:
+    """A parameterization whose image is ``pixels`` (B, 3, H, W) in (0, 1): every step of
+    :func:`image` undone (sigmoid, colour decorrelation, FFT scale), so the optimization goes on
+    from there (the next octave of a feature visualization)."""
+    b, _, h, w = pixels.shape
+    x = torch.logit(pixels.float().clamp(1e-4, 1 - 1e-4))  # (B, 3, H, W) before the sigmoid
+    if decorrelate:
+        m = _normalized_color_matrix().to(x.device)  # (3, 3)
+        x = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(m), x)
+    shape = (b, 3, h, w)
+    if param == "fft":
+        raw: nn.Module = FFTImage(shape, decay_power=decay_power).to(x.device)
+        spectrum = torch.fft.rfft2(x * _FFT_MAGIC, norm="ortho")  # (B, 3, H, W//2+1) complex
+        with torch.no_grad():
+            raw.spectrum.copy_(torch.view_as_real(spectrum) / raw.scale)
+    elif param == "pixel":
+        raw = PixelImage(shape).to(x.device)
+        with torch.no_grad():
+            raw.pixels.copy_(x)
+    else:
+        raise ValueError(f"unknown parameterization {param!r}; use fft or pixel")
+    return ImageParam(raw, decorrelate=decorrelate)

@@ -3,7 +3,10 @@
 :func:`visualize` is a generator of :class:`VisFrame` (rule 2: the caller decides how often to draw
 and stops by no longer pulling). One step: parameterization -> random transforms -> upsample to the
 network's input size -> forward only as far as the objective's layers -> Adam step on the image
-parameters. The model is shared and read-only: its weights are frozen, hooks are always removed.
+parameters. Objectives, transforms, the fast model copy, the octave schedule and Adam all come from
+the optimization core (:mod:`dreamlab.ascent`). With ``octaves > 1`` the image is rendered small
+first, then enlarged and optimized again (DeepDream's pyramid: coarse structure, then detail).
+The model is shared and read-only: its weights are frozen, hooks are always removed.
 """
 
 from __future__ import annotations
@@ -19,12 +22,22 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from dreamlab.activations import StopForward, capture
-from dreamlab.fastmodel import fast_model
+from dreamlab.ascent.capture import StopForward, capture, missing_layers
+from dreamlab.ascent.fastcopy import fast_model, require_model
+from dreamlab.ascent.objectives import (
+    LOGITS,
+    Objective,
+    as_objective,
+    channel,
+    channels,
+    diversity,
+)
+from dreamlab.ascent.octaves import octave_sizes, resize
+from dreamlab.ascent.steppers import AdamStep
+from dreamlab.ascent.transforms import compose, scale, standard_transforms
 from dreamlab.models.registry import LoadedModel, ModelError
 from dreamlab.optvis import param as P
-from dreamlab.optvis.objectives import LOGITS, Objective, as_objective, channel, channels, diversity
-from dreamlab.optvis.transforms import compose, scale, standard_transforms
+from dreamlab.validate import check_bool, check_float, check_int, with_overrides
 
 __all__ = [
     "LUCENT_STEPS",
@@ -57,44 +70,48 @@ class FeatureVisConfig:
     decay_power: float = 1.0  # FFT spectrum scale 1 / f^decay_power
     thresholds: tuple[int, ...] | None = None  # steps that yield a frame; None: every step
     seed: int = 0  # seeds the initial noise and every random transform
+    octaves: int = 1  # render at this many growing sizes, the steps shared out (1: size only)
+    octave_scale: float = 1.4  # each octave this much larger than the one before
 
     def __post_init__(self) -> None:
-        _check_int("steps", self.steps, 1, 100_000)
-        _check_int("size", self.size, 8, 1024)
-        _check_int("batch", self.batch, 1, 64)
-        _check_int("seed", self.seed, 0, 2**63 - 1)
+        check_int("steps", self.steps, 1, 100_000)
+        check_int("size", self.size, 8, 1024)
+        check_int("batch", self.batch, 1, 64)
+        check_int("seed", self.seed, 0, 2**63 - 1)
         if self.param not in ("fft", "pixel"):
             raise ValueError(f"param must be 'fft' or 'pixel', got {self.param!r}")
         for name in ("decorrelate", "transforms", "upsample"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        _check_float("lr", self.lr, 1e-6, 10.0)
-        _check_float("sd", self.sd, 1e-6, 10.0)
-        _check_float("decay_power", self.decay_power, 0.0, 4.0)
+            check_bool(name, getattr(self, name))
+        check_float("lr", self.lr, 1e-6, 10.0)
+        check_float("sd", self.sd, 1e-6, 10.0)
+        check_float("decay_power", self.decay_power, 0.0, 4.0)
+        check_int("octaves", self.octaves, 1, min(8, self.steps))
+        check_float("octave_scale", self.octave_scale, 1.0, 4.0, open_lo=True)
+        if self.octaves > 1 and min(self.octave_sides()) < 8:
+            raise ValueError(
+                f"{self.octaves} octaves at scale {self.octave_scale:g} make the smallest image "
+                f"{min(self.octave_sides())} px (at least 8): use fewer octaves or a larger size"
+            )
         if self.thresholds is not None:
             object.__setattr__(self, "thresholds", tuple(self.thresholds))
             for step in self.thresholds:
-                _check_int("each threshold", step, 1, self.steps)
+                check_int("each threshold", step, 1, self.steps)
+
+    def octave_sides(self) -> list[int]:
+        """The image side of each octave, smallest first (the last is ``size``)."""
+        sizes = octave_sizes(self.size, self.size, self.octaves, self.octave_scale)
+        return [h for h, _ in reversed(sizes)]
+
+    def octave_steps(self) -> list[int]:
+        """Steps of each octave, smallest first: an even share, the remainder on the last."""
+        share, extra = divmod(self.steps, self.octaves)
+        return [share] * (self.octaves - 1) + [share + extra]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for PNG metadata and logs."""
         d = dataclasses.asdict(self)
         d["thresholds"] = list(self.thresholds) if self.thresholds is not None else None
         return d
-
-
-def _check_int(name: str, value: object, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
-
-
-def _check_float(name: str, value: object, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not (math.isfinite(value) and lo <= value <= hi):
-        raise ValueError(f"{name} must be between {lo:g} and {hi:g}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -130,11 +147,7 @@ def _make_config(config: FeatureVisConfig | None, overrides: dict[str, Any]) -> 
     cfg = config if config is not None else FeatureVisConfig()
     if not isinstance(cfg, FeatureVisConfig):
         raise ValueError(f"config must be a FeatureVisConfig, got {type(cfg).__name__}")
-    names = {f.name for f in dataclasses.fields(FeatureVisConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise ValueError(f"unknown setting {unknown[0]!r}; settings: {', '.join(sorted(names))}")
-    return dataclasses.replace(cfg, **overrides) if overrides else cfg
+    return with_overrides(cfg, overrides)
 
 
 def _check_layers(model: LoadedModel, objective: Objective) -> None:
@@ -164,9 +177,7 @@ def activations(
         contextlib.suppress(StopForward),
     ):
         output = model.module(inputs)  # (B, K) when it runs to the end
-    missing = [name for name in hooked if name not in store]
-    if missing:
-        raise ValueError(f"layer {missing[0]} was not reached by the forward pass")
+    missing_layers(hooked, store)
     acts = dict(store)
     if objective.needs_logits:
         acts[LOGITS] = output
@@ -178,22 +189,24 @@ def _forward_fn(
 ) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
     """How one run gets its activations: a fast private copy of the network when it can.
 
-    :func:`dreamlab.fastmodel.fast_model` (shared with DeepDream) is truncated after the deepest
-    layer, has its BatchNorms folded into the convolutions and is channels-last; it serves
-    objectives on spatial layers. Logits and fully connected layers use the hooked shared model.
+    :func:`dreamlab.ascent.fastcopy.fast_model` (shared with DeepDream) is truncated after the
+    deepest layer (or runs to the logits when the objective reads them), has its BatchNorms folded
+    into the convolutions, is channels-last and carries no one else's hooks. Fully connected
+    layers use the hooked shared model.
     """
     hooked = tuple(name for name in objective.layers if name != LOGITS)
-    if hooked and not objective.needs_logits:
-        try:
-            fast = fast_model(model, hooked)
-        except ModelError:  # a layer without spatial maps: the plain path handles it
-            pass
-        else:
-            return lambda x: dict(zip(hooked, fast(model.preprocess(x)), strict=True))
-    return lambda x: activations(model, x, objective)
+    logits = objective.needs_logits
+    keys = (*hooked, LOGITS) if logits else hooked
+    try:
+        fast = fast_model(model, hooked, output=logits)
+    except ModelError:  # a layer without spatial maps: the plain path handles it
+        return lambda x: activations(model, x, objective)
+    return lambda x: dict(zip(keys, fast(model.preprocess(x)), strict=True))
 
 
-def _network_input(x: torch.Tensor, model: LoadedModel, objective: Objective, zoom: float) -> torch.Tensor:  # fmt: skip
+def _network_input(
+    x: torch.Tensor, model: LoadedModel, objective: Objective, zoom: float
+) -> torch.Tensor:
     """The transformed image at the size the network sees: exactly its input size for logits (a
     classifier's dense layers may need it), else zoomed by ``zoom`` (1 = as is)."""
     if objective.needs_logits:
@@ -202,13 +215,9 @@ def _network_input(x: torch.Tensor, model: LoadedModel, objective: Objective, zo
     return scale(x, zoom)  # (B, 3, H*zoom, W*zoom)
 
 
-def _zoom(model: LoadedModel, cfg: FeatureVisConfig) -> float:
+def _zoom(model: LoadedModel, cfg: FeatureVisConfig, side: int) -> float:
     """lucent upsamples images smaller than the network's input (it costs zoom^2 in compute)."""
-    return (
-        model.spec.input_size / cfg.size
-        if cfg.upsample and cfg.size < model.spec.input_size
-        else 1.0
-    )
+    return model.spec.input_size / side if cfg.upsample and side < model.spec.input_size else 1.0
 
 
 def visualize(
@@ -226,40 +235,43 @@ def visualize(
     """
     cfg = _make_config(config, overrides)
     obj = as_objective(objective)
-    # duck-typed, not isinstance: a server that reloads edited modules keeps cached models whose
-    # class is the *previous* LoadedModel, and they work just as well
-    if not all(
-        hasattr(model, a) for a in ("module", "spec", "device", "preprocess", "check_layer")
-    ):
-        raise ValueError(
-            f"model must be a LoadedModel (see load_model), got {type(model).__name__}"
-        )
+    require_model(model)
     _check_layers(model, obj)
     return _run(model, obj, cfg)
 
 
+def _image(cfg: FeatureVisConfig, side: int, gen: torch.Generator, device, prev) -> P.ImageParam:
+    """The first octave's image from seeded noise; each later one from the last, enlarged."""
+    kw = {"param": cfg.param, "decorrelate": cfg.decorrelate, "decay_power": cfg.decay_power}
+    if prev is None:
+        return P.image(side, batch=cfg.batch, sd=cfg.sd, generator=gen, device=device, **kw)
+    with torch.no_grad():
+        start = resize(prev(), (side, side))  # (B, 3, side, side) in (0, 1)
+    return P.image_from(start, **kw)
+
+
 def _run(model: LoadedModel, obj: Objective, cfg: FeatureVisConfig) -> Iterator[VisFrame]:
     gen = torch.Generator().manual_seed(cfg.seed)  # CPU generator: the same seed on any device
-    image = P.image(cfg.size, batch=cfg.batch, param=cfg.param, decorrelate=cfg.decorrelate,
-                    sd=cfg.sd, decay_power=cfg.decay_power, generator=gen, device=model.device)  # fmt: skip
-    optimizer = torch.optim.Adam(image.parameters(), lr=cfg.lr)
     transform = standard_transforms() if cfg.transforms else compose([])
-    zoom = _zoom(model, cfg)
     forward = _forward_fn(model, obj)
     keep = set(cfg.thresholds) if cfg.thresholds is not None else None
-    for step in range(1, cfg.steps + 1):
-        optimizer.zero_grad(set_to_none=True)
-        x = _network_input(transform(image(), gen), model, obj, zoom)  # (B, 3, h, w)
-        value = obj(forward(x))  # scalar to maximize
-        loss = float(value.detach())
-        if not math.isfinite(loss):
-            raise ValueError(f"the objective became {loss} at step {step}; try a lower lr")
-        (-value).backward()  # Adam minimizes: the negative objective
-        optimizer.step()
-        if keep is None or step in keep or step == cfg.steps:
-            with torch.no_grad():
-                shown = image().detach()  # (B, 3, H, W) after this step's update
-            yield VisFrame(step, cfg.steps, loss, shown)
+    image, step = None, 0
+    for side, count in zip(cfg.octave_sides(), cfg.octave_steps(), strict=True):
+        image = _image(cfg, side, gen, model.device, image)
+        adam = AdamStep(image.parameters(), cfg.lr)
+        zoom = _zoom(model, cfg, side)
+        for _ in range(count):
+            step += 1
+            x = _network_input(transform(image(), gen), model, obj, zoom)  # (B, 3, h, w)
+            value = obj(forward(x))  # scalar to maximize
+            loss = float(value.detach())
+            if not math.isfinite(loss):
+                raise ValueError(f"the objective became {loss} at step {step}; try a lower lr")
+            adam(value)
+            if keep is None or step in keep or step == cfg.steps:
+                with torch.no_grad():
+                    shown = image().detach()  # (B, 3, H, W) after this step's update
+                yield VisFrame(step, cfg.steps, loss, shown)
 
 
 @torch.no_grad()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from dreamlab.optvis.transforms import (
+from dreamlab.ascent.transforms import (
     Compose,
     Jitter,
     Pad,

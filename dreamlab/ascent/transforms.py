@@ -1,4 +1,4 @@
-"""Random image transforms for transformation robustness, in pure torch (no kornia).
+"""Image transforms for gradient ascent, in pure torch (no kornia): jitter, scale, rotate.
 
 An image optimized to excite a neuron through *random* small shifts, zooms and rotations cannot rely
 on exact pixel patterns, so high-frequency noise stops paying off. Each transform is a small frozen
@@ -6,8 +6,12 @@ dataclass called as ``t(x, generator)`` on a ``(B, 3, H, W)`` tensor; the same r
 the whole batch (the tiles of a batch keep one size). Random choices come from the ``torch.Generator``
 passed in, so a seed reproduces a run exactly.
 
-The deterministic pieces (:func:`crop`, :func:`scale`, :func:`zoom`, :func:`rotate`) are public so tests can pin
-them; :func:`standard_transforms` uses lucent's values.
+Jitter comes two ways: Google's roll (:func:`roll`, :class:`Roll`: the content wraps around and the
+step is rolled back; the image keeps its size) and Lucid's crop (:class:`Jitter`). One affine
+matrix (:func:`affine_theta`) does every rotation and zoom, here and in the dream's zoom loop.
+
+The deterministic pieces (:func:`crop`, :func:`scale`, :func:`zoom`, :func:`rotate`, :func:`roll`)
+are public so tests can pin them; :func:`standard_transforms` uses lucent's values.
 """
 
 from __future__ import annotations
@@ -25,13 +29,17 @@ __all__ = [
     "Pad",
     "RandomRotate",
     "RandomScale",
+    "Roll",
     "Transform",
+    "affine_theta",
     "compose",
     "crop",
+    "roll",
     "rotate",
     "scale",
     "standard_transforms",
     "zoom",
+    "zoom_rotate",
 ]
 
 Transform = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]
@@ -57,15 +65,28 @@ def scale(x: torch.Tensor, factor: float) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)  # (B, C, h', w')
 
 
-def _affine(x: torch.Tensor, theta: list[list[float]]) -> torch.Tensor:
+def affine_theta(h: int, w: int, degrees: float = 0.0, factor: float = 1.0) -> list[list[float]]:
+    """The 2 x 3 map (output -> input, normalized coordinates) of a rotation and a zoom.
+
+    Rotates by ``degrees`` counter-clockwise as displayed (y down) and magnifies by ``factor``,
+    both about the centre. ``affine_grid``'s normalized x spans W and y spans H, so the
+    off-diagonal terms carry the aspect ratio to keep the rotation rigid in pixels (no shear).
+    """
+    rad = math.radians(degrees)
+    c, s = math.cos(rad) / factor, math.sin(rad) / factor
+    return [[c, -s * h / w, 0.0], [s * w / h, c, 0.0]]
+
+
+def _affine(x: torch.Tensor, theta: list[list[float]], padding: str = "border") -> torch.Tensor:
     """Resample ``x`` through a 2 x 3 affine map of normalized coordinates (output -> input).
 
-    Bilinear; pixels brought in from outside repeat the border (the 0.5 grey of :class:`Pad`).
+    Bilinear; pixels brought in from outside repeat the border (the 0.5 grey of :class:`Pad`) or,
+    with ``padding="reflection"``, mirror the image.
     """
     b, c, h, w = x.shape
     mat = torch.tensor(theta, dtype=x.dtype, device=x.device).expand(b, 2, 3)  # (B, 2, 3)
     grid = F.affine_grid(mat, [b, c, h, w], align_corners=False)  # (B, H, W, 2)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
 
 
 def zoom(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -76,7 +97,8 @@ def zoom(x: torch.Tensor, factor: float) -> torch.Tensor:
     """
     if factor == 1.0:
         return x
-    return _affine(x, [[1.0 / factor, 0.0, 0.0], [0.0, 1.0 / factor, 0.0]])  # (B, C, H, W)
+    h, w = x.shape[-2:]
+    return _affine(x, affine_theta(h, w, 0.0, factor))  # (B, C, H, W)
 
 
 def rotate(x: torch.Tensor, degrees: float) -> torch.Tensor:
@@ -88,11 +110,22 @@ def rotate(x: torch.Tensor, degrees: float) -> torch.Tensor:
     if degrees % 360 == 0:
         return x
     h, w = x.shape[-2:]
-    rad = math.radians(degrees)
-    cos, sin = math.cos(rad), math.sin(rad)
-    # affine_grid maps *output* normalized coords to *input* ones; normalized x spans W and y spans
-    # H, so the off-diagonal terms carry the aspect ratio to keep the rotation rigid in pixels.
-    return _affine(x, [[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]])  # (B, C, H, W)
+    return _affine(x, affine_theta(h, w, degrees))  # (B, C, H, W)
+
+
+def zoom_rotate(x: torch.Tensor, factor: float, degrees: float) -> torch.Tensor:
+    """Zoom into the centre by ``factor`` and rotate by ``degrees`` (a zoom-loop frame step).
+
+    The edges mirror in (reflection), so the loop never grows a grey or smeared frame.
+    """
+    h, w = x.shape[-2:]
+    return _affine(x, affine_theta(h, w, degrees, factor), "reflection")  # (B, C, H, W)
+
+
+def roll(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Google's jitter: shift ``x`` by (``dy``, ``dx``) pixels, wrapping around (``roll(x, -dy, -dx)``
+    undoes it exactly)."""
+    return torch.roll(x, shifts=(dy, dx), dims=(-2, -1)) if dy or dx else x
 
 
 @dataclass(frozen=True)
@@ -124,6 +157,19 @@ class Jitter:
         top = int(torch.randint(self.d + 1, (1,), generator=generator))
         left = int(torch.randint(self.d + 1, (1,), generator=generator))
         return crop(x, top, left, h - self.d, w - self.d)  # (B, C, H-d, W-d)
+
+
+@dataclass(frozen=True)
+class Roll:
+    """Random roll by up to ``d`` pixels each way, drawn from the generator (Google's jitter)."""
+
+    d: int
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.d <= 0:
+            return x
+        dy, dx = torch.randint(-self.d, self.d + 1, (2,), generator=generator).tolist()
+        return roll(x, dy, dx)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
-"""Objectives: what feature visualization maximizes, as small composable callables.
+"""Objectives: what gradient ascent maximizes (DeepDream and feature visualization alike).
 
 An :class:`Objective` names the layers it reads and maps their activations (a dict ``layer ->
 tensor``, the model's output under :data:`LOGITS`) to one scalar **to maximize** (higher is better;
 the renderer minimizes its negative). Objectives compose: ``a + b``, ``a - b``, ``2 * a``, ``-a``.
+
+One DeepDream family (:func:`deepdream`) with the seed's ``||A||`` and gordicaleksa's / lucent's
+``mean(A^2)`` as its two kinds, and Google's guided objective (:func:`guide`), sit next to lucent's
+channel, neuron, direction, class logit and diversity.
 
 The string form works like lucent's: ``"_blocks.9:12"`` is channel 12 of ``_blocks.9``, ``"_blocks.9"``
 the whole layer (the DeepDream objective), ``"logits:281"`` (or ``"labels:281"``) the class logit.
@@ -19,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "DEEPDREAM_KINDS",
     "LOGITS",
     "Objective",
     "as_objective",
@@ -26,14 +31,18 @@ __all__ = [
     "channels",
     "class_logit",
     "deepdream",
+    "deepdream_loss",
     "direction",
     "diversity",
+    "guide",
+    "guided_loss",
     "layer",
     "neuron",
 ]
 
 # The key under which the model's output (class logits) is handed to objectives.
 LOGITS = "logits"
+DEEPDREAM_KINDS = ("norm", "mean_square")  # the seed's ||A||, gordicaleksa's and lucent's mean(A^2)
 
 Activations = Mapping[str, torch.Tensor]
 
@@ -160,16 +169,68 @@ def neuron(
     return Objective(fn, (layer_name,), f"neuron({layer_name}:{n}{where})")
 
 
-def layer(layer_name: str, *, batch: int | None = None) -> Objective:
-    """Mean squared activation of a whole layer: the DeepDream objective (every feature at once)."""
+def deepdream_loss(
+    act: torch.Tensor, kind: str = "norm", channel: int | None = None
+) -> torch.Tensor:
+    """The DeepDream quantity: ``||A||`` (the seed, ``kind="norm"``) or ``mean(A^2)`` (gordicaleksa).
+
+    ``act`` is a layer's output ``(B, C, h, w)``; with ``channel`` only that channel counts.
+    Computed in float32 whatever the autocast dtype (a norm of many fp16 values overflows).
+    """
+    a = act.float()  # (B, C, h, w)
+    if channel is not None:
+        a = a[:, channel]  # (B, h, w)
+    return a.norm() if kind == "norm" else a.square().mean()
+
+
+def deepdream(
+    layer_name: str,
+    *,
+    kind: str = "mean_square",
+    channel: int | None = None,
+    batch: int | None = None,
+) -> Objective:
+    """The DeepDream objective on a layer (every feature at once, or one ``channel``).
+
+    ``kind`` is ``"mean_square"`` (lucent's ``deepdream``, the default here) or ``"norm"`` (the
+    seed's, what :func:`dreamlab.dream` uses by default).
+    """
+    if kind not in DEEPDREAM_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(DEEPDREAM_KINDS)}; got {kind!r}")
 
     def fn(acts: Activations) -> torch.Tensor:
-        return _rows(acts[layer_name], batch).pow(2).mean()
+        t = _rows(acts[layer_name], batch)  # (B, C, h, w)
+        if channel is not None:
+            _unit(t, channel, layer_name)  # range check, one line
+        return deepdream_loss(t, kind, channel)
 
-    return Objective(fn, (layer_name,), f"layer({layer_name})")
+    if kind == "mean_square" and channel is None:
+        return Objective(fn, (layer_name,), f"layer({layer_name})")
+    where = "" if channel is None else f":{channel}"
+    return Objective(fn, (layer_name,), f"deepdream({layer_name}{where}, {kind})")
 
 
-deepdream = layer
+layer = deepdream  # lucent's name for the same objective (mean square by default)
+
+
+def guided_loss(act: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """Google's guided objective: each position follows the guide feature it best matches.
+
+    ``act`` (1, C, h, w), ``features`` (C, M) of the guide image at the same layer. The gradient
+    with respect to the features at each position is the guide feature with the largest dot
+    product there (``y[:, argmax(x.T @ y)]``).
+    """
+    x = act.float().flatten(2)[0]  # (C, N)
+    with torch.no_grad():
+        best = (x.T @ features).argmax(dim=1)  # (N,)
+    return (x * features[:, best]).sum()
+
+
+def guide(layer_name: str, features: torch.Tensor) -> Objective:
+    """A guided dream: follow the guide image's ``features`` (C, M) at ``layer_name``."""
+    return Objective(
+        lambda acts: guided_loss(acts[layer_name], features), (layer_name,), f"guide({layer_name})"
+    )
 
 
 def class_logit(n: int, *, batch: int | None = None) -> Objective:
@@ -181,7 +242,9 @@ def class_logit(n: int, *, batch: int | None = None) -> Objective:
     return Objective(fn, (LOGITS,), f"class({n})")
 
 
-def direction(layer_name: str, vector: Sequence[float] | torch.Tensor, *, batch: int | None = None) -> Objective:  # fmt: skip
+def direction(
+    layer_name: str, vector: Sequence[float] | torch.Tensor, *, batch: int | None = None
+) -> Objective:
     """Cosine similarity between each position's activation vector and ``vector`` (lucent's form)."""
     vec = torch.as_tensor(vector, dtype=torch.float32).flatten()  # (C,)
     if not torch.isfinite(vec).all() or vec.norm() == 0:

@@ -1,4 +1,4 @@
-"""Fast, private copies of a model for gradient ascent on pixels (DeepDream, feature visualization).
+"""The fast model copy: private copies of a model for gradient ascent on pixels (both engines).
 
 The shared :class:`~dreamlab.models.LoadedModel` is read-only and used by every browser session, so
 the engines never touch it. :func:`fast_model` makes a copy that is built for speed:
@@ -11,7 +11,10 @@ the engines never touch it. :func:`fast_model` makes a copy that is built for sp
 - **frozen**: no parameter asks for a gradient, so the backward pass computes only the input's;
 - **channels-last** memory layout (faster convolutions with oneDNN on CPUs and tensor cores on GPUs).
 
-Copies are cached per (model, layers, device, layout) with a small bound. Nothing happens at import.
+Copies carry none of the original's hooks (another tool, such as lucent, may have hooked every
+submodule and keep tensors there): the copy is made as if the hooks were not there, and the
+original keeps them. Copies are cached per (model, layers, device, layout) with a small bound.
+Nothing happens at import.
 Thread safety: the hooks that capture outputs write into thread-local storage, so two sessions may
 run the same copy at once (the job gate allows two jobs on a GPU).
 """
@@ -30,24 +33,26 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from dreamlab.activations import StopForward
+from dreamlab.ascent.capture import StopForward, capture, missing_layers, output_hook
 from dreamlab.models.registry import LoadedModel, ModelError
 
 __all__ = [
     "MAX_CACHED",
-    "MIN_OCTAVE_SIDE",
+    "MIN_INPUT_SIDE",
     "FastModel",
     "Probe",
+    "build_copy",
     "cache_size",
     "clear_cache",
+    "clean_copy",
     "fast_model",
     "fold_batchnorm",
     "probe",
-    "reference_copy",
+    "require_model",
 ]
 
 MAX_CACHED = 4  # fast copies kept per process (each is at most the size of the truncated model)
-MIN_OCTAVE_SIDE = 32  # no image side below this is fed to a network, whatever its strides
+MIN_INPUT_SIDE = 32  # no image side below this is fed to a network, whatever its strides
 _FOLD_RTOL = 1e-3  # a fold must not move the target outputs by more than this (relative to max|y|)
 
 
@@ -65,12 +70,12 @@ def _leaf_names(module: nn.Module) -> dict[nn.Module, str]:
     return {m: n for n, m in module.named_modules() if n and not list(m.children())}
 
 
-def probe(module: nn.Module, layers: Sequence[str], size: int) -> Probe:
+def probe(module: nn.Module, layers: Sequence[str], size: int, *, output: bool = False) -> Probe:
     """Run ``module`` on a ``size`` x ``size`` dummy input as far as ``layers`` and watch it.
 
     Works on any device, ``meta`` included (shapes only, no memory, no arithmetic). The hooks are
     removed before returning; call it on a copy, never on a shared model (a hook is seen by every
-    thread that runs the module meanwhile).
+    thread that runs the module meanwhile). With ``output`` the pass runs to the end.
     """
     leaves = _leaf_names(module)
     calls: list[tuple[str, int, int]] = []  # (leaf name, id(input), id(output)) in call order
@@ -93,7 +98,7 @@ def probe(module: nn.Module, layers: Sequence[str], size: int) -> Probe:
         p = next(iter(module.parameters()), None)
         dev = p.device if p is not None else torch.device("cpu")
         x = torch.zeros(1, 3, size, size, device=dev)  # (1, 3, S, S)
-        with torch.no_grad(), _captured(module, layers) as store:
+        with torch.no_grad(), _captured(module, layers, stop=not output) as store:
             module(x)
         shapes = tuple(tuple(store[name].shape) for name in layers)
     finally:
@@ -116,31 +121,54 @@ def _conv_bn_pairs(module: nn.Module, calls: list[tuple[str, int, int]]) -> tupl
 
 
 @contextlib.contextmanager
-def _captured(module: nn.Module, layers: Sequence[str]):
+def _captured(module: nn.Module, layers: Sequence[str], *, stop: bool = True):
     """Temporary hooks: store each layer's output and stop the forward pass once all are in."""
-    store: dict[str, torch.Tensor] = {}
-    handles = [
-        module.get_submodule(name).register_forward_hook(_stop_hook(store, name, set(layers)))
-        for name in layers
-    ]
-    try:
-        with contextlib.suppress(StopForward):
-            yield store
-    finally:
-        for h in handles:
-            h.remove()
-    missing = [n for n in layers if n not in store]
-    if missing:
-        raise ModelError(f"layers {missing} are never reached by the model's forward pass")
+    with (
+        capture(module, layers, detach=False, stop=stop) as store,
+        contextlib.suppress(StopForward),
+    ):
+        yield store
+    missing_layers(layers, store)
 
 
-def _stop_hook(store: dict, name: str, wanted: set[str]):
-    def hook(_m: nn.Module, _inp: object, out: object) -> None:
-        store[name] = out[0] if isinstance(out, tuple | list) else out
-        if wanted.issubset(store):
-            raise StopForward
+# Per-module hook registries: a copy starts with empty ones (the owner's hooks stay on the owner).
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_state_dict_hooks",
+    "_state_dict_pre_hooks",
+    "_load_state_dict_pre_hooks",
+    "_load_state_dict_post_hooks",
+)
 
-    return hook
+
+def _hookless_memo(module: nn.Module) -> dict[int, object]:
+    """A deepcopy memo that gives the copy empty hook registries and no foreign graph tensors.
+
+    Another tool's hooks (lucent hooks every submodule) hold closures and tensors that are part of
+    an autograd graph; deep-copying those fails ("Only Tensors created explicitly by the user
+    support the deepcopy protocol"). Tensors kept as plain attributes are copied detached.
+    """
+    memo: dict[int, object] = {}
+    for m in module.modules():
+        for attr in _HOOK_DICTS:
+            hooks = m.__dict__.get(attr)
+            if hooks is not None:
+                memo[id(hooks)] = type(hooks)()
+        for value in m.__dict__.values():
+            if isinstance(value, torch.Tensor) and not value.is_leaf:
+                memo[id(value)] = value.detach().clone()
+    return memo
+
+
+def clean_copy(module: nn.Module, memo: dict[int, object] | None = None) -> nn.Module:
+    """A deep copy of ``module`` without any of its hooks; ``memo`` entries are used as given."""
+    return copy.deepcopy(module, {**_hookless_memo(module), **(memo or {})})
 
 
 def _meta_copy(module: nn.Module) -> nn.Module:
@@ -151,7 +179,7 @@ def _meta_copy(module: nn.Module) -> nn.Module:
         memo[id(t)] = (
             nn.Parameter(meta, requires_grad=False) if isinstance(t, nn.Parameter) else meta
         )
-    return copy.deepcopy(module, memo)
+    return clean_copy(module, memo)
 
 
 def _pruned_copy(module: nn.Module, reached: frozenset[str]) -> nn.Module:
@@ -164,7 +192,7 @@ def _pruned_copy(module: nn.Module, reached: frozenset[str]) -> nn.Module:
     for m in skipped:
         for t in [*m.parameters(recurse=False), *m.buffers(recurse=False)]:
             memo[id(t)] = t
-    clone = copy.deepcopy(module, memo)
+    clone = clean_copy(module, memo)
     for name, _ in _named_leaves(module):
         if name not in reached:
             _set_submodule(clone, name, nn.Identity())
@@ -213,7 +241,8 @@ class FastModel:
     """A frozen, truncated, folded copy of a model that returns its target layers' outputs.
 
     Call it on a normalized ``(B, 3, H, W)`` batch; it returns one tensor per target layer, in the
-    order of ``layers``. It never runs past the deepest target.
+    order of ``layers``. It never runs past the deepest target, unless it was made with
+    ``output=True``: then it runs the whole network and the model's output (logits) comes last.
     """
 
     module: nn.Module = field(repr=False)
@@ -225,49 +254,54 @@ class FastModel:
     channels: tuple[int, ...]  # channels of each target layer
     strides: tuple[int, ...]  # input pixels per output pixel of each target layer
     _tls: threading.local = field(default_factory=threading.local, repr=False)
+    output: bool = False  # the whole network runs and its output follows the layers'
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)  # (B, 3, H, W), NHWC in memory
-        return _forward(self.module, self.layers, self._tls, x)
+        return _forward(self.module, self.layers, self._tls, x, self.output)
 
     @property
     def min_side(self) -> int:
         """The smallest image side worth feeding: two output positions at the deepest target."""
-        return max(MIN_OCTAVE_SIDE, 2 * max(self.strides))
+        return max(MIN_INPUT_SIDE, 2 * max(self.strides, default=1))
 
 
-def _install_hooks(module: nn.Module, layers: tuple[str, ...], tls: threading.local) -> None:
+def _install_hooks(
+    module: nn.Module, layers: tuple[str, ...], tls: threading.local, stop: bool
+) -> None:
     """Permanent hooks on the private copy: outputs go to the calling thread's own store."""
     wanted = set(layers)
-    for name in layers:
-
-        def hook(_m: nn.Module, _inp: object, out: object, name: str = name) -> None:
-            store = tls.store
-            store[name] = out[0] if isinstance(out, tuple | list) else out
-            if wanted.issubset(store):
-                raise StopForward  # the rest of the network is never computed
-
+    for name in layers:  # with stop, the last one raises StopForward: the rest is never computed
+        hook = output_hook(lambda: tls.store, name, wanted, stop=stop)
         module.get_submodule(name).register_forward_hook(hook)
 
 
 def _forward(
-    module: nn.Module, layers: tuple[str, ...], tls: threading.local, x: torch.Tensor
+    module: nn.Module,
+    layers: tuple[str, ...],
+    tls: threading.local,
+    x: torch.Tensor,
+    output: bool = False,
 ) -> tuple[torch.Tensor, ...]:
     tls.store = store = {}
+    if output:
+        out = module(x)  # (B, K)
+        return (*(store[name] for name in layers), out)
     with contextlib.suppress(StopForward):
         module(x)
     return tuple(store[name] for name in layers)
 
 
-def _probe_any(module: nn.Module, layers: Sequence[str], size: int) -> Probe:
+def _probe_any(module: nn.Module, layers: Sequence[str], size: int, output: bool) -> Probe:
     """Probe on a meta copy (free); models whose forward needs real numbers fall back to a copy."""
+    extra = {"output": True} if output else {}
     try:
-        return probe(_meta_copy(module), layers, size)
+        return probe(_meta_copy(module), layers, size, **extra)
     except ModelError:
         raise
     except Exception:  # data-dependent control flow or an op without a meta kernel
-        return probe(copy.deepcopy(module), layers, size)
+        return probe(clean_copy(module), layers, size, **extra)
 
 
 def _check_spatial(model: LoadedModel, layers: Sequence[str], shapes: Sequence[tuple]) -> None:
@@ -301,24 +335,43 @@ def _fold_checked(clone: nn.Module, pairs: Sequence[tuple[str, str]], run) -> in
     return count
 
 
-def _build(
+def require_model(model: object) -> LoadedModel:
+    """``model`` if it is a loaded model, else a one-line :class:`ModelError`.
+
+    Duck-typed, not ``isinstance``: a server that reloads edited modules keeps cached models whose
+    class is the *previous* ``LoadedModel``, and they work just as well.
+    """
+    if not all(
+        hasattr(model, a) for a in ("module", "spec", "device", "preprocess", "check_layer")
+    ):
+        raise ModelError(
+            "model must be a loaded model (a LoadedModel from load_model(...)), "
+            f"got {type(model).__name__}"
+        )
+    return model  # type: ignore[return-value]
+
+
+def build_copy(
     model: LoadedModel,
     layers: tuple[str, ...],
     channels_last: bool,
     *,
     fold: bool = True,
     trainable: bool = False,
+    output: bool = False,
 ) -> FastModel:
+    """A new (uncached) copy: ``fold`` BatchNorms or not, weights ``trainable`` or frozen, the
+    whole network with its ``output`` or only as far as ``layers``."""
     for name in layers:
         model.check_layer(name)
-    size = max(model.spec.input_size, MIN_OCTAVE_SIDE)
-    pr = _probe_any(model.module, layers, size)
+    size = max(model.spec.input_size, MIN_INPUT_SIDE)
+    pr = _probe_any(model.module, layers, size, output)
     _check_spatial(model, layers, pr.shapes)
     clone = _pruned_copy(model.module, pr.reached).eval()
     for p in clone.parameters():
         p.requires_grad_(trainable)
     tls = threading.local()
-    _install_hooks(clone, layers, tls)
+    _install_hooks(clone, layers, tls, stop=not output)
     folded = 0
     if fold:
         gen = torch.Generator(device="cpu").manual_seed(0)
@@ -326,24 +379,22 @@ def _build(
         # a target layer keeps its own output: never fold into or out of one
         pairs = [p for p in pr.pairs if not set(p) & set(layers)]
         folded = _fold_checked(
-            clone, pairs, lambda: [t.float() for t in _forward(clone, layers, tls, x)]
+            clone, pairs, lambda: [t.float() for t in _forward(clone, layers, tls, x, output)]
         )
     if channels_last:
         clone.to(memory_format=torch.channels_last)
     return FastModel(
-        module=clone, layers=layers, device=model.device, channels_last=channels_last,
-        folded=folded, reached=len(pr.reached), channels=tuple(s[1] for s in pr.shapes),
-        strides=tuple(max(1, math.ceil(size / s[-2])) for s in pr.shapes), _tls=tls,
-    )  # fmt: skip
-
-
-def reference_copy(model: LoadedModel, layers: Sequence[str] | str) -> FastModel:
-    """A plain truncated copy, as the seed builds one: nothing folded, NCHW, weights *trainable*.
-
-    Only for benchmarks (the seed's loop computes weight gradients it never uses); not cached.
-    """
-    names = (layers,) if isinstance(layers, str) else tuple(dict.fromkeys(layers))
-    return _build(model, names, False, fold=False, trainable=True)
+        module=clone,
+        layers=layers,
+        device=model.device,
+        channels_last=channels_last,
+        folded=folded,
+        reached=len(pr.reached),
+        channels=tuple(s[1] for s in pr.shapes),
+        strides=tuple(max(1, math.ceil(size / s[-2])) for s in pr.shapes),
+        _tls=tls,
+        output=output,
+    )
 
 
 _CACHE: OrderedDict[tuple, tuple[weakref.ref, FastModel]] = OrderedDict()
@@ -351,23 +402,29 @@ _LOCK = threading.Lock()
 
 
 def fast_model(
-    model: LoadedModel, layers: Sequence[str] | str, *, channels_last: bool = True
+    model: LoadedModel,
+    layers: Sequence[str] | str,
+    *,
+    channels_last: bool = True,
+    output: bool = False,
 ) -> FastModel:
     """A cached fast copy of ``model`` up to ``layers`` (dotted names, validated).
 
-    An unknown layer raises :class:`~dreamlab.models.UnknownLayerError` listing the valid ones; a
-    layer without spatial maps (a fully connected one) raises :class:`ModelError`.
+    With ``output`` the copy runs the whole network and also returns the model's output (class
+    logits), last. An unknown layer raises :class:`~dreamlab.models.UnknownLayerError` listing the
+    valid ones; a layer without spatial maps (a fully connected one) raises :class:`ModelError`.
     """
+    require_model(model)
     names = (layers,) if isinstance(layers, str) else tuple(dict.fromkeys(layers))
-    if not names:
+    if not names and not output:
         raise ModelError("no target layer given")
-    key = (id(model.module), names, str(model.device), bool(channels_last))
+    key = (id(model.module), names, str(model.device), bool(channels_last), bool(output))
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is not None and hit[0]() is model.module:
             _CACHE.move_to_end(key)
             return hit[1]
-        fm = _build(model, names, bool(channels_last))
+        fm = build_copy(model, names, bool(channels_last), output=bool(output))
         _CACHE[key] = (weakref.ref(model.module), fm)
         while len(_CACHE) > MAX_CACHED:
             _CACHE.popitem(last=False)
