@@ -12,7 +12,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+
+from dreamlab.validate import parse_float, parse_int
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -28,34 +30,41 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
+def _checked(parse: Callable[..., Any], *args: Any) -> Any:
+    """A :mod:`dreamlab.validate` parser whose one-line error argparse shows as is."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
+        return parse(*args)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    return _checked(parse_int, text, 1)
 
 
 def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {value}")
-    return value
+    return _checked(parse_int, text, 0)
 
 
 def _finite_float(text: str) -> float:
+    return _checked(parse_float, text)
+
+
+def _vector(text: str) -> list[float]:
+    """A JSON list of numbers, or a .json / .npy file holding one (a direction)."""
+    path = Path(text)
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+        if path.suffix.lower() == ".npy" and path.is_file():
+            import numpy as np
+
+            data = np.load(path, allow_pickle=False).ravel().tolist()
+        else:
+            data = json.loads(path.read_text(encoding="utf-8") if path.is_file() else text)
+        return [parse_float(str(float(v))) for v in data]
+    except (ValueError, TypeError, OSError):
+        raise argparse.ArgumentTypeError(
+            f"expected a JSON list of numbers or a .json/.npy file, got {text!r}"
+        ) from None
 
 
 def _padding(text: str) -> int | str:
@@ -130,7 +139,8 @@ def _cmd_dream(args: argparse.Namespace) -> None:
         octave_scale=args.octave_scale, iterations=args.iterations, lr=args.lr, jitter=args.jitter,
         smoothing=args.smoothing, max_side=args.max_side, seed=args.seed, guide=guide,
         zoom_frames=args.zoom_frames or None, zoom=args.zoom, rotate=args.rotate,
-        precision=args.precision,
+        precision=args.precision, objective=_dream_objective(args), logit=args.logit,
+        direction=args.direction, transforms=args.transforms or None,
     )  # fmt: skip
     source = "noise" if noise else Path(args.image).name
     result = dream_to_file(image, model, args.output, config, source=source, preset=args.preset,
@@ -141,7 +151,20 @@ def _cmd_dream(args: argparse.Namespace) -> None:
     print(f"{result.path}\t{w}x{h}\t{result.steps} steps\t{result.frames} frame(s)")
 
 
+def _dream_objective(args: argparse.Namespace) -> str | None:
+    """--objective, or the one that --logit, --direction or --neuron imply (None: the config's)."""
+    if args.objective is not None:
+        return args.objective
+    if args.logit is not None:
+        return "logit"
+    if args.direction is not None:
+        return "direction"
+    return "neuron" if args.neuron else None
+
+
 def _cmd_visualize(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
     from dreamlab.media import png_bytes
     from dreamlab.models import load_model
     from dreamlab.optvis import FeatureVisConfig, as_objective, neuron, visualize
@@ -152,11 +175,13 @@ def _cmd_visualize(args: argparse.Namespace) -> None:
         raise CliError(f"cannot write {args.output}: no folder {args.output.parent}")
     if args.neuron and args.channel is None:
         raise CliError("--neuron needs --channel (the neuron is that channel at the centre)")
+    given = {"steps": args.steps, "size": args.size, "param": args.param, "lr": args.lr,
+             "seed": args.seed, "octaves": args.octaves, "octave_scale": args.octave_scale}  # fmt: skip
     config = FeatureVisConfig(
-        steps=args.steps, size=args.size, param=args.param, decorrelate=not args.no_decorrelate,
-        transforms=not args.no_transforms, upsample=not args.no_upsample, lr=args.lr,
-        seed=args.seed, thresholds=(args.steps,),
+        decorrelate=not args.no_decorrelate, transforms=not args.no_transforms,
+        upsample=not args.no_upsample, **{k: v for k, v in given.items() if v is not None},
     )  # fmt: skip
+    config = replace(config, thresholds=(config.steps,))  # only the last frame is kept
     model = load_model(args.model, device=args.device)
     target = args.layer if args.channel is None else f"{args.layer}:{args.channel}"
     objective = neuron(args.layer, args.channel) if args.neuron else as_objective(target)
@@ -164,8 +189,8 @@ def _cmd_visualize(args: argparse.Namespace) -> None:
     params = {"command": "visualize", "model": model.name, "objective": objective.name,
               "objective_value": frame.loss, **config.to_dict()}  # fmt: skip
     args.output.write_bytes(png_bytes(frame.image, params))
-    size, value = f"{args.size}x{args.size}", f"{frame.loss:.4g}"
-    print(f"{args.output}\t{size}\t{args.steps} steps\t{objective.name} = {value}")
+    size, value = f"{config.size}x{config.size}", f"{frame.loss:.4g}"
+    print(f"{args.output}\t{size}\t{config.steps} steps\t{objective.name} = {value}")
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -174,11 +199,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     settings = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
                 "optimizer": args.optimizer, "momentum": args.momentum,
-                "train_size": args.train_size}  # fmt: skip
+                "train_size": args.train_size, "seed": args.seed, "device": args.device}  # fmt: skip
     config = TrainConfig(
-        dataset=args.dataset, seed=args.seed, device=args.device,
-        **{k: v for k, v in settings.items() if v is not None},
-    )  # fmt: skip
+        dataset=args.dataset, **{k: v for k, v in settings.items() if v is not None}
+    )
     if not args.output.parent.is_dir():  # fail before training, not after
         raise CliError(f"folder {args.output.parent} does not exist")
     if dataset_status(config.dataset)[0] == "downloadable":
@@ -219,6 +243,24 @@ def _add_common_model(p: argparse.ArgumentParser, *, device: bool = True) -> Non
     )
     if device:
         p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+
+
+_CONFIG_DEFAULT = "default: the config's (see FeatureVisConfig)"
+
+
+def _add_dream_objective(p: argparse.ArgumentParser) -> None:
+    """What the dream makes grow (DreamConfig.objective) and the feature-vis transforms."""
+    p.add_argument("--objective", choices=("layer", "neuron", "direction", "logit"), default=None,
+                   help="layer (default: the layer's norm, or --channel's), neuron (--channel "
+                   "at the centre), direction (--direction) or logit (--logit)")  # fmt: skip
+    p.add_argument("--neuron", action="store_true", help="dream the centre neuron of --channel")
+    p.add_argument("--logit", type=_nonneg_int, default=None,
+                   help="dream class N's logit (e.g. 281, tabby cat, on ImageNet models)")  # fmt: skip
+    p.add_argument("--direction", type=_vector, default=None,
+                   help="a JSON list (or .json/.npy file) of one number per channel of --layer")  # fmt: skip
+    p.add_argument("--transforms", action="store_true",
+                   help="also apply feature visualization's transforms (pad, jitter, scale, "
+                   "rotate) at each step")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -283,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default=None,
                    help="auto: bf16/fp16 on CUDA, fp32 elsewhere; bf16 speeds up VGG on CPUs "
                    "with native bf16 (AVX512-BF16, AMX)")  # fmt: skip
+    _add_dream_objective(p)
     p.set_defaults(func=_cmd_dream)
 
     p = sub.add_parser("visualize", help="feature visualization from noise")
@@ -290,14 +333,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_model(p)
     p.add_argument("--layer", required=True, help="a layer (see `dreamlab layers`), or logits")
     p.add_argument("--channel", type=_nonneg_int, default=None)
-    p.add_argument("--steps", type=_positive_int, default=256)
-    p.add_argument("--size", type=_positive_int, default=128)
-    p.add_argument("--param", choices=("fft", "pixel"), default="fft")
+    p.add_argument("--steps", type=_positive_int, default=None, help=_CONFIG_DEFAULT)
+    p.add_argument("--size", type=_positive_int, default=None, help="image side in pixels")
+    p.add_argument("--param", choices=("fft", "pixel"), default=None, help=_CONFIG_DEFAULT)
     p.add_argument("--no-decorrelate", action="store_true")
     p.add_argument("--no-transforms", action="store_true")
-    p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--seed", type=_nonneg_int, default=None)
     p.add_argument("--neuron", action="store_true", help="the centre neuron of --channel")
-    p.add_argument("--lr", type=_finite_float, default=0.05, help="Adam learning rate")
+    p.add_argument("--lr", type=_finite_float, default=None, help="Adam learning rate")
+    p.add_argument("--octaves", type=_positive_int, default=None,
+                   help="render at N growing sizes, smallest first, the steps shared out")  # fmt: skip
+    p.add_argument("--octave-scale", type=_finite_float, default=None,
+                   help="size ratio between octaves")  # fmt: skip
     p.add_argument("--no-upsample", action="store_true",
                    help="feed the image at --size (faster) instead of the model's input size")  # fmt: skip
     p.set_defaults(func=_cmd_visualize)
@@ -312,8 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=None)
     p.add_argument("--momentum", type=_finite_float, default=None, help="SGD momentum (0.9)")
     p.add_argument("--train-size", type=_positive_int, default=None, help="training images")
-    p.add_argument("--seed", type=_nonneg_int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=_nonneg_int, default=None)
+    p.add_argument("--device", default=None, help="auto (the default), cpu, cuda or mps")
     p.add_argument("-o", "--output", required=True, type=Path)
     p.set_defaults(func=_cmd_train)
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dreamlab.validate import check_int
 from dreamlab.viz import lut
 
 __all__ = [
@@ -93,15 +94,15 @@ class ConvConfig:
     boundary: str = "zeros"
 
     def __post_init__(self) -> None:
-        _check_int("stride", self.stride, 1)
-        _check_int("dilation", self.dilation, 1)
+        check_int("stride", self.stride, 1)
+        check_int("dilation", self.dilation, 1)
         if isinstance(self.padding, str):
             if self.padding not in ("same", "valid"):
                 raise ValueError(
                     f"padding must be a number, 'same' or 'valid', got {self.padding!r}"
                 )
         else:
-            _check_int("padding", self.padding, 0)
+            check_int("padding", self.padding, 0)
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.boundary not in BOUNDARIES:
@@ -116,14 +117,6 @@ class ConvConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for metadata (PNG text, logs)."""
         return asdict(self)
-
-
-def _check_int(name: str, value: object, low: int) -> None:
-    """Whole numbers only (bools and floats refused), at least ``low``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}")
 
 
 # ---------------------------------------------------------------- sizes
@@ -441,8 +434,8 @@ def window(
     img, ker = _as_image(image), _as_kernel(kernel)
     (top, _), (left, _) = _check_fit(img, ker, cfg)
     oh, ow = output_shape(img.shape, ker.shape, cfg)[:2]
-    _check_int("row", i, 0)
-    _check_int("column", j, 0)
+    check_int("row", i, 0)
+    check_int("column", j, 0)
     if i >= oh or j >= ow:
         raise ValueError(f"output pixel ({i}, {j}) is outside the {oh}x{ow} output")
     if img.ndim == 3 and ker.ndim == 2:
@@ -634,7 +627,7 @@ def preset_kernel(name: str, size: int = 3, sigma: float | None = None) -> np.nd
     preset = PRESETS.get(name)
     if preset is None:
         raise KernelError(f"unknown kernel {name!r}; presets: {', '.join(PRESETS)}")
-    _check_int("kernel size", size, 1)
+    check_int("kernel size", size, 1)
     if not preset.sized and size != 3:
         raise KernelError(f"{name} is 3x3 only (sized presets: {', '.join(sorted(_SIZED))})")
     if preset.sized and size not in _odd_sizes():

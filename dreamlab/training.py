@@ -31,6 +31,7 @@ from torch import nn
 from dreamlab.datasets import Dataset, dataset_info, load_dataset
 from dreamlab.device import resolve_device
 from dreamlab.models.tiny_cnn import TinyCNN
+from dreamlab.validate import check_float, check_int, with_overrides
 
 __all__ = [
     "EvalResult",
@@ -91,37 +92,23 @@ class TrainConfig:
         dataset_info(self.dataset)
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"unknown optimizer {self.optimizer!r}; use sgd or adam")
-        _check_number("learning rate", self.lr, 1e-6, 10.0)
-        _check_number("momentum", self.momentum, 0.0, 0.999)
-        _check_int("batch size", self.batch_size, 1, 4096)
-        _check_int("epochs", self.epochs, 1, 1000)
-        _check_int("seed", self.seed, 0, 2**63 - 1)
-        _check_int("data seed", self.data_seed, 0, 2**63 - 1)
-        _check_int("previews", self.previews, 0, 64)
-        _check_int("preview_every", self.preview_every, 1, 10**6)
+        check_float("learning rate", self.lr, 1e-6, 10.0)
+        check_float("momentum", self.momentum, 0.0, 0.999)
+        check_int("batch size", self.batch_size, 1, 4096)
+        check_int("epochs", self.epochs, 1, 1000)
+        check_int("seed", self.seed, 0, 2**63 - 1)
+        check_int("data seed", self.data_seed, 0, 2**63 - 1)
+        check_int("previews", self.previews, 0, 64)
+        check_int("preview_every", self.preview_every, 1, 10**6)
         if self.threads is not None:
-            _check_int("threads", self.threads, 1, 256)
+            check_int("threads", self.threads, 1, 256)
         for name in ("train_size", "test_size"):
             if getattr(self, name) is not None:
-                _check_int(name.replace("_", " "), getattr(self, name), 10, 10**6)
+                check_int(name.replace("_", " "), getattr(self, name), 10, 10**6)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values only (str, numbers, None): fit for metadata and ``weights_only`` files."""
         return dataclasses.asdict(self)
-
-
-def _check_number(label: str, value: object, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{label} must be a finite number, got {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{label} must be between {lo:g} and {hi:g}, got {value:g}")
-
-
-def _check_int(label: str, value: object, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{label} must be a whole number, got {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{label} must be between {lo} and {hi}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -279,11 +266,7 @@ def _evaluate(
 
 
 def _resolve(config: TrainConfig | None, overrides: Mapping[str, Any]) -> TrainConfig:
-    cfg = config or TrainConfig()
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)}
-    if unknown:
-        raise ValueError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
-    return dataclasses.replace(cfg, **overrides) if overrides else cfg
+    return with_overrides(config or TrainConfig(), overrides, "training")
 
 
 def _load(cfg: TrainConfig) -> Dataset:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 
 __all__ = [
-    "argtype",
     "check_bool",
     "check_choice",
     "check_float",
@@ -99,16 +98,3 @@ def parse_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"expected a finite number, got {text!r}")
     return value
-
-
-def argtype(parse: Callable[[str], Any], error: type[Exception]) -> Callable[[str], Any]:
-    """``parse`` with its ``ValueError`` raised as ``error`` (argparse's ArgumentTypeError)."""
-
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise error(str(exc)) from None
-
-    convert.__name__ = parse.__name__
-    return convert
