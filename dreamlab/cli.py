@@ -135,16 +135,32 @@ def _cmd_dream(args: argparse.Namespace) -> None:
     guide = load_image(args.guide, max_side=None).array if args.guide else None
     model = load_model(args.model, device=args.device)
     config = build_config(
-        model.name, args.preset, layer=args.layer, channel=args.channel, num_octaves=args.octaves,
-        octave_scale=args.octave_scale, iterations=args.iterations, lr=args.lr, jitter=args.jitter,
-        smoothing=args.smoothing, max_side=args.max_side, seed=args.seed, guide=guide,
-        zoom_frames=args.zoom_frames or None, zoom=args.zoom, rotate=args.rotate,
-        precision=args.precision, objective=_dream_objective(args), logit=args.logit,
-        direction=args.direction, transforms=args.transforms or None,
-    )  # fmt: skip
+        model.name,
+        args.preset,
+        layer=args.layer,
+        channel=args.channel,
+        num_octaves=args.octaves,
+        octave_scale=args.octave_scale,
+        iterations=args.iterations,
+        lr=args.lr,
+        jitter=args.jitter,
+        smoothing=args.smoothing,
+        max_side=args.max_side,
+        seed=args.seed,
+        guide=guide,
+        zoom_frames=args.zoom_frames or None,
+        zoom=args.zoom,
+        rotate=args.rotate,
+        precision=args.precision,
+        objective=_dream_objective(args),
+        logit=args.logit,
+        direction=args.direction,
+        transforms=args.transforms or None,
+    )
     source = "noise" if noise else Path(args.image).name
-    result = dream_to_file(image, model, args.output, config, source=source, preset=args.preset,
-                           fps=args.fps)  # fmt: skip
+    result = dream_to_file(
+        image, model, args.output, config, source=source, preset=args.preset, fps=args.fps
+    )
     if result.note:
         print(f"note: {result.note}", file=sys.stderr)
     h, w = result.size
@@ -175,19 +191,33 @@ def _cmd_visualize(args: argparse.Namespace) -> None:
         raise CliError(f"cannot write {args.output}: no folder {args.output.parent}")
     if args.neuron and args.channel is None:
         raise CliError("--neuron needs --channel (the neuron is that channel at the centre)")
-    given = {"steps": args.steps, "size": args.size, "param": args.param, "lr": args.lr,
-             "seed": args.seed, "octaves": args.octaves, "octave_scale": args.octave_scale}  # fmt: skip
+    given = {
+        "steps": args.steps,
+        "size": args.size,
+        "param": args.param,
+        "lr": args.lr,
+        "seed": args.seed,
+        "octaves": args.octaves,
+        "octave_scale": args.octave_scale,
+    }
     config = FeatureVisConfig(
-        decorrelate=not args.no_decorrelate, transforms=not args.no_transforms,
-        upsample=not args.no_upsample, **{k: v for k, v in given.items() if v is not None},
-    )  # fmt: skip
+        decorrelate=not args.no_decorrelate,
+        transforms=not args.no_transforms,
+        upsample=not args.no_upsample,
+        **{k: v for k, v in given.items() if v is not None},
+    )
     config = replace(config, thresholds=(config.steps,))  # only the last frame is kept
     model = load_model(args.model, device=args.device)
     target = args.layer if args.channel is None else f"{args.layer}:{args.channel}"
     objective = neuron(args.layer, args.channel) if args.neuron else as_objective(target)
     frame = list(visualize(model, objective, config))[-1]  # thresholds: only the last frame
-    params = {"command": "visualize", "model": model.name, "objective": objective.name,
-              "objective_value": frame.loss, **config.to_dict()}  # fmt: skip
+    params = {
+        "command": "visualize",
+        "model": model.name,
+        "objective": objective.name,
+        "objective_value": frame.loss,
+        **config.to_dict(),
+    }
     args.output.write_bytes(png_bytes(frame.image, params))
     size, value = f"{config.size}x{config.size}", f"{frame.loss:.4g}"
     print(f"{args.output}\t{size}\t{config.steps} steps\t{objective.name} = {value}")
@@ -197,9 +227,16 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from dreamlab.datasets import dataset_status, download_dataset
     from dreamlab.training import EvalResult, TrainConfig, save_trained, train
 
-    settings = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-                "optimizer": args.optimizer, "momentum": args.momentum,
-                "train_size": args.train_size, "seed": args.seed, "device": args.device}  # fmt: skip
+    settings = {
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "optimizer": args.optimizer,
+        "momentum": args.momentum,
+        "train_size": args.train_size,
+        "seed": args.seed,
+        "device": args.device,
+    }
     config = TrainConfig(
         dataset=args.dataset, **{k: v for k, v in settings.items() if v is not None}
     )
@@ -250,17 +287,32 @@ _CONFIG_DEFAULT = "default: the config's (see FeatureVisConfig)"
 
 def _add_dream_objective(p: argparse.ArgumentParser) -> None:
     """What the dream makes grow (DreamConfig.objective) and the feature-vis transforms."""
-    p.add_argument("--objective", choices=("layer", "neuron", "direction", "logit"), default=None,
-                   help="layer (default: the layer's norm, or --channel's), neuron (--channel "
-                   "at the centre), direction (--direction) or logit (--logit)")  # fmt: skip
+    p.add_argument(
+        "--objective",
+        choices=("layer", "neuron", "direction", "logit"),
+        default=None,
+        help="layer (default: the layer's norm, or --channel's), neuron (--channel "
+        "at the centre), direction (--direction) or logit (--logit)",
+    )
     p.add_argument("--neuron", action="store_true", help="dream the centre neuron of --channel")
-    p.add_argument("--logit", type=_nonneg_int, default=None,
-                   help="dream class N's logit (e.g. 281, tabby cat, on ImageNet models)")  # fmt: skip
-    p.add_argument("--direction", type=_vector, default=None,
-                   help="a JSON list (or .json/.npy file) of one number per channel of --layer")  # fmt: skip
-    p.add_argument("--transforms", action="store_true",
-                   help="also apply feature visualization's transforms (pad, jitter, scale, "
-                   "rotate) at each step")  # fmt: skip
+    p.add_argument(
+        "--logit",
+        type=_nonneg_int,
+        default=None,
+        help="dream class N's logit (e.g. 281, tabby cat, on ImageNet models)",
+    )
+    p.add_argument(
+        "--direction",
+        type=_vector,
+        default=None,
+        help="a JSON list (or .json/.npy file) of one number per channel of --layer",
+    )
+    p.add_argument(
+        "--transforms",
+        action="store_true",
+        help="also apply feature visualization's transforms (pad, jitter, scale, "
+        "rotate) at each step",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -322,9 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zoom", type=_finite_float, default=None, help="zoom per loop frame (1.05)")
     p.add_argument("--rotate", type=_finite_float, default=None, help="degrees per loop frame")
     p.add_argument("--fps", type=_positive_int, default=10)
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default=None,
-                   help="auto: bf16/fp16 on CUDA, fp32 elsewhere; bf16 speeds up VGG on CPUs "
-                   "with native bf16 (AVX512-BF16, AMX)")  # fmt: skip
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        default=None,
+        help="auto: bf16/fp16 on CUDA, fp32 elsewhere; bf16 speeds up VGG on CPUs "
+        "with native bf16 (AVX512-BF16, AMX)",
+    )
     _add_dream_objective(p)
     p.set_defaults(func=_cmd_dream)
 
@@ -341,12 +397,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_nonneg_int, default=None)
     p.add_argument("--neuron", action="store_true", help="the centre neuron of --channel")
     p.add_argument("--lr", type=_finite_float, default=None, help="Adam learning rate")
-    p.add_argument("--octaves", type=_positive_int, default=None,
-                   help="render at N growing sizes, smallest first, the steps shared out")  # fmt: skip
-    p.add_argument("--octave-scale", type=_finite_float, default=None,
-                   help="size ratio between octaves")  # fmt: skip
-    p.add_argument("--no-upsample", action="store_true",
-                   help="feed the image at --size (faster) instead of the model's input size")  # fmt: skip
+    p.add_argument(
+        "--octaves",
+        type=_positive_int,
+        default=None,
+        help="render at N growing sizes, smallest first, the steps shared out",
+    )
+    p.add_argument(
+        "--octave-scale", type=_finite_float, default=None, help="size ratio between octaves"
+    )
+    p.add_argument(
+        "--no-upsample",
+        action="store_true",
+        help="feed the image at --size (faster) instead of the model's input size",
+    )
     p.set_defaults(func=_cmd_visualize)
 
     p = sub.add_parser("train", help="train the seed's small CNN")

@@ -150,14 +150,25 @@ def _plan(
         )
     precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp]
     return DreamPlan(
-        tuple(reversed(ok)), len(sizes) - len(ok), fast.min_side, targets, cfg.iterations,
-        1 + cfg.zoom_frames, str(fast.device), precision,
-    )  # fmt: skip
+        tuple(reversed(ok)),
+        len(sizes) - len(ok),
+        fast.min_side,
+        targets,
+        cfg.iterations,
+        1 + cfg.zoom_frames,
+        str(fast.device),
+        precision,
+    )
 
 
-def _check_target(cfg: DreamConfig, fast: FastModel, targets: tuple) -> None:
-    """A channel or a direction that fits the layer (checked before the first step)."""
-    width, layer = fast.channels[0], targets[0][0]
+def _check_target(cfg: DreamConfig, fast: FastModel, targets: tuple, model: LoadedModel) -> None:
+    """A channel, a direction or a class that fits the model (checked before the first step)."""
+    width, layer, classes = fast.channels[0], targets[0][0], len(model.categories)
+    if cfg.logit is not None and classes and cfg.logit >= classes:
+        raise ValueError(
+            f"class {cfg.logit} is out of range: {model.name} has {classes} classes "
+            f"(0 to {classes - 1})"
+        )
     if cfg.channel is not None and cfg.channel >= width:
         raise ValueError(
             f"channel {cfg.channel} is out of range: layer {layer} has "
@@ -230,9 +241,21 @@ def _octaves(
         run_steps = graph_steps if use_graphs(ctx) else eager_steps
         for it, (new, loss, maps, shift) in enumerate(run_steps(ctx, cur)):
             yield DreamFrame(
-                octave, it, step, plan.total, len(bases), ctx.cfg.iterations, loop,
-                ctx.targets[0][0], new, ctx.mean, ctx.std, loss, maps, shift,
-            )  # fmt: skip
+                octave,
+                it,
+                step,
+                plan.total,
+                len(bases),
+                ctx.cfg.iterations,
+                loop,
+                ctx.targets[0][0],
+                new,
+                ctx.mean,
+                ctx.std,
+                loss,
+                maps,
+                shift,
+            )
             cur = new
             step += 1
         detail = cur - base
@@ -274,7 +297,7 @@ def dream(
     fast = fast_model(
         model, [name for name, _ in targets], channels_last=cfg.channels_last, output=logits
     )
-    _check_target(cfg, fast, targets)
+    _check_target(cfg, fast, targets, model)
     amp = amp_dtype(model.device, cfg.precision)
     if model.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed sizes per octave: autotune each once

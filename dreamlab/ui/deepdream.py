@@ -9,7 +9,6 @@ so **Stop**, which reruns the script and so interrupts the loop, keeps everythin
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from dreamlab.media import gif_bytes, mp4_bytes, png_bytes
 from dreamlab.models import LoadedModel
 from dreamlab.ui.i18n import t
 from dreamlab.ui.widgets import (
+    Throttle,
     advanced_controls,
     error_line,
     gated,
@@ -128,6 +128,7 @@ def _form(model: LoadedModel) -> tuple[bool, str]:
         with advanced_controls():
             st.number_input(t("deepdream.channel"), min_value=0, step=1, key="dd_channel",
                             placeholder=t("deepdream.channel_all"), help=t("deepdream.channel_help"))  # fmt: skip
+            _target_picker()
             st.slider(
                 t("deepdream.octave_scale"), 1.1, 2.5, step=0.1, format="%.1f", key="dd_scale"
             )
@@ -145,6 +146,31 @@ def _form(model: LoadedModel) -> tuple[bool, str]:
     return pressed, layer
 
 
+_TARGETS = ("layer", "neuron", "logit")  # DreamConfig.objective values offered on the page
+
+
+def _target_picker() -> None:
+    """What the dream makes grow: the layer (or its channel), a neuron, or a class logit."""
+    st.selectbox(
+        t("deepdream.target"),
+        _TARGETS,
+        key="dd_target",
+        help=t("deepdream.target_help"),
+        format_func=lambda k: t(f"deepdream.target_{k}"),
+    )
+    st.number_input(t("deepdream.logit"), min_value=0, value=281, step=1, key="dd_logit")
+
+
+def _target(channel: int | None) -> dict[str, Any]:
+    """The Target selector's DreamConfig fields (a neuron is the channel's centre, 0 if unset)."""
+    target = st.session_state.get("dd_target", "layer")
+    if target == "logit":
+        return {"objective": "logit", "logit": int(st.session_state.get("dd_logit", 281))}
+    if target == "neuron":
+        return {"objective": "neuron", "channel": 0 if channel is None else channel}
+    return {"channel": channel}
+
+
 def _config(model: LoadedModel, layer: str) -> DreamConfig:
     """The form's values on top of the preset's config (its loss, normalization, octave mode)."""
     preset = PRESETS.get(st.session_state.get("dd_preset", ""))
@@ -154,8 +180,8 @@ def _config(model: LoadedModel, layer: str) -> DreamConfig:
     values["octave_scale"] = round(float(values["octave_scale"]), 3)
     values["lr"] = round(float(values["lr"]), 4)
     values["smoothing"] = round(float(values["smoothing"]), 3)
-    return base.with_overrides(layer=layer, channel=None if channel is None else int(channel),
-                               **values)  # fmt: skip
+    target = _target(None if channel is None else int(channel))
+    return base.with_overrides(layer=layer, **target, **values)
 
 
 # ---------------------------------------------------------------- pictures
@@ -241,11 +267,11 @@ def _live(runs: dict[str, _RunState]) -> None:
     st.button(t("deepdream.stop"), key="dd_stop", icon=":material/stop_circle:")
     left, right = st.columns(2)
     frame_box, maps_box = left.empty(), right.empty()
-    last_draw = 0.0
+    throttle = Throttle(_DRAW_EVERY_S)
     frames = gated(_chain(runs), queue)
     try:
         for done, (state, frame) in enumerate(frames, start=1):
-            draw = time.monotonic() - last_draw >= _DRAW_EVERY_S or frame.done
+            draw = throttle.due(force=frame.done)
             pictures = _record(state, frame, draw)
             if draw and pictures is not None:
                 h, w = frame.size
@@ -254,7 +280,6 @@ def _live(runs: dict[str, _RunState]) -> None:
                 maps_box.image(pictures[1], width="stretch",
                                caption=t("deepdream.live_maps", layer=frame.layer))  # fmt: skip
                 bar.progress(min(done / total, 1.0), text=_progress_text(frame, state.kind))
-                last_draw = time.monotonic()
     finally:  # Stop (a rerun) lands here too: give the gate slot back and free the dreams now
         frames.close()
         for state in runs.values():

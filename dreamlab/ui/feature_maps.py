@@ -13,6 +13,7 @@ from dreamlab.ui.widgets import (
     image_picker,
     layer_select,
     lesson,
+    model_key,
     model_picker,
     presenting,
     show_error,
@@ -22,10 +23,6 @@ from dreamlab.viz import colorbar, colorize, filter_tiles, mosaic, overlay, shar
 __all__ = ["render"]
 
 _MAX_SIDE = 384  # the forward pass runs at this size: maps stay readable and it takes ~0.1 s
-
-
-def _model_key(model: LoadedModel) -> str:
-    return f"{model.name}|{model.device}|{model.weights_note}|{id(model.module)}"
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
@@ -136,10 +133,10 @@ def render() -> None:
                 t("feature_maps.count"), 4, 64, 16 if presenting() else 32, 4, key="fm_count"
             )
         st.image(image.array, caption=image.name, width="stretch")
-        _show_predictions(model, _model_key(model), image.array)
+        _show_predictions(model, model_key(model), image.array)
     with view:
         try:
-            maps = _maps(model, _model_key(model), image.array, layer)
+            maps = _maps(model, model_key(model), image.array, layer)
         except Exception as exc:  # one line for the user, whatever the model does
             show_error(exc)
             return

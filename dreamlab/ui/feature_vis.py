@@ -9,7 +9,6 @@ or a changed control never loses it.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,10 +33,12 @@ from dreamlab.optvis import (
 )
 from dreamlab.ui.i18n import t
 from dreamlab.ui.widgets import (
+    Throttle,
     advanced_controls,
     gated,
     layer_select,
     lesson,
+    model_key,
     model_picker,
     presenting,
     show_error,
@@ -48,6 +49,7 @@ __all__ = ["render"]
 
 _KINDS = ("channel", "neuron", "class", "layer")
 _SIZES = (64, 96, 128, 160, 192, 224, 256)
+_DEFAULTS = FeatureVisConfig()  # the widgets start from the engine's own defaults
 _DRAW_EVERY_S = 0.1  # redraw the live image at most ~10 times a second
 _NAIVE = {"param": "pixel", "decorrelate": False, "transforms": False}
 _REGULARIZED = {"param": "fft", "decorrelate": True, "transforms": True}
@@ -81,15 +83,16 @@ class Choice:
     channel: int | None
 
     def params(self, **extra: Any) -> dict[str, Any]:
-        return {"page": "feature_vis", "model": self.model.name,
-                "objective": self.objective.name, **self.config.to_dict(), **extra}  # fmt: skip
+        return {
+            "page": "feature_vis",
+            "model": self.model.name,
+            "objective": self.objective.name,
+            **self.config.to_dict(),
+            **extra,
+        }
 
 
 # ---------------------------------------------------------------- controls
-
-
-def _model_key(model: LoadedModel) -> str:
-    return f"{model.name}|{model.device}|{model.weights_note}|{id(model.module)}"
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -101,65 +104,100 @@ def _class_picker(model: LoadedModel) -> int:
     cats = model.categories or [str(i) for i in range(1000)]
     default = 281 if len(cats) > 281 else 0  # ImageNet's "tabby": the sample cat's class
     return st.selectbox(
-        t("feature_vis.class"), range(len(cats)), index=default, key=f"fv_class_{model.name}",
+        t("feature_vis.class"),
+        range(len(cats)),
+        index=default,
+        key=f"fv_class_{model.name}",
         format_func=lambda i: f"{i} · {cats[i]}",
-    )  # fmt: skip
+    )
 
 
 def _objective_controls(model: LoadedModel) -> tuple[Objective, str | None, int | None]:
     kind = st.radio(
-        t("feature_vis.objective"), _KINDS, key="fv_kind", horizontal=True,
-        format_func=lambda k: t(f"feature_vis.kind_{k}"), help=t("feature_vis.objective_help"),
-    )  # fmt: skip
+        t("feature_vis.objective"),
+        _KINDS,
+        key="fv_kind",
+        horizontal=True,
+        format_func=lambda k: t(f"feature_vis.kind_{k}"),
+        help=t("feature_vis.objective_help"),
+    )
     if kind == "class":
         return class_logit(_class_picker(model)), None, None
     name = layer_select(model, "fv")
     if kind == "layer":
         return layer(name), name, None
-    width = _width(model, _model_key(model), name)
+    width = _width(model, model_key(model), name)
     c = st.number_input(
-        t("feature_vis.channel", last=width - 1), min_value=0, max_value=width - 1,
-        value=0, step=1, key=f"fv_channel_{model.name}_{name}",
-    )  # fmt: skip
+        t("feature_vis.channel", last=width - 1),
+        min_value=0,
+        max_value=width - 1,
+        value=0,
+        step=1,
+        key=f"fv_channel_{model.name}_{name}",
+    )
     obj = channel(name, int(c)) if kind == "channel" else neuron(name, int(c))
     return obj, name, int(c)
 
 
 def _config_controls() -> FeatureVisConfig:
-    steps = st.slider(t("feature_vis.steps"), 16, 512, 128, 16, key="fv_steps",
-                      help=t("feature_vis.steps_help"))  # fmt: skip
+    steps = st.slider(
+        t("feature_vis.steps"),
+        16,
+        512,
+        _DEFAULTS.steps,
+        16,
+        key="fv_steps",
+        help=t("feature_vis.steps_help"),
+    )
     with advanced_controls():
-        size = st.select_slider(t("feature_vis.size"), _SIZES, value=128, key="fv_size",
-                                help=t("feature_vis.size_help"))  # fmt: skip
+        size = st.select_slider(
+            t("feature_vis.size"),
+            _SIZES,
+            value=_DEFAULTS.size,
+            key="fv_size",
+            help=t("feature_vis.size_help"),
+        )
         param = st.radio(
-            t("feature_vis.param"), ("fft", "pixel"), key="fv_param", horizontal=True,
+            t("feature_vis.param"),
+            ("fft", "pixel"),
+            key="fv_param",
+            horizontal=True,
             format_func=lambda p: t(f"feature_vis.param_{p}"),
-        )  # fmt: skip
-        decorrelate = st.toggle(t("feature_vis.decorrelate"), True, key="fv_decorrelate",
-                                help=t("feature_vis.decorrelate_help"))  # fmt: skip
-        transforms = st.toggle(t("feature_vis.transforms"), True, key="fv_transforms",
-                               help=t("feature_vis.transforms_help"))  # fmt: skip
-        seed = st.number_input(t("feature_vis.seed"), 0, 2**31 - 1, 0, key="fv_seed")
-    return FeatureVisConfig(steps=int(steps), size=int(size), param=param,
-                            decorrelate=bool(decorrelate), transforms=bool(transforms),
-                            seed=int(seed))  # fmt: skip
+        )
+        decorrelate = st.toggle(
+            t("feature_vis.decorrelate"),
+            True,
+            key="fv_decorrelate",
+            help=t("feature_vis.decorrelate_help"),
+        )
+        transforms = st.toggle(
+            t("feature_vis.transforms"),
+            True,
+            key="fv_transforms",
+            help=t("feature_vis.transforms_help"),
+        )
+        octaves = st.slider(
+            t("feature_vis.octaves"),
+            1,
+            4,
+            _DEFAULTS.octaves,
+            1,
+            key="fv_octaves",
+            help=t("feature_vis.octaves_help"),
+        )
+        seed = st.number_input(t("feature_vis.seed"), 0, 2**31 - 1, _DEFAULTS.seed, key="fv_seed")
+    return FeatureVisConfig(
+        steps=int(steps),
+        size=int(size),
+        param=param,
+        decorrelate=bool(decorrelate),
+        transforms=bool(transforms),
+        seed=int(seed),
+        octaves=int(octaves),
+    )
 
 
 # ---------------------------------------------------------------- running
-
-
-def _throttled(frames: Iterable[Any]) -> Iterator[Any]:
-    """Every ~0.1 s's latest frame, and always the last one (the UI draws ~10 times a second)."""
-    last_draw = 0.0
-    pending = None
-    for pending in frames:
-        now = time.monotonic()
-        if now - last_draw >= _DRAW_EVERY_S:
-            last_draw = now
-            yield pending
-            pending = None
-    if pending is not None:
-        yield pending
 
 
 def _recorded(frames: Iterable[VisFrame], history: list[tuple[int, float]]) -> Iterator[VisFrame]:
@@ -179,7 +217,7 @@ def _job(frames: Iterable[Any], box, stop_box, stop_key: str) -> Iterator[Iterat
     with contextlib.closing(gated(frames, box)) as stream:
         stop_box.button(t("feature_vis.stop"), key=stop_key, icon=":material/stop:")
         try:
-            yield _throttled(stream)
+            yield Throttle(_DRAW_EVERY_S).latest(stream)
         except Exception:  # a failed job: drop the Stop button, show the error (not Stop/rerun)
             stop_box.empty()
             raise
@@ -187,8 +225,9 @@ def _job(frames: Iterable[Any], box, stop_box, stop_key: str) -> Iterator[Iterat
 
 
 def _result(frame: VisFrame, params: dict[str, Any], history: list, **kw: Any) -> Result:
-    return Result(frame.images, frame.step, frame.steps, frame.loss, params,
-                  history=list(history), **kw)  # fmt: skip
+    return Result(
+        frame.images, frame.step, frame.steps, frame.loss, params, history=list(history), **kw
+    )
 
 
 def _progress_line(r: Result) -> str:
@@ -233,7 +272,7 @@ def _gallery_frames(choice: Choice, mode: str, count: int, weight: float):
         obj = channel(choice.layer, c) + weight * diversity(choice.layer)
         labels = [f"#{c} · {i + 1}" for i in range(count)]
     else:
-        count = min(count, _width(choice.model, _model_key(choice.model), choice.layer))
+        count = min(count, _width(choice.model, model_key(choice.model), choice.layer))
         obj = channels(choice.layer, list(range(count)))
         labels = [f"#{i}" for i in range(count)]
     return visualize(choice.model, obj, choice.config, batch=count), labels, obj
@@ -263,15 +302,27 @@ def _sheet(r: Result) -> np.ndarray:
 
 def _download(image: np.ndarray, params: dict[str, Any], name: str, key: str) -> None:
     st.download_button(
-        t("feature_vis.download_png"), png_bytes(image, params), file_name=f"{name}.png",
-        mime="image/png", key=key, icon=":material/download:", on_click="ignore",
-    )  # fmt: skip
+        t("feature_vis.download_png"),
+        png_bytes(image, params),
+        file_name=f"{name}.png",
+        mime="image/png",
+        key=key,
+        icon=":material/download:",
+        on_click="ignore",
+    )
 
 
 def _describe(r: Result, param: str | None = None) -> str:
     p = r.params
-    line = t("feature_vis.made_with", objective=p["objective"], model=p["model"],
-             steps=p["steps"], size=p["size"], param=param or p["param"], seed=p["seed"])  # fmt: skip
+    line = t(
+        "feature_vis.made_with",
+        objective=p["objective"],
+        model=p["model"],
+        steps=p["steps"],
+        size=p["size"],
+        param=param or p["param"],
+        seed=p["seed"],
+    )
     return line + (" " + t("feature_vis.stopped", step=r.step, steps=r.steps) if r.stopped else "")
 
 
@@ -305,8 +356,12 @@ def _compare_tab(choice: Choice | None) -> None:
     left, right = st.columns(2)
     left.markdown(f"**{t('feature_vis.naive')}**")
     right.markdown(f"**{t('feature_vis.regularized')}**")
-    boxes = {"button": button, "naive": (left.empty(), left.empty()),
-             "regular": (right.empty(), right.empty()), "line": st.empty()}  # fmt: skip
+    boxes = {
+        "button": button,
+        "naive": (left.empty(), left.empty()),
+        "regular": (right.empty(), right.empty()),
+        "line": st.empty(),
+    }
     if clicked:
         _guarded(lambda: _run_compare(choice, boxes))
     results: dict[str, Result] = st.session_state.get("fv_compare", {})
@@ -316,23 +371,43 @@ def _compare_tab(choice: Choice | None) -> None:
     if len(results) == 2:
         naive, regular = results["naive"], results["regular"]
         st.caption(_describe(regular, param=f"{naive.params['param']} / {regular.params['param']}"))
-        figure = mosaic(np.stack([naive.images[0], regular.images[0]]),
-                        [t("feature_vis.naive"), t("feature_vis.regularized")], cols=2)  # fmt: skip
+        figure = mosaic(
+            np.stack([naive.images[0], regular.images[0]]),
+            [t("feature_vis.naive"), t("feature_vis.regularized")],
+            cols=2,
+        )
         params = {**regular.params, "figure": "naive vs regularized", "naive": _NAIVE}
         _download(figure, params, "dreamlab-naive-vs-regularized", "fv_dl_compare")
 
 
 def _gallery_controls(choice: Choice | None) -> tuple[str, int, float, bool]:
     mode = st.radio(
-        t("feature_vis.gallery_mode"), ("channels", "facets"), key="fv_gallery_mode",
-        horizontal=True, format_func=lambda m: t(f"feature_vis.mode_{m}"),
-    )  # fmt: skip
-    count = st.slider(t("feature_vis.count"), 2, 16, 4 if presenting() else 8, 1, key="fv_count",
-                      help=t("feature_vis.count_help"))  # fmt: skip
+        t("feature_vis.gallery_mode"),
+        ("channels", "facets"),
+        key="fv_gallery_mode",
+        horizontal=True,
+        format_func=lambda m: t(f"feature_vis.mode_{m}"),
+    )
+    count = st.slider(
+        t("feature_vis.count"),
+        2,
+        16,
+        4 if presenting() else 8,
+        1,
+        key="fv_count",
+        help=t("feature_vis.count_help"),
+    )
     weight = 0.0
     if mode == "facets":
-        weight = st.slider(t("feature_vis.diversity"), 0.0, 100.0, 10.0, 1.0, key="fv_weight",
-                           help=t("feature_vis.diversity_help"))  # fmt: skip
+        weight = st.slider(
+            t("feature_vis.diversity"),
+            0.0,
+            100.0,
+            10.0,
+            1.0,
+            key="fv_weight",
+            help=t("feature_vis.diversity_help"),
+        )
     usable = choice is not None and choice.layer is not None
     if mode == "facets":
         usable = usable and choice.channel is not None

@@ -6,6 +6,7 @@ Only ``dreamlab.ui`` imports streamlit. Every string shown comes from the catalo
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
@@ -28,6 +29,7 @@ from dreamlab.models.registry import download
 from dreamlab.ui.i18n import LANGS, t
 
 __all__ = [
+    "Throttle",
     "advanced_controls",
     "cached_model",
     "device_choice",
@@ -36,6 +38,7 @@ __all__ = [
     "image_picker",
     "layer_select",
     "lesson",
+    "model_key",
     "model_picker",
     "presenting",
     "setup_sidebar",
@@ -81,6 +84,41 @@ def setup_sidebar() -> None:
         st.selectbox(t("common.device"), devices, key="device", help=t("common.device_help"))
     if presenting():
         st.markdown(_PRESENTER_CSS, unsafe_allow_html=True)
+
+
+class Throttle:
+    """How often a page draws live frames: at most once per ``every_s`` seconds.
+
+    The backend never waits for the page; the page skips drawing the frames in between (drawing
+    costs more than a step).
+    """
+
+    def __init__(self, every_s: float = 0.1) -> None:
+        self.every_s = every_s
+        self._last = float("-inf")
+
+    def due(self, *, force: bool = False) -> bool:
+        """Whether to draw now (always with ``force``, e.g. the last frame); starts the next wait."""
+        now = time.monotonic()
+        if force or now - self._last >= self.every_s:
+            self._last = now
+            return True
+        return False
+
+    def latest(self, frames: Iterable[T]) -> Iterator[T]:
+        """The latest frame each time a draw is due, and always the last one."""
+        pending: list[T] = []
+        for frame in frames:
+            pending[:] = [frame]
+            if self.due():
+                yield pending.pop()
+        if pending:
+            yield pending.pop()
+
+
+def model_key(model: LoadedModel) -> str:
+    """A cache key for a loaded model (Streamlit's caches cannot hash the module itself)."""
+    return f"{model.name}|{model.device}|{model.weights_note}|{id(model.module)}"
 
 
 def presenting() -> bool:
