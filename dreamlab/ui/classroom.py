@@ -2,8 +2,8 @@
 
 The teacher's session publishes its drawn frames, at most ~4 per second and encoded once as JPEG,
 into one :class:`~dreamlab.broadcast.BroadcastStore` shared by every session of the server. A
-viewer's page is a fragment that blocks until the store has a newer frame (or half a second
-passes), draws the stored bytes and runs again: viewers cost the server a redraw per new frame,
+viewer's page is a fragment that draws the stored bytes, then blocks until the store has a newer
+frame (or half a second passes) and runs again: viewers cost the server a redraw per new frame,
 never a dream or an encode. **Dream with these settings** copies the teacher's settings into the
 viewer's own DeepDream form and leaves viewer mode.
 
@@ -14,6 +14,7 @@ the dream stops. Everything else about the broadcast lives here.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections.abc import Mapping
@@ -36,7 +37,6 @@ __all__ = ["class_store", "end", "publish", "share_controls", "watching"]
 PARAM = "class"  # the query parameter of a class link
 _CODE = "cls_code"  # session key: the code this (teacher's) session shares, if any
 _PUBLISHED = "cls_published"  # session key: time.monotonic() of the last frame published
-_SEEN = "cls_seen"  # session key: (code, seq) of the frame this viewer drew last
 _LOADED = "cls_loaded"  # session key: the code whose settings were just loaded (one notice)
 _PUBLISH_EVERY_S = 0.25  # at most ~4 frames/s to the class: smooth enough, cheap for 30 viewers
 _POLL_S = 0.25  # the viewer's fragment runs again this often once a run has ended
@@ -76,7 +76,12 @@ def share_controls() -> None:
         st.code(link, language=None)
         qr = _qr_png(link)
         if qr is not None:
-            st.image(qr, width=260 if presenting() else 180, caption=t("classroom.qr_caption"))
+            st.image(
+                qr,
+                width=260 if presenting() else 180,
+                caption=t("classroom.qr_caption"),
+                output_format="PNG",
+            )  # sharp modules: never re-encoded as JPEG
         hours = max(store.remaining_s(code), 0.0) / 3600
         st.caption(t("classroom.validity", hours=f"{hours:.1f}"))
         st.button(
@@ -192,21 +197,24 @@ def _fragment_rerun() -> bool:
 
 @st.fragment(run_every=_POLL_S)
 def _watch(code: str) -> None:
-    """The teacher's latest frame; a fragment rerun first waits (briefly) for a newer one."""
+    """The teacher's latest frame; then, in the fragment's own reruns, a short wait for a newer one.
+
+    Drawing first keeps the shown frame fresh (never greyed as stale) while the run waits; the run
+    ends as soon as a newer frame exists, and the next one (``_POLL_S`` later) draws it.
+    """
     store = class_store()
-    seen_code, seen = st.session_state.get(_SEEN, (None, 0))
-    after = seen if seen_code == code else 0
     try:
-        frame = store.wait_newer(code, after, _WAIT_S if _fragment_rerun() else 0.0)
-        frame = frame or store.latest(code)
+        frame = store.latest(code)
     except ClassCodeError:
         st.warning(t("classroom.ended"), icon=":material/timer_off:")
         return
     if frame is None:
         st.info(t("classroom.waiting"), icon=":material/hourglass_top:")
-        return
-    st.session_state[_SEEN] = (code, frame.seq)
-    _draw(frame)
+    else:
+        _draw(frame)
+    if _fragment_rerun():
+        with contextlib.suppress(ClassCodeError):  # ended meanwhile: the next run says so
+            store.wait_newer(code, frame.seq if frame else 0, _WAIT_S)
 
 
 def _draw(frame: ClassFrame) -> None:
