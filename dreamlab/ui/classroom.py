@@ -2,9 +2,9 @@
 
 The teacher's session publishes its drawn frames, at most ~4 per second and encoded once as JPEG,
 into one :class:`~dreamlab.broadcast.BroadcastStore` shared by every session of the server. A
-viewer's page is a fragment that draws the stored bytes, then blocks until the store has a newer
-frame (or half a second passes) and runs again: viewers cost the server a redraw per new frame,
-never a dream or an encode. **Dream with these settings** copies the teacher's settings into the
+viewer's page is a fragment that redraws the stored bytes in place each time the store has a newer
+frame (it waits on the store, no polling loop of script runs): viewers cost the server a small
+redraw per new frame, never a dream or an encode. **Dream with these settings** copies the teacher's settings into the
 viewer's own DeepDream form and leaves viewer mode.
 
 The DeepDream page calls four functions: :func:`watching` at the top of ``render``,
@@ -23,7 +23,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dreamlab.broadcast import BroadcastStore, ClassCodeError, ClassFrame, normalize_code
 from dreamlab.images import sample_names
@@ -39,8 +38,9 @@ _CODE = "cls_code"  # session key: the code this (teacher's) session shares, if 
 _PUBLISHED = "cls_published"  # session key: time.monotonic() of the last frame published
 _LOADED = "cls_loaded"  # session key: the code whose settings were just loaded (one notice)
 _PUBLISH_EVERY_S = 0.25  # at most ~4 frames/s to the class: smooth enough, cheap for 30 viewers
-_POLL_S = 0.25  # the viewer's fragment runs again this often once a run has ended
-_WAIT_S = 0.5  # ... and each run waits up to this long for a newer frame (a click waits too)
+_POLL_S = 0.5  # the viewer's fragment starts again this long after a run ended
+_WATCH_S = 60.0  # one viewer run redraws frames in place for this long (see _watch)
+_WAIT_S = 0.5  # it waits this long at most for a newer frame (a click waits as long)
 
 
 @st.cache_resource(show_spinner=False)
@@ -189,42 +189,51 @@ def watching(fields: Mapping[str, str]) -> bool:
     return True
 
 
-def _fragment_rerun() -> bool:
-    """Whether this run is a fragment's own rerun (not the full page's run)."""
-    ctx = get_script_run_ctx(suppress_warning=True)
-    return bool(ctx is not None and ctx.fragment_ids_this_run)
-
-
 @st.fragment(run_every=_POLL_S)
 def _watch(code: str) -> None:
-    """The teacher's latest frame; then, in the fragment's own reruns, a short wait for a newer one.
+    """The teacher's latest frame, redrawn in place whenever the store has a newer one.
 
-    Drawing first keeps the shown frame fresh (never greyed as stale) while the run waits; the run
-    ends as soon as a newer frame exists, and the next one (``_POLL_S`` later) draws it.
+    One fragment run loops for up to ``_WATCH_S`` seconds, so a viewer costs the server one small
+    redraw per new frame, not a script run (each run ends with Streamlit's full garbage
+    collection, a tenth of a second or more with torch loaded); ``run_every`` then starts the next.
+    Every pass redraws the status line, which is where a click (a rerun) takes over.
     """
     store = class_store()
-    try:
-        frame = store.latest(code)
-    except ClassCodeError:
-        st.warning(t("classroom.ended"), icon=":material/timer_off:")
-        return
+    status, view = st.empty(), st.empty()
+    deadline = time.monotonic() + _WATCH_S
+    shown = 0
+    while True:
+        try:
+            frame = store.latest(code)
+        except ClassCodeError:
+            status.warning(t("classroom.ended"), icon=":material/timer_off:")
+            view.empty()
+            return
+        _status(status, frame)
+        if frame is not None and frame.seq != shown:
+            with view.container():
+                _draw(frame)
+            shown = frame.seq
+        if time.monotonic() >= deadline:
+            return
+        with contextlib.suppress(ClassCodeError):  # ended meanwhile: the next pass says so
+            store.wait_newer(code, shown, _WAIT_S)
+
+
+def _status(box: Any, frame: ClassFrame | None) -> None:
+    """The state of the teacher's dream, in one line."""
     if frame is None:
-        st.info(t("classroom.waiting"), icon=":material/hourglass_top:")
+        box.info(t("classroom.waiting"), icon=":material/hourglass_top:")
+    elif frame.state == "finished":
+        box.success(t("classroom.finished"), icon=":material/check_circle:")
+    elif frame.state == "stopped":
+        box.warning(t("classroom.stopped"), icon=":material/pause_circle:")
     else:
-        _draw(frame)
-    if _fragment_rerun():
-        with contextlib.suppress(ClassCodeError):  # ended meanwhile: the next run says so
-            store.wait_newer(code, frame.seq if frame else 0, _WAIT_S)
+        box.caption(t("classroom.live"))
 
 
 def _draw(frame: ClassFrame) -> None:
-    """One stored frame: its state, progress, pictures (bytes as stored) and settings."""
-    if frame.state == "finished":
-        st.success(t("classroom.finished"), icon=":material/check_circle:")
-    elif frame.state == "stopped":
-        st.warning(t("classroom.stopped"), icon=":material/pause_circle:")
-    else:
-        st.caption(t("classroom.live"))
+    """One stored frame: progress, pictures (the stored bytes, served as they are) and settings."""
     st.progress(frame.progress, text=frame.text)
     left, right = st.columns(2)
     left.image(

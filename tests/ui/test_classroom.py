@@ -18,6 +18,7 @@ def app(monkeypatch: pytest.MonkeyPatch):
 
     def make(lang: str = "en", **query: str):
         monkeypatch.setattr("dreamlab.ui.i18n.current_lang", lambda: lang)
+        monkeypatch.setattr("dreamlab.ui.classroom._WATCH_S", 0.0)  # one pass, no waiting
         at = page_app("deepdream", lang=lang)
         for key, value in query.items():
             at.query_params[key] = value
