@@ -50,6 +50,7 @@ __all__ = [
     "adapting",
     "cgroup_cpu_limit",
     "env_threads",
+    "forget_choice",
     "govern",
     "ladder",
     "parse_cpu_max",
@@ -217,6 +218,12 @@ def thread_ceiling(set_ceiling: int | None = None) -> int:
             _SHARED.ceiling = min(current, env_threads() or usable_cores())
             _SHARED.choice = None
         return _SHARED.ceiling
+
+
+def forget_choice() -> None:
+    """Forget where the last governor ended: the next job starts from the ceiling (benchmarks)."""
+    with _SHARED.lock:
+        _SHARED.choice = None
 
 
 # ---------------------------------------------------------------- idle cores
