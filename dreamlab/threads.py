@@ -333,6 +333,7 @@ class ThreadGovernor(Iterator[T], Generic[T]):
         self.threads = begin if begin in self.rungs else self.rungs[0]
         self._best: dict[tuple[Hashable, int], float] = {}
         self._last: dict[tuple[Hashable, int], float] = {}
+        self._count: dict[tuple[Hashable, int], int] = {}
         self._slow = 0
         self._since = 0
         self._wait = self.policy.probe_after
@@ -363,6 +364,7 @@ class ThreadGovernor(Iterator[T], Generic[T]):
         best = self._best.get((key, n))
         self._best[(key, n)] = dt if best is None else min(best, dt)
         self._last[(key, n)] = dt
+        self._count[(key, n)] = self._count.get((key, n), 0) + 1
         if self._probe is not None:
             self._judge_probe(dt, key)
         else:
@@ -381,9 +383,18 @@ class ThreadGovernor(Iterator[T], Generic[T]):
             self._wait = p.probe_after
             return
         self._since += 1
+        key = self.choices[-1][2]
         upper = self._rung(-1)
-        if upper is not None and self._since >= self._wait and self._idle_enough(upper - n):
-            key = self.choices[-1][2]
+        if upper is None:
+            return
+        first = self._count[(key, n)] == 1  # a new size here (the next octave)
+        known = self._best.get((key, upper))
+        if first and known is not None and known < p.probe_gain * dt:
+            self._move(upper)  # a probe that ran into this size already showed more threads help
+            return
+        if first:  # steps too small to share out at one size may share out at the next
+            self._wait = p.probe_after
+        if (self._since >= self._wait or first) and self._idle_enough(upper - n):
             self._probe = _Probe(key, self._last[(key, n)], n, [])
             self._move(upper)
 

@@ -200,6 +200,26 @@ def test_a_slowdown_at_one_size_is_judged_against_that_size() -> None:
     assert {n for n, _, _ in gov.choices} == {16}
 
 
+class TinyStepsMachine(Machine):
+    """Quiet, but steps under 0.1 s do not share out: 2 threads idle half the time there."""
+
+    def step(self, work: float) -> None:
+        if work >= 0.1 or self.threads == 1:
+            super().step(work)
+            return
+        self.now += work
+        self.cpu += work * 0.8  # 0.4 of 2 threads' time: looks like being descheduled
+
+
+def test_a_drop_at_tiny_steps_is_undone_at_the_next_octave() -> None:
+    machine = TinyStepsMachine(cores=2)
+    gov = _governor(machine, _steps(machine, [5, 80], 10))
+    list(gov)
+    counts = [n for n, _, _ in gov.choices]
+    assert 1 in counts[:10]  # the tiny octave runs on one thread
+    assert counts[-7:] == [2] * 7  # the big one gets both cores back after a step or two
+
+
 def test_failed_probes_back_off() -> None:
     """Idle cores reported but more threads never help (e.g. a throttled quota): probes thin out."""
     machine = Machine(cores=2, busy=1)
