@@ -149,6 +149,16 @@ def start_server(
     raise RuntimeError("server did not start")
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after 30 s (a loaded machine is slow to stop)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
 async def _wait_state(page, state: str, timeout_ms: float) -> None:
     await page.wait_for_function(f"() => ({SCRIPT_STATE[6:]}) === '{state}'", timeout=timeout_ms)
 
@@ -404,8 +414,7 @@ def measure(
         wall = time.monotonic() - t0
         used = server_cpu.used()
         peak = sampler.stop()
-        server.terminate()
-        server.wait(timeout=20)
+        stop_server(server)
     firsts = [t for r in results for t in r.first_frame_s]
     finishes = [t for r in results for t in r.finish_s]
     return {
@@ -518,8 +527,7 @@ def viewers_report(args: argparse.Namespace, cpus: tuple) -> dict:
                 "errors": [f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"],
             }
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            stop_server(server)
     base, many = rows[0].get("teacher_finish_s"), rows[args.viewers].get("teacher_finish_s")
     out = {
         "none": rows[0],

@@ -28,8 +28,9 @@ and compares like with like, steps of the same size at the same thread count:
 
 The choice is remembered process-wide: the next job starts where the last one ended. torch's
 thread count is process-wide too; the job gate (:mod:`dreamlab.jobs`) runs one step at a time on
-a CPU, so each job's governor sets it just before its own step. ``DREAMLAB_TORCH_THREADS`` fixes
-the count (no adapting); ``DREAMLAB_ADAPT_THREADS=0`` keeps the ceiling but turns adapting off.
+a CPU, so each job's governor sets it just before its own step (a caller's own
+``torch.set_num_threads`` is overridden while a governed job runs). ``DREAMLAB_TORCH_THREADS``
+fixes the count (no adapting); ``DREAMLAB_ADAPT_THREADS=0`` keeps the ceiling, no adapting.
 """
 
 from __future__ import annotations
@@ -183,8 +184,7 @@ class _Shared:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.ceiling: int | None = None  # the most threads a job may use
-        self.ours: int | None = None  # the count we last set (anything else: the user's choice)
+        self.ceiling: int | None = None  # the most threads a job may use (None: not decided yet)
         self.choice: int | None = None  # where the last governor ended
 
 
@@ -192,31 +192,30 @@ _SHARED = _Shared()
 
 
 def set_torch_threads(n: int) -> int:
-    """Set torch's intra-op threads (remembered as ours, so :func:`thread_ceiling` trusts it)."""
+    """Set torch's intra-op threads (only when they change: the call is not free)."""
     import torch
 
     n = max(1, int(n))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
-    with _SHARED.lock:
-        _SHARED.ours = torch.get_num_threads()
-    return _SHARED.ours
+    return torch.get_num_threads()
 
 
 def thread_ceiling(set_ceiling: int | None = None) -> int:
-    """The most threads a job may use: the usable cores, never above a count the user set."""
-    import torch
+    """The most threads a job may use: ``DREAMLAB_TORCH_THREADS``, else what
+    :func:`dreamlab.device.configure_threads` set, else the usable cores.
 
+    torch's own current setting is not a guide: training sets one thread for its duration and a
+    governor may have dropped to fewer, so governors own the count while a CPU job runs.
+    """
     with _SHARED.lock:
         if set_ceiling is not None:
             _SHARED.ceiling, _SHARED.choice = max(1, set_ceiling), None
-            return _SHARED.ceiling
-        current = torch.get_num_threads()
-        if _SHARED.ceiling is None or current != _SHARED.ours:
-            # torch's default (all host cores) or the user's torch.set_num_threads: respect it,
-            # capped by what the affinity and the quota allow
-            _SHARED.ceiling = min(current, env_threads() or usable_cores())
-            _SHARED.choice = None
+        fixed = env_threads()
+        if fixed is not None:
+            return fixed
+        if _SHARED.ceiling is None:
+            _SHARED.ceiling = usable_cores()
         return _SHARED.ceiling
 
 

@@ -269,15 +269,15 @@ def test_govern_leaves_gpu_jobs_and_fixed_counts_alone(monkeypatch: pytest.Monke
     assert th.adapting() and isinstance(govern(items, "cpu"), ThreadGovernor)
 
 
-def test_ceiling_respects_the_users_own_setting() -> None:
+def test_ceiling_is_the_env_then_the_configured_count(monkeypatch: pytest.MonkeyPatch) -> None:
     before = torch.get_num_threads()
     try:
-        th.thread_ceiling(set_ceiling=before)
-        th.set_torch_threads(1)
-        assert th.thread_ceiling() == before  # our own setting: the ceiling stays
-        torch.set_num_threads(1)  # the user's: it becomes the ceiling
-        th._SHARED.ours = None
-        assert th.thread_ceiling() == 1
+        monkeypatch.delenv("DREAMLAB_TORCH_THREADS", raising=False)
+        assert th.thread_ceiling(set_ceiling=3) == 3
+        torch.set_num_threads(1)  # e.g. a training run's temporary setting: not a ceiling
+        assert th.thread_ceiling() == 3
+        monkeypatch.setenv("DREAMLAB_TORCH_THREADS", "2")
+        assert th.thread_ceiling() == 2
     finally:
         torch.set_num_threads(before)
         th.thread_ceiling(set_ceiling=before)
