@@ -62,6 +62,8 @@ ARGS = [
 DREAM_BUTTON = "Dream"
 FIRST_FRAME = "The dream ("  # caption of the live frame
 FINISHED = "Finished:"  # the status line once every step is done
+STOP_BUTTON = "Stop"
+STOPPED = "Stopped after"  # the status line of a stopped dream
 UPLOAD_OWN = "Upload your own…"  # the image picker's upload choice (common.upload_own)
 SHARE_BUTTON = "Share with the class"  # the broadcast button (issue 10, item 3)
 SCRIPT_STATE = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
@@ -73,6 +75,7 @@ class SessionResult:
     finish_s: list[float] = field(default_factory=list)
     error: str = ""
     stage: str = "opening"  # where the session is, for the error report
+    stopped: bool = False  # Stop was pressed (the long dream of --fair, once B is done)
 
 
 class RssSampler(threading.Thread):
@@ -183,6 +186,8 @@ async def one_session(
     timeout_s: float,
     prepare: Callable[[Any], Awaitable[None]] | None = None,
     delay_s: float = 0.0,
+    done: asyncio.Event | None = None,
+    stop_on: asyncio.Event | None = None,
 ) -> SessionResult:
     """One tab: load the page (``prepare`` it: settings, an upload), wait for the bell, then
     ``delay_s`` later press Dream ``repeat`` times, timing the first frame and the end."""
@@ -210,7 +215,9 @@ async def one_session(
         for _ in range(repeat):
             result.stage = "pressing Dream"
             t0 = time.monotonic()
-            await page.get_by_role("button", name=DREAM_BUTTON, exact=True).click()
+            await page.get_by_role("button", name=DREAM_BUTTON, exact=True).click(
+                timeout=timeout_s * 1000
+            )
             result.stage = "waiting for the first frame"
             # the live frame's caption; under heavy load the browser may only ever paint the
             # finished page, whose status line then counts as the first frame seen
@@ -218,6 +225,9 @@ async def one_session(
             await first.first.wait_for(timeout=timeout_s * 1000)
             result.first_frame_s.append(time.monotonic() - t0)
             result.stage = "dreaming"
+            if stop_on is not None and await _stopped_first(page, stop_on, timeout_s):
+                result.stopped = True
+                break
             await page.get_by_text(FINISHED).first.wait_for(timeout=timeout_s * 1000)
             result.finish_s.append(time.monotonic() - t0)
             await _wait_state(page, "notRunning", timeout_s * 1000)
@@ -229,8 +239,26 @@ async def one_session(
         with contextlib.suppress(Exception):
             await page.screenshot(path=str(shot))
     finally:
+        if done is not None:
+            done.set()
         await context.close()
     return result
+
+
+async def _stopped_first(page, stop_on: asyncio.Event, timeout_s: float) -> bool:
+    """Wait for this dream's end or ``stop_on``; on ``stop_on`` press Stop (True)."""
+    ms = timeout_s * 1000
+    finished = asyncio.ensure_future(page.get_by_text(FINISHED).first.wait_for(timeout=ms))
+    other = asyncio.ensure_future(stop_on.wait())
+    await asyncio.wait({finished, other}, return_when=asyncio.FIRST_COMPLETED)
+    if finished.done():
+        other.cancel()
+        finished.result()
+        return False
+    finished.cancel()
+    await page.get_by_role("button", name=STOP_BUTTON).click(timeout=ms)
+    await page.get_by_text(STOPPED).first.wait_for(timeout=ms)
+    return True
 
 
 async def run_load(
@@ -277,8 +305,12 @@ def long_dream(image: Path, timeout_s: float) -> Callable[[Any], Awaitable[None]
     8 octaves x 50 steps."""
 
     async def prepare(page) -> None:
-        await page.locator('[data-testid="stSelectbox"]').filter(has_text="Image").first.click()
-        await page.get_by_role("option", name=UPLOAD_OWN).click()
+        await (
+            page.locator('[data-testid="stSelectbox"]')
+            .filter(has_text="Image")
+            .first.click(timeout=timeout_s * 1000)
+        )
+        await page.get_by_role("option", name=UPLOAD_OWN).click(timeout=timeout_s * 1000)
         await page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
             str(image)
         )
@@ -310,7 +342,7 @@ async def _teacher_and_viewers(url: str, viewers: int, timeout_s: float) -> dict
         await _wait_state(teacher, "notRunning", ms)
         code = None
         if viewers:
-            await teacher.get_by_role("button", name=SHARE_BUTTON).click()
+            await teacher.get_by_role("button", name=SHARE_BUTTON).click(timeout=ms)
             link = teacher.locator("a[href*='?class='], :text-matches('\\?class=')").first
             await link.wait_for(timeout=ms)
             href = await link.get_attribute("href") or await link.inner_text()
@@ -322,7 +354,7 @@ async def _teacher_and_viewers(url: str, viewers: int, timeout_s: float) -> dict
             await tab.goto(f"{url}/deepdream?class={code}", timeout=ms)
             tabs.append(tab)
         t0 = time.monotonic()
-        await teacher.get_by_role("button", name=DREAM_BUTTON, exact=True).click()
+        await teacher.get_by_role("button", name=DREAM_BUTTON, exact=True).click(timeout=ms)
         await teacher.get_by_text(FINISHED).first.wait_for(timeout=ms)
         out["teacher_finish_s"] = round(time.monotonic() - t0, 2)
         seen = await asyncio.gather(
@@ -448,12 +480,15 @@ def _brief(row: dict) -> dict:
 
 
 def sessions_report(args: argparse.Namespace, cpus: tuple) -> list[dict]:
-    """The classroom rows: one dream alone first (the baseline), then each N at once."""
+    """The classroom rows: one session dreaming twice first (its warm second dream is the
+    baseline), then each N at once, each on a fresh server."""
     rows = []
-    alone = measure(1, 1, args.timeout, cpus)
-    alone_s = alone["finish_p50_s"]
+    alone = measure(1, 2, args.timeout, cpus)  # the second, warm dream is the baseline
+    each = alone["finish_each_s"][0] if alone["finish_each_s"] else []
+    alone_s = round(each[-1], 2) if each else None
+    print(f"one dream alone (warm, second of two): {alone_s} s", flush=True)
     for n in args.sessions:
-        row = alone if n == 1 and args.repeat == 1 else measure(n, args.repeat, args.timeout, cpus)
+        row = measure(n, args.repeat, args.timeout, cpus)
         row["alone_s"] = alone_s
         ideal = n * args.repeat * alone_s if alone_s else None
         row["ratio_p95_to_n_alone"] = (
@@ -483,14 +518,20 @@ def fair_report(args: argparse.Namespace, cpus: tuple) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         big = _big_image(Path(tmp) / "big-1024.png")
-        alone = measure(1, 1, args.timeout, cpus)
-        plans = [{"prepare": long_dream(big, args.timeout)}, {"delay_s": 2.0}]
+        alone = measure(1, 2, args.timeout, cpus)  # B's default dream, warm (second of two)
+        b_done = asyncio.Event()  # binds to measure()'s event loop on first use
+        plans = [
+            {"prepare": long_dream(big, args.timeout), "stop_on": b_done},  # stopped once B is done
+            {"delay_s": 2.0, "done": b_done},
+        ]
         both = measure(2, 1, args.timeout, cpus, plans)
-    b_alone = alone["finish_p50_s"]
+    each = alone["finish_each_s"][0] if alone["finish_each_s"] else []
+    b_alone = round(each[-1], 2) if each else None
     a_times, b_times = both["finish_each_s"]
     b_beside = b_times[0] if b_times else None
     row = {
         "b_alone_s": b_alone,
+        "a_finished_first": bool(a_times),
         "b_beside_a_s": b_beside,
         "a_s": a_times[0] if a_times else None,
         "ratio": round(b_beside / b_alone, 2) if b_alone and b_beside else None,
@@ -501,8 +542,8 @@ def fair_report(args: argparse.Namespace, cpus: tuple) -> dict:
     }
     row["goal_met"] = not row["errors"] and row["ratio"] is not None and row["ratio"] <= 3.0
     print(
-        f"fair turns: B alone {b_alone} s, B beside A {b_beside} s (x{row['ratio']}, goal <= 3), "
-        f"A {row['a_s']} s",
+        f"fair turns: B alone {b_alone} s, B beside A {b_beside} s (x{row['ratio']}, goal <= 3); "
+        f"A finished first: {row['a_finished_first']} (else stopped once B was done)",
         flush=True,
     )
     return row
