@@ -22,9 +22,11 @@ and compares like with like, steps of the same size at the same thread count:
   step slower than ``slow`` x the best seen at that size and thread count, or one where the
   process got less than ``min_efficiency`` of the CPU time its threads should have had (this
   catches contention from the very first step, with no reference yet);
-- **probe** one rung up after ``probe_after`` steps when the cores look idle (``/proc/stat``),
-  keeping it only if it is at least ``1 / probe_gain`` faster; a failed probe doubles the wait
-  (up to ``probe_max`` steps), so a long contention costs few slow probe steps.
+- **probe** one rung up when the cores look idle (``/proc/stat``) after ``probe_after`` steps,
+  or after the first step of a new size (steps too small to share out may share out at the next
+  octave), keeping it only if it is at least ``1 / probe_gain`` faster; a failed probe doubles
+  the wait (up to ``probe_max`` steps). Under contention the cores are not idle, so the busy case
+  pays for almost no probe steps.
 
 The choice is remembered process-wide: the next job starts where the last one ended. torch's
 thread count is process-wide too; the job gate (:mod:`dreamlab.jobs`) runs one step at a time on
