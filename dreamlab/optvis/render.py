@@ -25,6 +25,7 @@ from dreamlab.models.registry import LoadedModel, ModelError
 from dreamlab.optvis import param as P
 from dreamlab.optvis.objectives import LOGITS, Objective, as_objective, channel, channels, diversity
 from dreamlab.optvis.transforms import compose, scale, standard_transforms
+from dreamlab.threads import govern
 
 __all__ = [
     "LUCENT_STEPS",
@@ -235,7 +236,9 @@ def visualize(
             f"model must be a LoadedModel (see load_model), got {type(model).__name__}"
         )
     _check_layers(model, obj)
-    return _run(model, obj, cfg)
+    frames = _run(model, obj, cfg)
+    # torch's CPU threads adapt to contention; timed steps must be alike (one step per frame)
+    return frames if cfg.thresholds is not None else govern(frames, model.device)
 
 
 def _run(model: LoadedModel, obj: Objective, cfg: FeatureVisConfig) -> Iterator[VisFrame]:

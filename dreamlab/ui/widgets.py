@@ -21,7 +21,7 @@ from dreamlab.images import (
     sample_names,
     sample_path,
 )
-from dreamlab.jobs import JobGate, default_capacity
+from dreamlab.jobs import JobGate, default_capacity, default_turns
 from dreamlab.memory import release_memory
 from dreamlab.models import LoadedModel, ModelError, list_models, load_model
 from dreamlab.models.registry import download
@@ -241,16 +241,19 @@ def layer_select(
 
 @st.cache_resource(show_spinner=False)
 def shared_gate() -> JobGate:
-    """The one job gate of this server, shared by every browser session."""
-    return JobGate(default_capacity("cuda" if "cuda" in available_devices() else "cpu"))
+    """The one job gate of this server, shared by every browser session (seats, fair turns)."""
+    device = "cuda" if "cuda" in available_devices() else "cpu"
+    return JobGate(default_capacity(device), default_turns(device))
 
 
 def gated(
     frames: Iterable[T], placeholder: st.delta_generator.DeltaGenerator | None = None
 ) -> Iterator[T]:
-    """Pull ``frames`` only once this session's turn comes; show its place in the queue meanwhile.
+    """Pull ``frames`` once this session has a seat, one fair turn per frame; show its place in
+    the queue meanwhile.
 
-    The slot is given back when the loop ends, breaks, or Streamlit interrupts the run (Stop).
+    The seat is given back when the loop ends, breaks, or Streamlit interrupts the run (Stop, or a
+    closed tab: the next ``st`` call in the drawing loop raises, closing this generator).
     """
     gate = shared_gate()
     ticket = gate.enter()
@@ -259,7 +262,7 @@ def gated(
         while not gate.wait_turn(ticket, timeout=0.25):
             box.info(t("common.queue", position=ticket.position, running=gate.running))
         box.empty()
-        yield from frames
+        yield from gate.take_turns(ticket, frames)
     finally:
         gate.leave(ticket)
         release_memory()  # a heavy job just ended: hand its freed memory back
