@@ -631,8 +631,15 @@ _BUILDERS: dict[str, Any] = {
     "emboss": lambda s, g: _fixed([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]),
     "outline": lambda s, g: _fixed([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]),
 }
-_SIZED = {"horizontal_edge", "vertical_edge", "sobel_x", "sobel_y", "box_blur", "gaussian_blur",
-          "laplacian_of_gaussian"}  # fmt: skip
+_SIZED = {
+    "horizontal_edge",
+    "vertical_edge",
+    "sobel_x",
+    "sobel_y",
+    "box_blur",
+    "gaussian_blur",
+    "laplacian_of_gaussian",
+}
 _SIGMA = {"gaussian_blur", "laplacian_of_gaussian"}
 
 PRESETS: Mapping[str, Preset] = {

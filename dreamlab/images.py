@@ -32,6 +32,7 @@ __all__ = [
     "load_image",
     "load_sample",
     "resize_max_side",
+    "resize_to",
     "resize_tensor",
     "sample_names",
     "sample_path",
@@ -250,6 +251,14 @@ def resize_max_side(
     scale = max_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(Image.fromarray(arr).resize(size, resample), dtype=np.uint8)
+
+
+def resize_to(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an ``H x W x 3`` uint8 image to (width, height), up or down (Lanczos)."""
+    if (arr.shape[1], arr.shape[0]) == tuple(size):
+        return arr
+    img = Image.fromarray(arr).resize(tuple(size), Image.Resampling.LANCZOS)
+    return np.asarray(img, dtype=np.uint8)
 
 
 def load_image(

@@ -96,7 +96,7 @@ def test_bad_kernel_shows_one_line_and_keeps_the_last_result(app) -> None:
     at.session_state["conv_kernels"] = {"custom|3|None": broken}
     at.selectbox(key="conv_preset").set_value("custom").run()
     assert not at.exception
-    assert len(at.error) == 1 and "NaN" in at.error[0].value
+    assert len(at.error) == 1 and "row 2, column 2" in at.error[0].value  # which cell
     assert "\n" not in at.error[0].value
     np.testing.assert_array_equal(_out(at), good)  # the last good output is still there
     assert any(c.value == translate("en", "convolution.stale") for c in at.caption)
@@ -129,7 +129,8 @@ def test_inspector_sum_matches_the_output_pixel(app) -> None:
     assert check and f"{value:.4g}" in check[0]
     latex = [e.value.strip("$\n") for e in at.latex]
     sums = [x for x in latex if "\\mathrm{out}(i,j)" in x]
-    assert len(sums) == 1 and sums[0].count("&+") == 2  # one line per kernel row
+    # the inspector's sum first, then the sliding window's (its own tab)
+    assert len(sums) == 2 and sums[0].count("&+") == 2  # one line per kernel row
     total = sums[0].rsplit("=", 1)[1].replace("\\end{aligned}", "")
     assert float(total) == pytest.approx(value, abs=0.01)
     # the inspector follows an output that shrinks: the row is clamped, never an error
