@@ -100,10 +100,17 @@ def layer_maps(model: LoadedModel, image: np.ndarray, layer: str) -> np.ndarray:
     return maps.cpu().numpy()
 
 
-def top_channels(maps: torch.Tensor | np.ndarray, k: int) -> list[int]:
-    """Indices of the ``k`` channels of ``maps`` (C, h, w) with the largest mean activation."""
-    means = torch.as_tensor(maps).float().mean(dim=(-2, -1))  # (C,)
-    return means.topk(min(k, means.numel())).indices.tolist()
+def top_channels(maps: torch.Tensor | np.ndarray, k: int, by: str = "mean") -> list[int]:
+    """Indices of the ``k`` channels of ``maps`` (C, h, w) with the largest mean activation.
+
+    ``by="std"`` ranks by how much each map varies over the image instead: in a layer with signs
+    (no ReLU after it) the largest means are often near-flat maps, the most varied ones show shapes.
+    """
+    flat = torch.as_tensor(maps).float().flatten(-2)  # (C, h*w)
+    if by not in ("mean", "std"):
+        raise ValueError(f"by must be 'mean' or 'std', got {by!r}")
+    score = flat.mean(dim=-1) if by == "mean" or flat.shape[-1] < 2 else flat.std(dim=-1)  # (C,)
+    return score.topk(min(k, score.numel())).indices.tolist()
 
 
 @torch.no_grad()

@@ -58,18 +58,18 @@ def channel_scales(maps: np.ndarray) -> list[ColorScale]:
     """One scale per map (``N x h x w``), each spanning its own values, all of one kind.
 
     If any map has a negative value every scale is diverging and symmetric about 0 (so white is
-    still 0 everywhere); else each runs from 0 to its own maximum. Faint maps become visible, but
+    still 0 everywhere); else each runs from 0 to its own top (the 99.5th percentile of |value|,
+    brighter values saturate). Faint maps become visible, but
     their colours no longer compare across tiles (the caller says so).
     """
     signed = shared_scale(maps).signed
     scales = []
     for m in maps:
         finite = m[np.isfinite(m)]
-        if signed:
-            top = float(np.abs(finite).max()) if finite.size else 1.0
-            scales.append(ColorScale("RdBu_r", -max(top, 1e-12), max(top, 1e-12)))
-        else:
-            scales.append(ColorScale("magma", 0.0, max(float(finite.max(initial=0.0)), 1e-12)))
+        # The 99.5th percentile, not the maximum: one hot pixel must not leave the rest pale.
+        top = float(np.percentile(np.abs(finite), 99.5)) if finite.size else 1.0
+        top = max(top, 1e-12)
+        scales.append(ColorScale("RdBu_r", -top, top) if signed else ColorScale("magma", 0.0, top))
     return scales
 
 

@@ -104,7 +104,21 @@ def _show_predictions(model: LoadedModel, key: str, image: np.ndarray) -> None:
         hide_index=True,
         width="stretch",
     )
-    st.caption(t("feature_maps.same_as_cli", size=model.spec.input_size))
+    size = model.spec.input_size
+    side = size if size < 64 else round(size * 256 / 224)  # as LoadedModel.fit_input resizes
+    st.caption(t("feature_maps.same_as_cli", size=size, side=side))
+
+
+def _choice(name: str, options: list[str]) -> str:
+    """A horizontal radio of the page (``feature_maps.<name>_<option>`` labels, a help text)."""
+    return st.radio(
+        t(f"feature_maps.{name}"),
+        options,
+        horizontal=True,
+        format_func=lambda o: t(f"feature_maps.{name}_{o}"),
+        key=f"fm_{name}",
+        help=t(f"feature_maps.{name}_help"),
+    )
 
 
 def _grid_layout() -> tuple[int, int]:
@@ -112,9 +126,11 @@ def _grid_layout() -> tuple[int, int]:
     return (6, 3) if presenting() else (12, 4)
 
 
-def _show_grid(maps: np.ndarray, count: int, cols: int, per_channel: bool, key: str) -> list[int]:
-    """The ``count`` most active channels; a click on a tile picks it. Returns their indices."""
-    top = top_channels(maps, count)
+def _show_grid(
+    maps: np.ndarray, count: int, cols: int, per_channel: bool, order: str, key: str
+) -> list[int]:
+    """The ``count`` first channels in ``order``; a click on a tile picks it. Returns their indices."""
+    top = top_channels(maps, count, by=order)
     if per_channel:
         scales = channel_scales(maps[top])
         tiles = np.stack([colorize(maps[c], s) for c, s in zip(top, scales, strict=True)])
@@ -242,7 +258,13 @@ def _show_filters(model: LoadedModel) -> None:
 
 
 def _view(
-    model: LoadedModel, image: np.ndarray, layer: str, count: int, cols: int, per_channel: bool
+    model: LoadedModel,
+    image: np.ndarray,
+    layer: str,
+    count: int,
+    cols: int,
+    per_channel: bool,
+    order: str,
 ) -> None:
     """The grid, the note on the run size and the large channel (the page's right column)."""
     mkey = _model_key(model)
@@ -255,10 +277,16 @@ def _view(
     )
     maps = _maps(model, mkey, run, layer)
     st.subheader(
-        t("feature_maps.grid", layer=layer, c=maps.shape[0], h=maps.shape[1], w=maps.shape[2])
+        t(
+            f"feature_maps.grid_{order}",
+            layer=layer,
+            c=maps.shape[0],
+            h=maps.shape[1],
+            w=maps.shape[2],
+        )
     )
     key = f"{model.name}_{layer}"
-    top = _show_grid(maps, count, cols, per_channel, key)
+    top = _show_grid(maps, count, cols, per_channel, order, key)
     _run_note(layer, image, run, maps)
     st.caption(t("feature_maps.click_tile"))
     _show_channel(model, mkey, run, maps, layer, key, top[0])
@@ -277,17 +305,8 @@ def render() -> None:
             return
         layer = layer_select(model, "fm")
         default_count, cols = _grid_layout()
-        per_channel = (
-            st.radio(
-                t("feature_maps.scaling"),
-                ["shared", "per_channel"],
-                horizontal=True,
-                format_func=lambda s: t(f"feature_maps.scaling_{s}"),
-                key="fm_scaling",
-                help=t("feature_maps.scaling_help"),
-            )
-            == "per_channel"
-        )
+        per_channel = _choice("scaling", ["per_channel", "shared"]) == "per_channel"
+        order = _choice("order", ["std", "mean"])
         with advanced_controls():
             count = st.slider(t("feature_maps.count"), 3, 48, default_count, 1, key="fm_count")
         w, h = image.size
@@ -296,7 +315,7 @@ def render() -> None:
         _show_predictions(model, _model_key(model), image.array)
     with view:
         try:
-            _view(model, image.array, layer, count, cols, per_channel)
+            _view(model, image.array, layer, count, cols, per_channel, order)
         except Exception as exc:  # one line for the user, whatever the model does
             show_error(exc)
             return
