@@ -55,6 +55,7 @@ _MULTI_SIDE = 384  # the multi-channel demo shows 7 small images: a smaller copy
 _ZOOM_SIDE = 240  # the inspector's magnified neighbourhood, in screen pixels
 _TAP_COLOR = (255, 214, 0)
 _LAST_OUT = "conv_last_out"  # the last good result, shown (marked stale) if the next one fails
+_NARROW_EDITOR = 5  # kernels up to 5 x 5 are edited in the kernel column, larger ones full width
 _PICKED_SHAPE = "conv_picked_shape"  # the output's size when the inspected pixel was picked
 _SLIDE_SIDE = 7  # the sliding window's input grid (7 x 7 numbers), larger for a wide kernel
 _SLIDE_MAX = 13  # the widest kernel (dilation included) the sliding window draws
@@ -143,12 +144,13 @@ def _kernel_editor(editor_id: str, base: np.ndarray) -> np.ndarray:
     columns = [str(c + 1) for c in range(base.shape[1])]  # counted from 1, as the errors say
     frame = pd.DataFrame(st.session_state[init], columns=columns)
     # Narrow columns so an 11 x 11 kernel shows all its columns in the kernel column.
-    width = 64 if base.shape[1] <= 5 else 46
+    width = 64 if base.shape[1] <= _NARROW_EDITOR else 72
     edited = st.data_editor(
         frame,
         key=key,
         hide_index=True,
         num_rows="fixed",
+        height=36 * (base.shape[0] + 1) + 3,  # every row visible, no scrolling (11 x 11 too)
         column_config={
             c: st.column_config.NumberColumn(c, format="%.3g", width=width) for c in columns
         },
@@ -158,8 +160,12 @@ def _kernel_editor(editor_id: str, base: np.ndarray) -> np.ndarray:
     return kernel
 
 
-def _kernel_controls() -> np.ndarray:
-    """Preset, size, the editable weights, normalise and reset; returns the kernel to apply."""
+def _kernel_controls(wide_box) -> np.ndarray:
+    """Preset, size, the editable weights, normalise and reset; returns the kernel to apply.
+
+    Kernels wider than ``_NARROW_EDITOR`` are edited in ``wide_box`` (the page's full width), so
+    every column of an 11 x 11 kernel stays visible.
+    """
     names = [*PRESETS, _CUSTOM]
     preset = st.selectbox(
         t("convolution.kernel"),
@@ -171,7 +177,13 @@ def _kernel_controls() -> np.ndarray:
     size, sigma = _size_and_sigma(preset)
     editor_id = f"{preset}|{size}|{sigma}"
     st.caption(t("convolution.editor_help"))
-    kernel = _kernel_editor(editor_id, _base_kernel(preset, size, sigma))
+    if size > _NARROW_EDITOR:
+        st.caption(t("convolution.editor_below", k=size))
+        with wide_box:
+            st.markdown(t("convolution.editor_title", k=size))
+            kernel = _kernel_editor(editor_id, _base_kernel(preset, size, sigma))
+    else:
+        kernel = _kernel_editor(editor_id, _base_kernel(preset, size, sigma))
     if st.button(t("convolution.reset"), key="conv_reset"):
         st.session_state["conv_kernels"].pop(editor_id, None)
         st.session_state["conv_kernel_version"] = st.session_state.get("conv_kernel_version", 0) + 1
@@ -683,8 +695,9 @@ def render() -> None:
         st.info(t("convolution.no_image"))
         return
     kernel_col, result_col = st.columns([1.4, 2.6] if presenting() else [1, 2.6], gap="large")
+    wide_box = st.container()  # under both columns: a large kernel's editor
     with kernel_col:
-        kernel = _kernel_controls()
+        kernel = _kernel_controls(wide_box)
     with result_col:
         result_box = st.container()  # drawn above the controls, filled once they are read
         cfg = _geometry_controls()

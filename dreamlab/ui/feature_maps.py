@@ -28,6 +28,7 @@ from dreamlab.ui.widgets import (
     layer_select,
     lesson,
     model_picker,
+    page_columns,
     presenting,
     show_error,
 )
@@ -297,7 +298,7 @@ def render() -> None:
     st.title(t("feature_maps.title"))
     st.caption(t("feature_maps.intro"))
     lesson("feature_maps")
-    controls, view = st.columns([1, 2], gap="large")
+    controls, view = page_columns([1, 2])
     with controls:
         model = model_picker("fm")
         image = image_picker("fm")  # the CLI's size: the top-5 below equals `dreamlab classify`

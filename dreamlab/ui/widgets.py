@@ -41,10 +41,12 @@ __all__ = [
     "layer_select",
     "lesson",
     "model_picker",
+    "page_columns",
     "presenting",
     "setup_sidebar",
     "shared_gate",
     "show_error",
+    "view_columns",
 ]
 
 T = TypeVar("T")
@@ -52,11 +54,38 @@ T = TypeVar("T")
 # What the uploader accepts: every format images.load_image reads (the label lists them too).
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff")
 
+# Presenter mode (a projector at 1400 px or less): large type, and nothing cut or overlapping.
 _PRESENTER_CSS = """
 <style>
 html, body, [data-testid="stAppViewContainer"] { font-size: 1.3rem; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.3rem; }
 h1 { font-size: 3rem !important; }
+/* the page uses the whole width: images get large */
+[data-testid="stMainBlockContainer"] { max-width: 100%; padding-left: 2rem; padding-right: 2rem; }
+/* sidebar: page names and labels wrap instead of being cut ("Feature visual...") */
+[data-testid="stSidebar"] { min-width: 19rem; }
+[data-testid="stSidebarNav"] span, [data-testid="stSidebar"] label p {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+}
+/* buttons and download buttons: the whole label, on two lines if need be ("PNG (f...") */
+[data-testid="stBaseButton-secondary"], [data-testid="stBaseButton-primary"],
+[data-testid="stDownloadButton"] button { height: auto; min-height: 2.6rem; }
+[data-testid="stBaseButton-secondary"] p, [data-testid="stBaseButton-primary"] p,
+[data-testid="stDownloadButton"] button p {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  font-size: 1.1rem;
+}
+/* sliders: the value above the thumb gets room above the track, the end labels below it */
+[data-testid="stSlider"] { padding-top: 0.9rem; }
+[data-testid="stSliderThumbValue"] { font-size: 1rem; top: -2.1rem; white-space: nowrap; }
+[data-testid="stSliderTickBarMin"], [data-testid="stSliderTickBarMax"] { font-size: 0.9rem; }
+/* widget labels and captions wrap, never clipped */
+[data-testid="stWidgetLabel"] p { white-space: normal !important; overflow: visible !important; }
+[data-testid="stCaptionContainer"] { font-size: 1.05rem; }
+/* a picked option (a model's title and status) wraps instead of being cut */
+[data-baseweb="select"] div { white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; }
+[data-baseweb="select"] { font-size: 1.05rem; }
 </style>
 """
 
@@ -93,6 +122,28 @@ def setup_sidebar() -> None:
 def presenting() -> bool:
     """Whether presenter mode (large type, essential controls only) is on."""
     return bool(st.session_state.get("present", False))
+
+
+def page_columns(spec: list[float], *, gap: str = "large") -> list:
+    """The page's side-by-side columns; in presenter mode a wider last column (the pictures).
+
+    ``spec`` is the normal ratio (``[1, 2]``: controls, view); presenting, the view gets a fifth
+    more room: with :func:`view_columns` a picture in it is over 500 px wide in a 1400 px window.
+    """
+    if presenting():
+        spec = [*spec[:-1], spec[-1] * 1.2]
+    return st.columns(spec, gap=gap)
+
+
+def view_columns(count: int) -> list:
+    """``count`` columns for pictures side by side; stacked full width in presenter mode.
+
+    On a projector two pictures side by side are each too small to read: stacked, each one gets
+    the whole width of its column (the DeepDream page's dream and its maps, for instance).
+    """
+    if presenting():
+        return [st.container() for _ in range(count)]
+    return st.columns(count)
 
 
 def device_choice() -> str:
