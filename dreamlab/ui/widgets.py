@@ -63,7 +63,7 @@ h1 { font-size: 3rem !important; }
 /* the page uses the whole width: images get large */
 [data-testid="stMainBlockContainer"] { max-width: 100%; padding-left: 2rem; padding-right: 2rem; }
 /* sidebar: page names and labels wrap instead of being cut ("Feature visual...") */
-[data-testid="stSidebar"] { min-width: 19rem; }
+[data-testid="stSidebar"] { min-width: 300px; }
 [data-testid="stSidebarNav"] span, [data-testid="stSidebar"] label p {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
 }
@@ -82,10 +82,9 @@ h1 { font-size: 3rem !important; }
 /* widget labels and captions wrap, never clipped */
 [data-testid="stWidgetLabel"] p { white-space: normal !important; overflow: visible !important; }
 [data-testid="stCaptionContainer"] { font-size: 1.05rem; }
-/* a picked option (a model's title and status) wraps instead of being cut */
-[data-baseweb="select"] div { white-space: normal !important; overflow: visible !important;
-  text-overflow: clip !important; }
-[data-baseweb="select"] { font-size: 1.05rem; }
+/* a picked option is an <input> (it cannot wrap): normal-size text, so a model's title fits */
+[data-testid="stSelectbox"] input, [data-testid="stSelectbox"] [role="combobox"] {
+  font-size: 14px !important; }
 </style>
 """
 
