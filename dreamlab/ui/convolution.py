@@ -658,8 +658,9 @@ def _sliding_window(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> 
             st.latex(_sum_latex(win))
         if play and p < count - 1:
             time.sleep(_PLAY_DELAY)  # the animation's pace (a UI pause, not backend work)
-    if play:
+    if play:  # the slider moves to where the animation stopped
         st.session_state["conv_slide_next"] = count - 1
+        st.rerun()
 
 
 # ---------------------------------------------------------------- the page
