@@ -150,7 +150,8 @@ def _kernel_editor(editor_id: str, base: np.ndarray) -> np.ndarray:
         key=key,
         hide_index=True,
         num_rows="fixed",
-        height=36 * (base.shape[0] + 1) + 3,  # every row visible, no scrolling (11 x 11 too)
+        # every row visible, no scrolling (11 x 11 too; presenter mode's header is taller)
+        height=36 * (base.shape[0] + 1) + (40 if presenting() else 3),
         column_config={
             c: st.column_config.NumberColumn(c, format="%.3g", width=width) for c in columns
         },

@@ -63,7 +63,9 @@ h1 { font-size: 3rem !important; }
 /* the page uses the whole width: images get large */
 [data-testid="stMainBlockContainer"] { max-width: 100%; padding-left: 2rem; padding-right: 2rem; }
 /* sidebar: page names and labels wrap instead of being cut ("Feature visual...") */
-[data-testid="stSidebar"] { min-width: 300px; }
+[data-testid="stSidebarNav"] [data-testid="stMarkdownContainer"] p { font-size: 18px !important; }
+[data-testid="stSidebarNav"] .stMarkdownEllipsis { white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; }
 [data-testid="stSidebarNav"] span, [data-testid="stSidebar"] label p {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
 }
