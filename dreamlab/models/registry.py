@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dreamlab.device import resolve_device
+from dreamlab.errors import DreamLabError
 from dreamlab.images import ImageLike, as_uint8, to_tensor
 from dreamlab.models import weights as W
 
@@ -47,8 +48,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 Status = Literal["embedded", "cached", "downloadable", "unavailable"]
 
 
-class ModelError(ValueError):
-    """A model that cannot be loaded or used; the message is one line, fit to show a user."""
+class ModelError(DreamLabError):
+    """A model that cannot be loaded or used; the message is one line, fit to show a user.
+
+    ``kind`` and ``params`` say what went wrong for a translated interface (``dreamlab.errors``).
+    """
 
 
 class UnknownLayerError(ModelError, KeyError):
@@ -143,7 +147,10 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ModelError(f"unknown model {name!r}; models: {', '.join(_REGISTRY)}") from None
+        known = ", ".join(_REGISTRY)
+        raise ModelError(
+            f"unknown model {name!r}; models: {known}", "unknown_model", name=name, models=known
+        ) from None
 
 
 def model_status(spec: ModelSpec) -> tuple[Status, str]:
@@ -182,28 +189,44 @@ def _as_state_dict(obj: object) -> dict[str, torch.Tensor]:
         or not obj
         or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
     ):
-        raise ModelError("the file holds no state dict (a mapping of parameter names to tensors)")
+        raise ModelError(
+            "the file holds no state dict (a mapping of parameter names to tensors)",
+            "no_state_dict",
+        )
     return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _looks_pickled(raw: bytes) -> bool:
+    """Whether bytes are a ``torch.save`` zip or a pickle (protocol 2-5), not arbitrary garbage."""
+    return raw.startswith(b"PK\x03\x04") or (len(raw) > 1 and raw[0] == 0x80 and 2 <= raw[1] <= 5)
+
+
+def _not_weights() -> ModelError:
+    return ModelError(
+        "not a PyTorch weights file (expected a state dict saved with torch.save); "
+        "it may be corrupt or truncated",
+        "not_weights",
+    )
 
 
 def load_state_dict_bytes(data: bytes | Path | str) -> dict[str, torch.Tensor]:
     """Read a state dict safely (``weights_only=True``: never unpickle arbitrary objects)."""
     raw = _read_weights(data)
     if not raw:
-        raise ModelError("the weights file is empty")
+        raise ModelError("the weights file is empty", "weights_empty")
     try:
         obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        # torch's own message is many lines with terminal colour codes: say it in one line.
-        raise ModelError(
-            "refused: the file holds Python objects, not only tensors "
-            "(weights are loaded with weights_only=True, never unpickled)"
-        ) from None
+        if _looks_pickled(raw):
+            # torch's own message is many lines with terminal colour codes: say it in one line.
+            raise ModelError(
+                "refused: the file holds Python objects, not only tensors "
+                "(weights are loaded with weights_only=True, never unpickled)",
+                "weights_objects",
+            ) from None
+        raise _not_weights() from None
     except Exception:  # torch raises KeyError, EOFError, RuntimeError... for non-weights files
-        raise ModelError(
-            "not a PyTorch weights file (expected a state dict saved with torch.save); "
-            "it may be corrupt or truncated"
-        ) from None
+        raise _not_weights() from None
     return _as_state_dict(obj)
 
 
@@ -225,7 +248,14 @@ def _apply_state_dict(module: nn.Module, state: dict[str, torch.Tensor], name: s
                 f"{len(shapes)} with the wrong shape (e.g. {k}: {tuple(state[k].shape)} "
                 f"instead of {tuple(own[k].shape)})"
             )
-        raise ModelError(f"these weights do not fit {name}: " + "; ".join(parts))
+        raise ModelError(
+            f"these weights do not fit {name}: " + "; ".join(parts),
+            "weights_mismatch",
+            model=name,
+            missing=len(missing),
+            unexpected=len(unexpected),
+            shapes=len(shapes),
+        )
     module.load_state_dict(state)
 
 
@@ -271,8 +301,13 @@ class LoadedModel:
     def check_layer(self, layer: str) -> str:
         """Return ``layer`` if the model has it, else raise an error listing the valid layers."""
         if layer not in self.spec.layers:
+            valid = ", ".join(self.spec.layers)
             raise UnknownLayerError(
-                f"unknown layer {layer!r} for {self.name}; valid layers: {', '.join(self.spec.layers)}"
+                f"unknown layer {layer!r} for {self.name}; valid layers: {valid}",
+                "unknown_layer",
+                layer=layer,
+                model=self.name,
+                layers=valid,
             )
         return layer
 
