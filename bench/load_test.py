@@ -1,13 +1,25 @@
 """Classroom load test: N real browser sessions against one ``streamlit run``, each dreaming once.
 
     python bench/load_test.py --sessions 1 10 30 --json bench/results/load_test.json
+    python bench/load_test.py --fair --json bench/results/fair_turns.json
+    python bench/load_test.py --viewers 30 --json bench/results/broadcast.json
 
 For each N it starts a fresh server on a free localhost port, opens N Chromium tabs (each its own
 Streamlit session) on the DeepDream page, presses **Dream** in all of them at once with the default
-settings, and records per session: time to the first dream frame, time to the end, and errors. A
-sampler thread records the server's resident memory (RSS, the server and its children) throughout.
-Nothing may fail: sessions beyond the job gate's capacity wait in its queue.
+settings, and records per session: time to the first dream frame, time to the end, and errors.
+Nothing may fail: sessions beyond the job gate's seats wait in its queue.
 
+Honest numbers: the browsers must not eat the server's cores. With ``--pin`` (the default where
+the machine has 2 cores or more) the server runs on its own cores and this script, Playwright
+and Chromium on the others (``taskset``-style affinity, inherited by children), and the report
+gives the server's CPU seconds (psutil, the server and its children) beside the wall time, and
+the clients' too. The baseline is one session dreaming alone on the same pinned server; each
+row prints ``ratio = p95 finish / (N x alone)`` (goal: at most 1.5) and its peak RSS.
+
+``--fair``: session A dreams 8 octaves x 50 steps from a 1024 px image, session B starts the
+default dream 2 s later; reports B's time beside B alone (goal: at most 3x).
+``--viewers N``: a teacher shares a dream (**Share with the class**) and N viewer tabs open its
+``?class=CODE`` link; reports the teacher's dream time with N viewers beside none (goal: 1.5x).
 ``--repeat K`` makes each session dream K times in a row, to show memory does not grow across runs.
 Only localhost is contacted; every wait is bounded.
 """
@@ -21,27 +33,39 @@ import json
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("DREAMLAB_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-        "--disable-dev-shm-usage"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
 
 # How the DeepDream page shows its progress (see dreamlab/ui/deepdream.py).
 DREAM_BUTTON = "Dream"
 FIRST_FRAME = "The dream ("  # caption of the live frame
 FINISHED = "Finished:"  # the status line once every step is done
+STOP_BUTTON = "Stop"
+STOPPED = "Stopped after"  # the status line of a stopped dream
+UPLOAD_OWN = "Upload your own…"  # the image picker's upload choice (common.upload_own)
+SHARE_BUTTON = "Share with the class"  # the broadcast button (issue 10, item 3)
 SCRIPT_STATE = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
 
 
@@ -51,6 +75,7 @@ class SessionResult:
     finish_s: list[float] = field(default_factory=list)
     error: str = ""
     stage: str = "opening"  # where the session is, for the error report
+    stopped: bool = False  # Stop was pressed (the long dream of --fair, once B is done)
 
 
 class RssSampler(threading.Thread):
@@ -88,14 +113,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
+def start_server(
+    port: int, env_extra: dict[str, str] | None = None, cpus: set[int] | None = None
+) -> subprocess.Popen:
+    """``streamlit run`` on ``port``, pinned to ``cpus`` (its own cores) when given."""
     env = {**os.environ, "DREAMLAB_OFFLINE": "1", **(env_extra or {})}
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+    ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -105,6 +150,16 @@ def start_server(port: int, env_extra: dict[str, str] | None = None) -> subproce
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError("server did not start")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after 30 s (a loaded machine is slow to stop)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
 
 
 async def _wait_state(page, state: str, timeout_ms: float) -> None:
@@ -124,8 +179,18 @@ class Bell:
 
 
 async def one_session(
-    browser, url: str, bell: Bell, repeat: int, timeout_s: float
+    browser,
+    url: str,
+    bell: Bell,
+    repeat: int,
+    timeout_s: float,
+    prepare: Callable[[Any], Awaitable[None]] | None = None,
+    delay_s: float = 0.0,
+    done: asyncio.Event | None = None,
+    stop_on: asyncio.Event | None = None,
 ) -> SessionResult:
+    """One tab: load the page (``prepare`` it: settings, an upload), wait for the bell, then
+    ``delay_s`` later press Dream ``repeat`` times, timing the first frame and the end."""
     result = SessionResult()
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -136,17 +201,23 @@ async def one_session(
         await page.get_by_role("button", name=DREAM_BUTTON, exact=True).wait_for(
             timeout=timeout_s * 1000
         )
+        if prepare is not None:
+            result.stage = "preparing"
+            await prepare(page)
     except Exception as exc:
         result.error = f"page did not load: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     bell.arrive()
     await bell.event.wait()
+    await asyncio.sleep(delay_s)
     try:
         if result.error:
             return result
         for _ in range(repeat):
             result.stage = "pressing Dream"
             t0 = time.monotonic()
-            await page.get_by_role("button", name=DREAM_BUTTON, exact=True).click()
+            await page.get_by_role("button", name=DREAM_BUTTON, exact=True).click(
+                timeout=timeout_s * 1000
+            )
             result.stage = "waiting for the first frame"
             # the live frame's caption; under heavy load the browser may only ever paint the
             # finished page, whose status line then counts as the first frame seen
@@ -154,6 +225,9 @@ async def one_session(
             await first.first.wait_for(timeout=timeout_s * 1000)
             result.first_frame_s.append(time.monotonic() - t0)
             result.stage = "dreaming"
+            if stop_on is not None and await _stopped_first(page, stop_on, timeout_s):
+                result.stopped = True
+                break
             await page.get_by_text(FINISHED).first.wait_for(timeout=timeout_s * 1000)
             result.finish_s.append(time.monotonic() - t0)
             await _wait_state(page, "notRunning", timeout_s * 1000)
@@ -165,20 +239,137 @@ async def one_session(
         with contextlib.suppress(Exception):
             await page.screenshot(path=str(shot))
     finally:
+        if done is not None:
+            done.set()
         await context.close()
     return result
 
 
-async def run_load(url: str, sessions: int, repeat: int, timeout_s: float) -> list[SessionResult]:
+async def _stopped_first(page, stop_on: asyncio.Event, timeout_s: float) -> bool:
+    """Wait for this dream's end or ``stop_on``; on ``stop_on`` press Stop (True)."""
+    ms = timeout_s * 1000
+    finished = asyncio.ensure_future(page.get_by_text(FINISHED).first.wait_for(timeout=ms))
+    other = asyncio.ensure_future(stop_on.wait())
+    await asyncio.wait({finished, other}, return_when=asyncio.FIRST_COMPLETED)
+    if finished.done():
+        other.cancel()
+        finished.result()
+        return False
+    finished.cancel()
+    await page.get_by_role("button", name=STOP_BUTTON).click(timeout=ms)
+    await page.get_by_text(STOPPED).first.wait_for(timeout=ms)
+    return True
+
+
+async def run_load(
+    url: str, sessions: int, repeat: int, timeout_s: float, plans: list[dict] | None = None
+) -> list[SessionResult]:
+    """``sessions`` tabs pressing Dream together; ``plans[i]`` may give tab i a ``prepare`` and a
+    ``delay_s`` (the fair-turns case)."""
     from playwright.async_api import async_playwright
 
+    plans = plans or [{} for _ in range(sessions)]
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         bell = Bell(sessions)
-        tasks = [one_session(browser, url, bell, repeat, timeout_s) for _ in range(sessions)]
+        tasks = [
+            one_session(browser, url, bell, repeat, timeout_s, **plans[i]) for i in range(sessions)
+        ]
         results = await asyncio.gather(*tasks)
         await browser.close()
     return list(results)
+
+
+# ---------------------------------------------------------------- the long dream (--fair)
+
+
+def _big_image(path: Path, side: int = 1024) -> Path:
+    """A 1024 px photo-like PNG (a bundled sample, enlarged) for the long dream."""
+    from PIL import Image
+
+    from dreamlab.images import sample_path
+
+    img = Image.open(sample_path("coffee")).convert("RGB")
+    img.resize((side, round(side * img.height / img.width)), Image.Resampling.LANCZOS).save(path)
+    return path
+
+
+async def _slider_to_max(page, label: str) -> None:
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text=label)
+    await slider.get_by_role("slider").focus()
+    await page.keyboard.press("End")
+
+
+def long_dream(image: Path, timeout_s: float) -> Callable[[Any], Awaitable[None]]:
+    """Prepare a tab for the issue's long dream: an uploaded 1024 px image, max side 1024,
+    8 octaves x 50 steps."""
+
+    async def prepare(page) -> None:
+        await (
+            page.locator('[data-testid="stSelectbox"]')
+            .filter(has_text="Image")
+            .first.click(timeout=timeout_s * 1000)
+        )
+        await page.get_by_role("option", name=UPLOAD_OWN).click(timeout=timeout_s * 1000)
+        await page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+            str(image)
+        )
+        # the upload reruns the page: wait for that run to start (if not already over), then end
+        with contextlib.suppress(Exception):
+            await _wait_state(page, "running", 10_000)
+        await _wait_state(page, "notRunning", timeout_s * 1000)
+        for label in ("Octaves", "Iterations per octave", "Max side (pixels)"):
+            await _slider_to_max(page, label)
+
+    return prepare
+
+
+# ---------------------------------------------------------------- broadcast viewers (--viewers)
+
+
+async def _teacher_and_viewers(url: str, viewers: int, timeout_s: float) -> dict:
+    """The teacher shares, N viewers open the link, the teacher dreams; time it and the viewers.
+
+    A hook for the class broadcast (issue 10, item 3): it expects **Share with the class** on the
+    DeepDream page and a ``?class=CODE`` link in the page once pressed.
+    """
+    from playwright.async_api import async_playwright
+
+    ms = timeout_s * 1000
+    out: dict[str, Any] = {"viewers": viewers, "errors": []}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        teacher = await (await browser.new_context()).new_page()
+        await teacher.goto(f"{url}/deepdream", timeout=ms)
+        await _wait_state(teacher, "notRunning", ms)
+        code = None
+        if viewers:
+            await teacher.get_by_role("button", name=SHARE_BUTTON).click(timeout=ms)
+            link = teacher.locator("a[href*='?class='], :text-matches('\\?class=')").first
+            await link.wait_for(timeout=ms)
+            href = await link.get_attribute("href") or await link.inner_text()
+            code = href.split("?class=", 1)[1].split("&")[0].split()[0]
+        out["code"] = code
+        tabs = []
+        for _ in range(viewers):
+            tab = await (await browser.new_context()).new_page()
+            await tab.goto(f"{url}/deepdream?class={code}", timeout=ms)
+            tabs.append(tab)
+        t0 = time.monotonic()
+        await teacher.get_by_role("button", name=DREAM_BUTTON, exact=True).click(timeout=ms)
+        await teacher.get_by_text(FINISHED).first.wait_for(timeout=ms)
+        out["teacher_finish_s"] = round(time.monotonic() - t0, 2)
+        seen = await asyncio.gather(
+            *(t.get_by_text(FINISHED).first.wait_for(timeout=ms) for t in tabs),
+            return_exceptions=True,
+        )
+        out["viewers_saw_the_end"] = sum(1 for r in seen if not isinstance(r, Exception))
+        out["viewer_seen_s"] = round(time.monotonic() - t0, 2)
+        out["errors"] = [
+            f"{type(r).__name__}: {str(r)[:120]}" for r in seen if isinstance(r, Exception)
+        ]
+        await browser.close()
+    return out
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -189,18 +380,75 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(values[k], 2)
 
 
-def measure(n: int, repeat: int, timeout_s: float) -> dict:
+class CpuMeter:
+    """CPU seconds (user + system) of a process and its children, from a start point on."""
+
+    def __init__(self, pid: int) -> None:
+        self.proc = psutil.Process(pid)
+        self.start = self.seconds()
+
+    def seconds(self) -> float:
+        total = 0.0
+        try:
+            procs = [self.proc, *self.proc.children(recursive=True)]
+        except psutil.Error:
+            return 0.0
+        for p in procs:
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+        return total
+
+    def used(self) -> float:
+        return round(self.seconds() - self.start, 2)
+
+
+def split_cpus(pin: bool) -> tuple[set[int] | None, set[int] | None]:
+    """(server cores, client cores): the first half for the server (at least one), the rest for
+    this script and its browsers; (None, None) when not pinning or on one core."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return None, None
+    if not pin or len(cpus) < 2:
+        return None, None
+    half = max(1, len(cpus) // 2)
+    return set(cpus[:half]), set(cpus[half:])
+
+
+@contextlib.contextmanager
+def pinned(cpus: set[int] | None):
+    """This process (and the Playwright driver and Chromium it starts) on ``cpus`` meanwhile."""
+    before = os.sched_getaffinity(0) if cpus else None
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        if before:
+            os.sched_setaffinity(0, before)
+
+
+def measure(
+    n: int, repeat: int, timeout_s: float, cpus: tuple, plans: list[dict] | None = None
+) -> dict:
+    """One fresh server, ``n`` sessions; the row of the report (wall, CPU, memory, errors)."""
+    server_cpus, client_cpus = cpus
     port = _free_port()
-    server = start_server(port)
+    server = start_server(port, cpus=server_cpus)
     sampler = RssSampler(server.pid)
     sampler.start()
     idle_rss = sampler.rss()
+    server_cpu, client_cpu = CpuMeter(server.pid), CpuMeter(os.getpid())
+    t0 = time.monotonic()
     try:
-        results = asyncio.run(run_load(f"http://127.0.0.1:{port}", n, repeat, timeout_s))
+        with pinned(client_cpus):
+            results = asyncio.run(run_load(f"http://127.0.0.1:{port}", n, repeat, timeout_s, plans))
     finally:
+        wall = time.monotonic() - t0
+        used = server_cpu.used()
         peak = sampler.stop()
-        server.terminate()
-        server.wait(timeout=20)
+        stop_server(server)
     firsts = [t for r in results for t in r.first_frame_s]
     finishes = [t for r in results for t in r.finish_s]
     return {
@@ -213,6 +461,13 @@ def measure(n: int, repeat: int, timeout_s: float) -> dict:
         "finish_p50_s": _pct(finishes, 0.5),
         "finish_p95_s": _pct(finishes, 0.95),
         "finish_max_s": round(max(finishes), 2) if finishes else None,
+        "finish_each_s": [[round(t, 2) for t in r.finish_s] for r in results],
+        "wall_s": round(wall, 2),
+        "server_cpu_s": used,
+        "server_cores_busy": round(used / wall, 2) if wall else None,
+        "client_cpu_s": client_cpu.used(),
+        "server_cpus": sorted(server_cpus) if server_cpus else None,
+        "client_cpus": sorted(client_cpus) if client_cpus else None,
         "server_rss_idle_mb": round(idle_rss / 2**20),
         "server_rss_peak_mb": round(peak / 2**20),
         "rss_timeline_mb": [
@@ -222,30 +477,148 @@ def measure(n: int, repeat: int, timeout_s: float) -> dict:
     }
 
 
+def _brief(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in ("rss_timeline_mb", "finish_each_s")}
+
+
+def sessions_report(args: argparse.Namespace, cpus: tuple) -> list[dict]:
+    """The classroom rows: one session dreaming twice first (its warm second dream is the
+    baseline), then each N at once, each on a fresh server."""
+    rows = []
+    alone = measure(1, 2, args.timeout, cpus)  # the second, warm dream is the baseline
+    each = alone["finish_each_s"][0] if alone["finish_each_s"] else []
+    alone_s = round(each[-1], 2) if each else None
+    print(f"one dream alone (warm, second of two): {alone_s} s", flush=True)
+    for n in args.sessions:
+        row = measure(n, args.repeat, args.timeout, cpus)
+        row["alone_s"] = alone_s
+        ideal = n * args.repeat * alone_s if alone_s else None
+        row["ratio_p95_to_n_alone"] = (
+            round(row["finish_p95_s"] / ideal, 2) if ideal and row["finish_p95_s"] else None
+        )
+        row["goal_met"] = (
+            not row["errors"]
+            and row["ratio_p95_to_n_alone"] is not None
+            and row["ratio_p95_to_n_alone"] <= 1.5
+        )
+        rows.append(row)
+        print(json.dumps(_brief(row)), flush=True)
+        print(
+            f"N={n}: {row['completed_runs']} completed, {len(row['errors'])} errors, first frame p50/p95 "
+            f"{row['first_frame_p50_s']}/{row['first_frame_p95_s']} s, finish p50/p95 "
+            f"{row['finish_p50_s']}/{row['finish_p95_s']} s, server CPU {row['server_cpu_s']} s "
+            f"in {row['wall_s']} s wall, peak RSS {row['server_rss_peak_mb']} MB, "
+            f"ratio p95 / (N x {alone_s} s alone) = {row['ratio_p95_to_n_alone']} (goal <= 1.5)",
+            flush=True,
+        )
+    return rows
+
+
+def fair_report(args: argparse.Namespace, cpus: tuple) -> dict:
+    """B's default dream alone, then beside A's long dream started 2 s before (goal: <= 3x)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        big = _big_image(Path(tmp) / "big-1024.png")
+        alone = measure(1, 2, args.timeout, cpus)  # B's default dream, warm (second of two)
+        b_done = asyncio.Event()  # binds to measure()'s event loop on first use
+        plans = [
+            {"prepare": long_dream(big, args.timeout), "stop_on": b_done},  # stopped once B is done
+            {"delay_s": 2.0, "done": b_done},
+        ]
+        both = measure(2, 1, args.timeout, cpus, plans)
+    each = alone["finish_each_s"][0] if alone["finish_each_s"] else []
+    b_alone = round(each[-1], 2) if each else None
+    a_times, b_times = both["finish_each_s"]
+    b_beside = b_times[0] if b_times else None
+    row = {
+        "b_alone_s": b_alone,
+        "a_finished_first": bool(a_times),
+        "b_beside_a_s": b_beside,
+        "a_s": a_times[0] if a_times else None,
+        "ratio": round(b_beside / b_alone, 2) if b_alone and b_beside else None,
+        "errors": both["errors"] + alone["errors"],
+        "server_cpu_s": both["server_cpu_s"],
+        "wall_s": both["wall_s"],
+        "server_rss_peak_mb": both["server_rss_peak_mb"],
+    }
+    if row["errors"]:  # e.g. A never started: B's time beside it would mean nothing
+        row["ratio"] = None
+    row["goal_met"] = not row["errors"] and row["ratio"] is not None and row["ratio"] <= 3.0
+    print(
+        f"fair turns: B alone {b_alone} s, B beside A {b_beside} s (x{row['ratio']}, goal <= 3); "
+        f"A finished first: {row['a_finished_first']} (else stopped once B was done)",
+        flush=True,
+    )
+    return row
+
+
+def viewers_report(args: argparse.Namespace, cpus: tuple) -> dict:
+    """The teacher's dream with no viewer, then with ``--viewers`` N (goal: <= 1.5x)."""
+    rows = {}
+    for n in (0, args.viewers):
+        port = _free_port()
+        server = start_server(port, cpus=cpus[0])
+        meter = CpuMeter(server.pid)
+        try:
+            with pinned(cpus[1]):
+                rows[n] = asyncio.run(
+                    _teacher_and_viewers(f"http://127.0.0.1:{port}", n, args.timeout)
+                )
+            rows[n]["server_cpu_s"] = meter.used()
+        except Exception as exc:  # the broadcast page may not exist on this branch yet
+            rows[n] = {
+                "viewers": n,
+                "errors": [f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"],
+            }
+        finally:
+            stop_server(server)
+    base, many = rows[0].get("teacher_finish_s"), rows[args.viewers].get("teacher_finish_s")
+    out = {
+        "none": rows[0],
+        "many": rows[args.viewers],
+        "ratio": round(many / base, 2) if base and many else None,
+    }
+    print(
+        f"broadcast: teacher {base} s alone, {many} s with {args.viewers} viewers "
+        f"(x{out['ratio']}, goal <= 1.5)",
+        flush=True,
+    )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 30])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=600, help="per-session limit, seconds")
+    parser.add_argument("--fair", action="store_true", help="only the fair-turns case")
+    parser.add_argument("--viewers", type=int, default=0, help="only the broadcast case, N viewers")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and clients apart")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    report = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
+    cpus = split_cpus(not args.no_pin)
+    report: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "load_average_before": list(os.getloadavg()),
+        },
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "runs": [],
-    }  # fmt: skip
-    for n in args.sessions:
-        row = measure(n, args.repeat, args.timeout)
-        report["runs"].append(row)
-        brief = {k: v for k, v in row.items() if k != "rss_timeline_mb"}
-        print(json.dumps(brief), flush=True)
+        "server_cpus": sorted(cpus[0]) if cpus[0] else "all",
+        "client_cpus": sorted(cpus[1]) if cpus[1] else "all",
+    }
+    if args.fair:
+        report["fair"] = fair_report(args, cpus)
+    elif args.viewers:
+        report["broadcast"] = viewers_report(args, cpus)
+    else:
+        report["runs"] = sessions_report(args, cpus)
+    report["machine"]["load_average_after"] = list(os.getloadavg())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
-    print(
-        f"median over all sessions: {statistics.median([r['finish_p50_s'] or 0 for r in report['runs']])}"
-    )
 
 
 if __name__ == "__main__":

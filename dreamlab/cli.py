@@ -263,8 +263,12 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
 
     if args.json is not None and not args.json.parent.exists():
         raise CliError(f"cannot write {args.json}: the folder {args.json.parent} does not exist")
-    result = run_benchmark(args.device, quick=args.quick,
-                           progress=lambda msg: print(f"... {msg}", file=sys.stderr))  # fmt: skip
+    result = run_benchmark(
+        args.device,
+        quick=args.quick,
+        progress=lambda msg: print(f"... {msg}", file=sys.stderr),
+        only=args.only,
+    )
     for line in summary_lines(result):
         print(line)
     if args.json is not None:
@@ -432,6 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, default=None, help="write the results here")
     p.add_argument("--device", default="auto")
     p.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
+    p.add_argument(
+        "--only",
+        choices=["engine", "contention"],
+        default=None,
+        help="run only the engine-vs-seed cases, or only the contention case",
+    )
     p.set_defaults(func=_cmd_benchmark)
     return parser
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dreamlab.errors import DreamLabError
 from dreamlab.validate import check_int
 from dreamlab.viz import lut
 
@@ -46,6 +47,7 @@ __all__ = [
     "convolve",
     "default_sigma",
     "display_limits",
+    "kernel_sum",
     "normalize_sum",
     "output_shape",
     "output_size",
@@ -76,7 +78,7 @@ _TAP_LOOP_MAX = 169
 _TORCH_PAD = {"reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
 
-class KernelError(ValueError):
+class KernelError(DreamLabError):
     """A kernel that cannot be used; the message is one line, fit to show a user."""
 
 
@@ -199,7 +201,7 @@ def _as_kernel(kernel: object) -> np.ndarray:
     if arr.size == 0:
         raise KernelError("the kernel is empty")
     if not np.isfinite(arr).all():
-        raise KernelError("the kernel contains NaN or infinite values")
+        raise _bad_cell(arr)
     if max(arr.shape[:2]) > MAX_KERNEL_SIDE:
         raise KernelError(
             f"the kernel is {arr.shape[0]}x{arr.shape[1]}; the largest side allowed is "
@@ -208,6 +210,18 @@ def _as_kernel(kernel: object) -> np.ndarray:
     if np.abs(arr).max() > 1e6:
         raise KernelError("kernel values must lie between -1e6 and 1e6")
     return arr.astype(np.float32)
+
+
+def _bad_cell(arr: np.ndarray) -> KernelError:
+    """Name the first cell that is empty (NaN) or infinite, counting rows and columns from 1."""
+    r, c = (int(v) + 1 for v in np.argwhere(~np.isfinite(arr))[0][:2])
+    return KernelError(
+        f"the kernel contains NaN or infinite values: the cell at row {r}, column {c} "
+        "is empty or not a finite number",
+        "kernel_cell",
+        row=r,
+        col=c,
+    )
 
 
 def _check_fit(
@@ -610,8 +624,15 @@ _BUILDERS: dict[str, Any] = {
     "emboss": lambda s, g: _fixed([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]),
     "outline": lambda s, g: _fixed([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]),
 }
-_SIZED = {"horizontal_edge", "vertical_edge", "sobel_x", "sobel_y", "box_blur", "gaussian_blur",
-          "laplacian_of_gaussian"}  # fmt: skip
+_SIZED = {
+    "horizontal_edge",
+    "vertical_edge",
+    "sobel_x",
+    "sobel_y",
+    "box_blur",
+    "gaussian_blur",
+    "laplacian_of_gaussian",
+}
 _SIGMA = {"gaussian_blur", "laplacian_of_gaussian"}
 
 PRESETS: Mapping[str, Preset] = {
@@ -642,10 +663,21 @@ def preset_kernel(name: str, size: int = 3, sigma: float | None = None) -> np.nd
     return np.asarray(_BUILDERS[name](size, sigma), dtype=np.float32)
 
 
+def kernel_sum(kernel: np.ndarray) -> float:
+    """The sum of the weights, exactly 0.0 when it is only float32 rounding (a zero-sum kernel).
+
+    A Laplacian of Gaussian sums to 0 in exact arithmetic but to about 2e-8 in float32; a sum
+    smaller than a millionth of the total weight ``sum |w|`` is rounding, so it reads as 0.
+    """
+    ker = np.asarray(kernel, dtype=np.float64)
+    total, weight = float(ker.sum()), float(np.abs(ker).sum())
+    return 0.0 if abs(total) <= 1e-6 * weight else total
+
+
 def normalize_sum(kernel: np.ndarray) -> np.ndarray:
     """The kernel divided by its sum (so a flat image keeps its brightness)."""
     ker = _as_kernel(kernel)
-    total = float(ker.astype(np.float64).sum())
+    total = kernel_sum(ker)
     if abs(total) < 1e-9:
         raise KernelError("the kernel sums to 0 (an edge detector): it cannot be normalised")
     return (ker / total).astype(np.float32)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
 
 import torch
+
+from dreamlab.threads import env_threads, set_torch_threads, thread_ceiling, usable_cores
 
 __all__ = ["available_devices", "configure_threads", "resolve_device"]
 
@@ -44,20 +45,16 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 def configure_threads(threads: int | None = None) -> int:
     """Set torch's intra-op threads for a shared server; returns the number used.
 
-    ``DREAMLAB_TORCH_THREADS`` wins, else ``threads``, else every core the process may use. The job
-    gate lets one heavy job run at a time on a CPU, so that job may use all cores; inter-op
-    parallelism is kept at 1 so a second light request (a feature map) cannot double the threads.
+    ``DREAMLAB_TORCH_THREADS`` wins, else ``threads``, else the cores this process may really use
+    (its affinity, capped by a cgroup CPU quota: :func:`dreamlab.threads.usable_cores`). That is
+    the ceiling: while a job runs, :class:`dreamlab.threads.ThreadGovernor` may use fewer when a
+    neighbour takes cores. Inter-op parallelism is kept at 1 so a second light request (a feature
+    map) cannot double the threads.
     """
-    env = os.environ.get("DREAMLAB_TORCH_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        threads = int(env)
-    if threads is None:
-        try:
-            threads = len(os.sched_getaffinity(0))
-        except AttributeError:  # macOS, Windows
-            threads = os.cpu_count() or 1
-    torch.set_num_threads(max(1, threads))
+    threads = env_threads() or threads or usable_cores()
+    used = set_torch_threads(threads)
+    thread_ceiling(set_ceiling=used)
     # set_num_interop_threads raises once parallel work has started: then keep what is set
     with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)
-    return torch.get_num_threads()
+    return used

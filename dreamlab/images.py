@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from dreamlab.errors import DreamLabError
+
 __all__ = [
     "DEFAULT_MAX_SIDE",
     "MAX_PIXELS",
@@ -30,6 +32,7 @@ __all__ = [
     "load_image",
     "load_sample",
     "resize_max_side",
+    "resize_to",
     "resize_tensor",
     "sample_names",
     "sample_path",
@@ -48,8 +51,11 @@ ImageLike = str | Path | bytes | BinaryIO | Image.Image | np.ndarray
 _SAMPLES_DIR = Path(__file__).parent / "assets" / "samples"
 
 
-class ImageError(ValueError):
-    """An image that cannot be used; the message is one line, fit to show a user."""
+class ImageError(DreamLabError):
+    """An image that cannot be used; the message is one line, fit to show a user.
+
+    ``kind`` and ``params`` say what went wrong for a translated interface (``dreamlab.errors``).
+    """
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,8 @@ class LoadedImage:
 
     array: np.ndarray
     name: str = "image"
-    note: str | None = None  # e.g. "downsized from 4000x3000 to 1024x768"
+    note: str | None = None  # e.g. "downsized from 4000x3000 to 1024x768 (max side 1024 px)"
+    original_size: tuple[int, int] | None = None  # (width, height) before a downsize, if any
 
     @property
     def size(self) -> tuple[int, int]:
@@ -75,7 +82,12 @@ def sample_path(name: str) -> Path:
     """Path of a bundled sample photo by name (``"chelsea"``)."""
     path = _SAMPLES_DIR / f"{name}.png"
     if not path.is_file():
-        raise ImageError(f"unknown sample {name!r}; samples: {', '.join(sample_names())}")
+        raise ImageError(
+            f"unknown sample {name!r}; samples: {', '.join(sample_names())}",
+            "unknown_sample",
+            name=name,
+            samples=", ".join(sample_names()),
+        )
     return path
 
 
@@ -84,30 +96,47 @@ def load_sample(name: str, *, max_side: int | None = DEFAULT_MAX_SIDE) -> np.nda
     return load_image(sample_path(name), max_side=max_side).array
 
 
-def _open(source: str | Path | bytes | BinaryIO) -> tuple[Image.Image, str]:
-    """Open (lazily) a file, bytes or stream with PIL; refuse what PIL cannot identify."""
-    name = "image"
+def _open(
+    source: str | Path | bytes | BinaryIO, name: str | None = None
+) -> tuple[Image.Image, str]:
+    """Open (lazily) a file, bytes or stream with PIL; refuse what PIL cannot identify.
+
+    ``name`` (an upload's file name) names the image in every error, the first one included.
+    """
     if isinstance(source, str | Path):
         path = Path(source)
-        name = path.name
+        name = name or path.name
         if not path.is_file():
-            raise ImageError(f"{name}: no such file")
+            raise ImageError(f"{name}: no such file", "no_such_file", name=name)
         try:
             data: BinaryIO = io.BytesIO(path.read_bytes())
         except OSError as exc:  # unreadable (permissions, a vanished file)
-            raise ImageError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
+            reason = exc.strerror or str(exc)
+            raise ImageError(
+                f"{name}: cannot read the file ({reason})",
+                "unreadable_file",
+                name=name,
+                reason=reason,
+            ) from None
     elif isinstance(source, bytes | bytearray):
         data = io.BytesIO(bytes(source))
     elif callable(getattr(source, "read", None)):
-        name = Path(str(getattr(source, "name", "image"))).name
+        name = name or Path(str(getattr(source, "name", "image"))).name
         raw = source.read()
         if not isinstance(raw, bytes | bytearray):  # a text-mode stream
-            raise ImageError(f"{name}: expected binary image data, got {type(raw).__name__}")
+            got = type(raw).__name__
+            raise ImageError(
+                f"{name}: expected binary image data, got {got}", "text_stream", name=name, got=got
+            )
         data = io.BytesIO(bytes(raw))
     else:  # None, numbers, lists...: say so instead of an AttributeError deep inside
-        raise ImageError(f"expected an image file, bytes or array, got {type(source).__name__}")
+        got = type(source).__name__
+        raise ImageError(
+            f"expected an image file, bytes or array, got {got}", "not_an_image_source", got=got
+        )
+    name = name or "image"
     if data.getbuffer().nbytes == 0:
-        raise ImageError(f"{name}: the file is empty")
+        raise ImageError(f"{name}: the file is empty", "empty_file", name=name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -115,13 +144,19 @@ def _open(source: str | Path | bytes | BinaryIO) -> tuple[Image.Image, str]:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # PIL refuses huge canvases itself before our own MAX_PIXELS check can: say why.
         raise ImageError(
-            f"{name}: the image claims too many pixels (possible decompression bomb)"
+            f"{name}: the image claims too many pixels (possible decompression bomb)",
+            "bomb",
+            name=name,
         ) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image (or a format DreamLab cannot read)") from None
+        raise ImageError(
+            f"{name}: not an image (or a format DreamLab cannot read)", "not_an_image", name=name
+        ) from None
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
         # PIL's plugins raise all of these for damaged headers (e.g. "Truncated IHDR chunk")
-        raise ImageError(f"{name}: cannot read the image ({exc})") from None
+        raise ImageError(
+            f"{name}: cannot read the image ({exc})", "damaged_image", name=name, reason=str(exc)
+        ) from None
     return img, name
 
 
@@ -129,9 +164,16 @@ def _check_canvas(img: Image.Image, name: str) -> None:
     """Refuse decompression bombs before any pixel is decoded."""
     w, h = img.size
     if w * h > MAX_PIXELS:
+        mp, limit = round(w * h / 1e6), round(MAX_PIXELS / 1e6)
         raise ImageError(
-            f"{name}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the "
-            f"{MAX_PIXELS / 1e6:.0f} MP limit (possible decompression bomb)"
+            f"{name}: {w}x{h} is {mp} megapixels, over the {limit} MP limit "
+            "(possible decompression bomb)",
+            "too_many_pixels",
+            name=name,
+            w=w,
+            h=h,
+            mp=mp,
+            limit=limit,
         )
 
 
@@ -144,7 +186,12 @@ def _decode_pixels(img: Image.Image, name: str) -> np.ndarray:
             img.load()
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{name}: the file is truncated or corrupt ({exc})") from None
+        raise ImageError(
+            f"{name}: the file is truncated or corrupt ({exc})",
+            "corrupt",
+            name=name,
+            reason=str(exc),
+        ) from None
     return _to_rgb(img)
 
 
@@ -172,13 +219,19 @@ def _from_array(arr: np.ndarray) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise ImageError(f"expected an H x W, H x W x 3 or H x W x 4 array, got shape {arr.shape}")
+        raise ImageError(
+            f"expected an H x W, H x W x 3 or H x W x 4 array, got shape {arr.shape}",
+            "array_shape",
+            shape=str(arr.shape),
+        )
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise ImageError(f"expected a numeric array, got dtype {arr.dtype}")
+        raise ImageError(
+            f"expected a numeric array, got dtype {arr.dtype}", "array_dtype", dtype=str(arr.dtype)
+        )
     if arr.dtype != np.uint8:
         arr = arr.astype(np.float64)
         if not np.isfinite(arr).all():
-            raise ImageError("the image array contains NaN or infinite values")
+            raise ImageError("the image array contains NaN or infinite values", "array_not_finite")
         scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
         arr = np.clip(arr * scale, 0, 255).round().astype(np.uint8)
     if arr.shape[2] == 1:
@@ -198,6 +251,14 @@ def resize_max_side(
     scale = max_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(Image.fromarray(arr).resize(size, resample), dtype=np.uint8)
+
+
+def resize_to(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an ``H x W x 3`` uint8 image to (width, height), up or down (Lanczos)."""
+    if (arr.shape[1], arr.shape[0]) == tuple(size):
+        return arr
+    img = Image.fromarray(arr).resize(tuple(size), Image.Resampling.LANCZOS)
+    return np.asarray(img, dtype=np.uint8)
 
 
 def load_image(
@@ -220,20 +281,25 @@ def load_image(
         if isinstance(source, Image.Image):
             img, label = source, name or "image"
         else:
-            img, label = _open(source)
-            label = name or label
+            img, label = _open(source, name)
         _check_canvas(img, label)
         arr = _decode_pixels(img, label)
     h, w = arr.shape[:2]
     if min(h, w) < min_side:
         raise ImageError(
-            f"{label}: {w}x{h} is too small (each side must be at least {min_side} px)"
+            f"{label}: {w}x{h} is too small (each side must be at least {min_side} px)",
+            "too_small",
+            name=label,
+            w=w,
+            h=h,
+            min_side=min_side,
         )
-    note = None
+    note, original = None, None
     if max_side is not None and max(h, w) > max_side:
         arr = resize_max_side(arr, max_side)
         note = f"downsized from {w}x{h} to {arr.shape[1]}x{arr.shape[0]} (max side {max_side} px)"
-    return LoadedImage(array=arr, name=label, note=note)
+        original = (w, h)
+    return LoadedImage(array=arr, name=label, note=note, original_size=original)
 
 
 def as_uint8(image: ImageLike) -> np.ndarray:

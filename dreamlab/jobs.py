@@ -1,8 +1,22 @@
-"""A bounded job gate shared by every browser session: heavy work waits its turn.
+"""The job gate shared by every browser session: seats for a few jobs, fair turns step by step.
 
-A class of 30 pressing **Dream** at once must not oversubscribe two CPU cores. Each job takes a
-ticket; at most ``capacity`` run at once, the others wait in FIFO order and can ask their place in
-the queue. Pure Python (no streamlit), so the CLI and tests can use it too.
+A class of 30 pressing **Dream** at once must not oversubscribe two CPU cores, and one student's
+1024 px, 8 x 50 dream must not make everyone behind it wait for all of it. So the gate has two
+levels:
+
+- **Seats** (``capacity``): at most this many jobs are admitted at once (each keeps its tensors in
+  memory). The others wait in FIFO order and can ask their place in the queue (``position``).
+- **Turns** (``turns``): seated jobs run *one step at a time* (``with gate.turn(ticket): step()``,
+  or :meth:`JobGate.take_turns` around a frame iterator), at most ``turns`` steps at once (1 on a
+  CPU: each step gets every core; 2 on a GPU). The next turn goes to the waiting job that has had
+  the least turn time so far: fair shares of *time*, not of steps, so a small dream beside a big
+  one gets half the machine even though its steps are 4x shorter (start-time fair queuing, as
+  Linux's CFS does with ``vruntime``). A job that joins, or comes back after not asking for a
+  while, starts level with the others (minus a small slack) so it cannot claim credit for the past.
+
+Work between steps (a page drawing its frame) happens outside the turn, so another job's step runs
+meanwhile. :meth:`leave` (Stop, a closed tab, an error) frees the seat and any turn at once.
+Pure Python (no streamlit), so the CLI and tests can use it too; ``clock`` is injectable.
 """
 
 from __future__ import annotations
@@ -10,18 +24,29 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-__all__ = ["JobGate", "Ticket", "default_capacity"]
+__all__ = ["JobGate", "Ticket", "default_capacity", "default_turns"]
+
+T = TypeVar("T")
+
+_SLACK_S = 0.25  # how far behind the others a returning job may start (a short catch-up burst)
 
 
 def default_capacity(device: str = "cpu") -> int:
-    """``DREAMLAB_MAX_JOBS`` if set, else 1 on the CPU (the cores are shared) and 2 on a GPU."""
+    """Seats: ``DREAMLAB_MAX_JOBS`` if set, else 4 (jobs taking turns; each holds its memory)."""
     env = os.environ.get("DREAMLAB_MAX_JOBS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
+    return 4
+
+
+def default_turns(device: str = "cpu") -> int:
+    """Steps at once: 1 on the CPU (a step gets every core), 2 on a GPU (one feeds while one runs)."""
     return 1 if device == "cpu" else 2
 
 
@@ -34,38 +59,53 @@ class Ticket:
 
     @property
     def position(self) -> int:
-        """0 when running (or free to run), else how many jobs are ahead in the queue."""
+        """0 when seated (or free to be), else how many jobs are ahead in the queue."""
         return self.gate.position(self)
 
 
 class JobGate:
-    """FIFO gate letting at most ``capacity`` jobs run at once."""
+    """At most ``capacity`` seated jobs, taking turns of one step (``turns`` steps at once)."""
 
-    def __init__(self, capacity: int = 1) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
+    def __init__(
+        self,
+        capacity: int = 1,
+        turns: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        slack: float = _SLACK_S,
+    ) -> None:
+        if capacity < 1 or turns < 1:
+            raise ValueError("capacity and turns must be at least 1")
         self.capacity = capacity
+        self.turns = turns
+        self._clock = clock
+        self._slack = slack
         self._cond = threading.Condition()
         self._counter = itertools.count()
-        self._waiting: list[int] = []
-        self._running: set[int] = set()
+        self._waiting: list[int] = []  # FIFO of tickets without a seat
+        self._used: dict[int, float] = {}  # seated ticket -> turn seconds so far
+        self._asking: set[int] = set()  # seated tickets waiting for a turn
+        self._active: dict[int, float] = {}  # tickets in a turn -> when it began
+        self._ended: dict[int, float] = {}  # seated tickets -> when their last turn ended
+
+    # -- seats
 
     def position(self, ticket: Ticket) -> int:
-        """Jobs ahead of ``ticket`` that must start before it can (0 = running or next free)."""
+        """Jobs ahead of ``ticket`` that must be seated before it can (0 = seated or next free)."""
         with self._cond:
-            if ticket.number in self._running or ticket.number not in self._waiting:
+            if ticket.number in self._used or ticket.number not in self._waiting:
                 return 0
             ahead = self._waiting.index(ticket.number)
-            free = self.capacity - len(self._running)
-            return max(0, ahead - free + 1)
+            return max(0, ahead - self._free_seats() + 1)
 
     @property
     def running(self) -> int:
+        """Seated jobs (taking turns)."""
         with self._cond:
-            return len(self._running)
+            return len(self._used)
 
     @property
     def waiting(self) -> int:
+        """Jobs queued for a seat."""
         with self._cond:
             return len(self._waiting)
 
@@ -77,36 +117,44 @@ class JobGate:
             return ticket
 
     def wait_turn(self, ticket: Ticket, timeout: float | None = None) -> bool:
-        """Block until ``ticket`` may run (True) or ``timeout`` seconds pass (False)."""
+        """Block until ``ticket`` has a seat (True) or ``timeout`` seconds pass (False)."""
         number = ticket.number
         with self._cond:
-            if number in self._running:  # asked again once running: still its turn
+            if number in self._used:  # asked again once seated: still seated
                 return True
             # Also wake if the ticket left the queue (leave() from elsewhere): it can never start.
             self._cond.wait_for(
-                lambda: number not in self._waiting or self._can_start(number), timeout=timeout
+                lambda: number not in self._waiting or self._can_sit(number), timeout=timeout
             )
-            if number not in self._waiting or not self._can_start(number):
+            if number not in self._waiting or not self._can_sit(number):
                 return False
             self._waiting.remove(number)
-            self._running.add(number)
+            self._used[number] = min(self._used.values(), default=0.0)  # level with the others
+            self._ended[number] = self._clock()
             return True
 
-    def _can_start(self, number: int) -> bool:
-        free = self.capacity - len(self._running)
+    def _free_seats(self) -> int:
+        return self.capacity - len(self._used)
+
+    def _can_sit(self, number: int) -> bool:
+        free = self._free_seats()
         return free > 0 and number in self._waiting[:free]
 
     def leave(self, ticket: Ticket) -> None:
-        """Give the slot (or the queue place) back; safe to call twice."""
+        """Give the seat, any turn and the queue place back; safe to call twice."""
         with self._cond:
-            self._running.discard(ticket.number)
-            if ticket.number in self._waiting:
-                self._waiting.remove(ticket.number)
+            number = ticket.number
+            self._used.pop(number, None)
+            self._ended.pop(number, None)
+            self._asking.discard(number)
+            self._active.pop(number, None)
+            if number in self._waiting:
+                self._waiting.remove(number)
             self._cond.notify_all()
 
     @contextmanager
     def slot(self, timeout: float | None = None) -> Iterator[Ticket]:
-        """``with gate.slot(): ...`` runs the body once it is this job's turn."""
+        """``with gate.slot(): ...`` runs the body once this job has a seat."""
         ticket = self.enter()
         try:
             if not self.wait_turn(ticket, timeout):
@@ -114,3 +162,83 @@ class JobGate:
             yield ticket
         finally:
             self.leave(ticket)
+
+    # -- turns
+
+    def begin_turn(self, ticket: Ticket, timeout: float | None = None) -> bool:
+        """Block until this seated job may run one step (True); False if it has no seat (it left)
+        or ``timeout`` passed. Every :meth:`begin_turn` that returns True needs its :meth:`end_turn`."""
+        number = ticket.number
+        with self._cond:
+            if number not in self._used:
+                return False
+            if number in self._active:
+                return True
+            self._catch_up(number)
+            self._asking.add(number)
+            try:
+                ok = self._cond.wait_for(
+                    lambda: number not in self._used or self._may_run(number), timeout=timeout
+                )
+            finally:
+                self._asking.discard(number)
+            if not ok or number not in self._used:
+                self._cond.notify_all()  # a waiter behind it may now be first
+                return False
+            self._active[number] = self._clock()
+            return True
+
+    def _catch_up(self, number: int) -> None:
+        """A job back after a pause (no turn for longer than the slack) starts at most the slack
+        behind the jobs still running, instead of claiming the whole pause as credit."""
+        if self._clock() - self._ended.get(number, self._clock()) <= self._slack:
+            return  # asking again right after its last step: its deficit is fair
+        busy = [self._used[n] for n in (*self._asking, *self._active) if n != number]
+        if busy:
+            self._used[number] = max(self._used[number], min(busy) - self._slack)
+
+    def _may_run(self, number: int) -> bool:
+        """A free turn, and ``number`` among the askers with the least turn time (ties: oldest)."""
+        free = self.turns - len(self._active)
+        if free <= 0:
+            return False
+        first = sorted(self._asking, key=lambda n: (self._used[n], n))[:free]
+        return number in first
+
+    def end_turn(self, ticket: Ticket) -> None:
+        """The step is done: charge its time and hand the turn on."""
+        with self._cond:
+            began = self._active.pop(ticket.number, None)
+            if began is not None and ticket.number in self._used:
+                self._used[ticket.number] += max(0.0, self._clock() - began)
+                self._ended[ticket.number] = self._clock()
+            self._cond.notify_all()
+
+    @contextmanager
+    def turn(self, ticket: Ticket) -> Iterator[bool]:
+        """``with gate.turn(ticket) as ok:`` one step; ``ok`` is False if the job lost its seat."""
+        ok = self.begin_turn(ticket)
+        try:
+            yield ok
+        finally:
+            if ok:
+                self.end_turn(ticket)
+
+    def take_turns(self, ticket: Ticket, frames: Iterable[T]) -> Iterator[T]:
+        """Pull ``frames`` one turn per item; what the caller does with an item is outside the
+        turn. Ends early if the ticket loses its seat."""
+        it = iter(frames)
+        while True:
+            with self.turn(ticket) as ok:
+                if not ok:
+                    return
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+            yield item
+
+    def used(self, ticket: Ticket) -> float:
+        """Turn seconds a seated job has been charged (0 when not seated)."""
+        with self._cond:
+            return self._used.get(ticket.number, 0.0)

@@ -24,6 +24,7 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "fit_frames",
     "gif_bytes",
+    "jpeg_bytes",
     "mp4_bytes",
     "png_bytes",
     "read_png_params",
@@ -52,6 +53,13 @@ def png_bytes(image: np.ndarray, params: dict[str, Any] | None = None) -> bytes:
     info.add_itxt(METADATA_KEY, json.dumps(meta, sort_keys=True, default=_json_default))
     buf = io.BytesIO()
     Image.fromarray(_check_frame(image)).save(buf, format="PNG", pnginfo=info, compress_level=6)
+    return buf.getvalue()
+
+
+def jpeg_bytes(image: np.ndarray, quality: int = 80) -> bytes:
+    """A JPEG of ``image``: a few milliseconds and a tenth of a PNG's size, for frames sent live."""
+    buf = io.BytesIO()
+    Image.fromarray(_check_frame(image)).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
 
 

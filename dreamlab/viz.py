@@ -16,12 +16,16 @@ from PIL import Image, ImageDraw, ImageFont
 __all__ = [
     "ColorScale",
     "colorbar",
+    "channel_scales",
     "colorize",
     "filter_tiles",
+    "label_font",
     "lut",
     "mosaic",
+    "outline",
     "overlay",
     "shared_scale",
+    "tile_at",
 ]
 
 
@@ -50,6 +54,25 @@ def shared_scale(values: np.ndarray | torch.Tensor) -> ColorScale:
     return ColorScale("magma", 0.0, max(hi, 1e-12))
 
 
+def channel_scales(maps: np.ndarray) -> list[ColorScale]:
+    """One scale per map (``N x h x w``), each spanning its own values, all of one kind.
+
+    If any map has a negative value every scale is diverging and symmetric about 0 (so white is
+    still 0 everywhere); else each runs from 0 to its own top (the 99.5th percentile of |value|,
+    brighter values saturate). Faint maps become visible, but
+    their colours no longer compare across tiles (the caller says so).
+    """
+    signed = shared_scale(maps).signed
+    scales = []
+    for m in maps:
+        finite = m[np.isfinite(m)]
+        # The 99.5th percentile, not the maximum: one hot pixel must not leave the rest pale.
+        top = float(np.percentile(np.abs(finite), 99.5)) if finite.size else 1.0
+        top = max(top, 1e-12)
+        scales.append(ColorScale("RdBu_r", -top, top) if signed else ColorScale("magma", 0.0, top))
+    return scales
+
+
 @functools.cache
 def lut(cmap: str) -> np.ndarray:
     """A 256 x 3 uint8 lookup table for a matplotlib colormap (built once)."""
@@ -75,7 +98,8 @@ def colorbar(scale: ColorScale, width: int = 256, height: int = 14) -> np.ndarra
 
 
 @functools.cache
-def _font(size: int) -> ImageFont.ImageFont:
+def label_font(size: int) -> ImageFont.ImageFont:
+    """Pillow's default font at ``size`` pixels (loaded once per size)."""
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has no sized default font
@@ -83,15 +107,26 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 
 def mosaic(
-    tiles: np.ndarray, labels: list[str] | None = None, *, cols: int = 8, pad: int = 4,
-    tile_size: int | None = None, background: int = 14,
-) -> np.ndarray:  # fmt: skip
-    """Lay ``N x h x w x 3`` uint8 tiles on a grid, each optionally labelled in its corner."""
+    tiles: np.ndarray,
+    labels: list[str] | None = None,
+    *,
+    cols: int = 8,
+    pad: int = 4,
+    tile_size: int | None = None,
+    background: int = 14,
+    smooth: bool = False,
+) -> np.ndarray:
+    """Lay ``N x h x w x 3`` uint8 tiles on a grid, each optionally labelled in its corner.
+
+    ``tile_size`` enlarges each tile's longer side to that many pixels: nearest neighbour (each
+    value a sharp square), or bilinear with ``smooth`` (easier to read a photo in).
+    """
     n = len(tiles)
     if n == 0:
         return np.full((16, 16, 3), background, np.uint8)
     if tile_size is not None:
-        tiles = np.stack([_resize_nearest(t, tile_size) for t in tiles])
+        resample = Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST
+        tiles = np.stack([_resize_nearest(t, tile_size, resample) for t in tiles])
     h, w = tiles.shape[1:3]
     cols = max(1, min(cols, n))
     rows = -(-n // cols)
@@ -110,7 +145,7 @@ def _label(
 ) -> np.ndarray:
     img = Image.fromarray(canvas)
     draw = ImageDraw.Draw(img)
-    font = _font(max(10, min(16, w // 6)))
+    font = label_font(max(10, min(28, w // 7)))  # large tiles get large labels (a projector)
     for k, text in enumerate(labels):
         r, c = divmod(k, cols)
         x, y = pad + c * (w + pad) + 2, pad + r * (h + pad) + 1
@@ -120,11 +155,43 @@ def _label(
     return np.asarray(img)
 
 
-def _resize_nearest(tile: np.ndarray, size: int) -> np.ndarray:
+def _resize_nearest(
+    tile: np.ndarray, size: int, resample: Image.Resampling = Image.Resampling.NEAREST
+) -> np.ndarray:
     h, w = tile.shape[:2]
     scale = size / max(h, w)
     new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(tile).resize(new, Image.Resampling.NEAREST))
+    return np.asarray(Image.fromarray(tile).resize(new, resample))
+
+
+def tile_at(
+    x: float, y: float, count: int, tile_shape: tuple[int, int], *, cols: int, pad: int = 4
+) -> tuple[int, float, float] | None:
+    """Which tile of a :func:`mosaic` the canvas point (x, y) falls on, and where inside it.
+
+    Returns (tile index, fraction down, fraction across), each fraction in [0, 1), or None for
+    the padding between tiles and the empty end of the last row.
+    """
+    h, w = tile_shape
+    c, r = int(x // (w + pad)), int(y // (h + pad))
+    fx, fy = (x - c * (w + pad) - pad) / w, (y - r * (h + pad) - pad) / h
+    k = r * max(1, min(cols, count)) + c
+    if not (0 <= fx < 1 and 0 <= fy < 1) or c >= cols or k >= count:
+        return None
+    return k, fy, fx
+
+
+def outline(
+    image: np.ndarray, box: tuple[int, int, int, int], color: tuple[int, int, int] = (255, 214, 0)
+) -> np.ndarray:
+    """A copy of ``image`` with the box (top, left, bottom, right; exclusive) outlined."""
+    top, left, bottom, right = box
+    img = Image.fromarray(image)
+    width = max(2, round(max(image.shape[:2]) / 150))  # visible once the picture is shown small
+    ImageDraw.Draw(img).rectangle(
+        (left, top, max(left, right - 1), max(top, bottom - 1)), outline=color, width=width
+    )
+    return np.asarray(img)
 
 
 def filter_tiles(weight: torch.Tensor, tile_size: int = 48) -> tuple[np.ndarray, float]:

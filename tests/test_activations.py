@@ -17,6 +17,7 @@ from dreamlab.activations import (
     layer_maps,
     top_channels,
 )
+from dreamlab.images import resize_to
 from dreamlab.models import LoadedModel, UnknownLayerError
 
 
@@ -164,3 +165,43 @@ def test_top_channels() -> None:
     maps[4] = -1.0
     assert top_channels(maps, 2) == [3, 1]
     assert top_channels(maps.numpy(), 10)[:2] == [3, 1] and len(top_channels(maps, 10)) == 5
+
+
+def test_layer_stride_and_the_size_for_readable_maps(lite0: LoadedModel) -> None:
+    from dreamlab.activations import layer_stride, maps_input_size
+
+    assert layer_stride(lite0, "_stem_act") == 2 and layer_stride(lite0, "_blocks.9") == 16
+    assert maps_input_size((451, 300), 2) == (451, 300)  # shallow: the photo's own size
+    w, h = maps_input_size((451, 300), 16)
+    assert h // 16 >= 28 and w / h == pytest.approx(451 / 300, rel=0.01)
+    w, h = maps_input_size((451, 300), 32, max_pixels=500_000)  # the cap wins
+    assert w * h <= 500_000 * 1.01 and h // 32 < 28
+    image = np.zeros((h, w, 3), np.uint8)
+    assert (
+        min(
+            layer_maps(lite0, resize_to(image, maps_input_size((451, 300), 16)), "_blocks.9").shape[
+                1:
+            ]
+        )
+        >= 28
+    )
+
+
+def test_receptive_field_of_the_stem_is_its_3x3_window(lite0: LoadedModel) -> None:
+    from dreamlab.activations import receptive_field
+
+    image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)
+    # the stem: a 3 x 3 conv, stride 2, padding 1: unit (5, 7) reads rows 9..11, columns 13..15
+    assert receptive_field(lite0, image, "_stem_act", 5, 7) == (9, 13, 12, 16)
+    top, left, bottom, right = receptive_field(lite0, image, "_blocks.9", 2, 2)
+    assert bottom - top > 50 and right - left > 50  # deep units see a large patch
+    assert _no_hooks(lite0.module) and all(p.grad is None for p in lite0.module.parameters())
+
+
+def test_top_channels_by_variation() -> None:
+    maps = np.zeros((3, 4, 4), np.float32)
+    maps[0] += 5.0  # high mean, flat
+    maps[1, ::2] = 3.0  # stripes: varied
+    assert top_channels(maps, 1) == [0] and top_channels(maps, 1, by="std") == [1]
+    with pytest.raises(ValueError):
+        top_channels(maps, 1, by="max")

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 
-from dreamlab.benchmark import BenchCase, reference_copy, seed_dream
+from dreamlab.benchmark import BenchCase, busy_neighbour, reference_copy, seed_dream
 from dreamlab.cli import main
 from dreamlab.dream import dream
 
 
 def test_quick_benchmark_writes_every_number(tmp_path, capsys) -> None:
     out = tmp_path / "bench.json"
-    assert main(["benchmark", "--quick", "--device", "cpu", "--json", str(out)]) == 0
+    assert (
+        main(["benchmark", "--quick", "--only", "engine", "--device", "cpu", "--json", str(out)])
+        == 0
+    )
     result = json.loads(out.read_text())
     assert result["quick"] and result["machine"]["device"] == "cpu"
     assert result["matmul_peak_gflops"]["fp32"] > 0
@@ -51,3 +55,36 @@ def test_bench_case_steps() -> None:
     assert BenchCase("m", "l", 64, 4, 10).steps == 40
     with pytest.raises(AttributeError):
         BenchCase("m", "l", 64, 4, 10).steps = 3  # frozen
+
+
+def _usable_cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+@pytest.mark.skipif(len(_usable_cpus()) < 2, reason="the contention case needs 2 usable cores")
+def test_quick_contention_case(tmp_path) -> None:
+    out = tmp_path / "contention.json"
+    assert (
+        main(
+            ["benchmark", "--quick", "--only", "contention", "--device", "cpu", "--json", str(out)]
+        )
+        == 0
+    )
+    result = json.loads(out.read_text())
+    c = result["contention"]
+    assert result["cases"] == [] and c["neighbour_core"] in _usable_cpus()
+    for key in ("quiet_s", "quiet_fixed_s", "contended_s", "contended_fixed_s"):
+        assert c[key] > 0
+    assert c["slowdown"] == pytest.approx(c["contended_s"] / c["quiet_s"])
+    assert result["targets"]["contention_slowdown"] == c["slowdown"]
+    assert "contention_slowdown_met" in result["targets"]
+
+
+@pytest.mark.skipif(not _usable_cpus(), reason="needs sched_getaffinity (Linux)")
+def test_busy_neighbour_is_pinned_and_always_stopped() -> None:
+    psutil = pytest.importorskip("psutil")
+    core = _usable_cpus()[-1]
+    with pytest.raises(RuntimeError, match="boom"), busy_neighbour(core) as pid:
+        assert psutil.Process(pid).cpu_affinity() == [core]
+        raise RuntimeError("boom")  # an error in the timed work must not leave it spinning
+    assert not psutil.pid_exists(pid)

@@ -519,3 +519,13 @@ def test_cli_refuses_non_png_output(tmp_path, capsys) -> None:
     rc = main(["convolve", str(SAMPLES / "chelsea.png"), "--kernel", "sobel_x",
                "-o", str(tmp_path / "x.jpg")])  # fmt: skip
     assert rc == 2 and ".png" in capsys.readouterr().err
+
+
+def test_kernel_sum_reads_zero_for_a_laplacian_of_gaussian() -> None:
+    from dreamlab.convolution import kernel_sum
+
+    log = preset_kernel("laplacian_of_gaussian", 5)
+    assert float(log.sum()) != 0.0  # float32 rounding: about 1e-8
+    assert kernel_sum(log) == 0.0
+    assert kernel_sum(preset_kernel("box_blur", 3)) == pytest.approx(1.0)
+    assert kernel_sum(np.array([[1e-7, 0.0]])) == pytest.approx(1e-7)  # small but real: kept

@@ -438,3 +438,31 @@ def test_unknown_sample() -> None:
         sample_path("nope")
     msg = _assert_one_line(exc)
     assert "chelsea" in msg
+
+
+def test_a_bad_upload_is_named_by_its_file_name_in_every_error() -> None:
+    from dreamlab.images import ImageError
+
+    tiny = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(tiny, "PNG")
+    names = []
+    for data in (b"garbage", tiny.getvalue()):
+        with pytest.raises(ImageError) as exc:
+            load_image(data, name="one.png")
+        names.append(str(exc.value).split(":")[0])
+    assert names == ["one.png", "one.png"]
+
+
+def test_downsizing_records_the_original_size() -> None:
+    img = load_image(np.zeros((300, 600, 3), np.uint8), max_side=100)
+    assert img.size == (100, 50) and img.original_size == (600, 300)
+    assert load_image(np.zeros((30, 60, 3), np.uint8)).original_size is None
+
+
+def test_resize_to_goes_up_and_down() -> None:
+    from dreamlab.images import resize_to
+
+    arr = np.random.default_rng(0).integers(0, 256, (30, 40, 3), np.uint8)
+    assert resize_to(arr, (80, 60)).shape == (60, 80, 3)
+    assert resize_to(arr, (20, 15)).shape == (15, 20, 3)
+    assert resize_to(arr, (40, 30)) is arr

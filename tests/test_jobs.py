@@ -1,14 +1,16 @@
-"""JobGate: at most ``capacity`` jobs at once, FIFO, honest queue positions, slots always given back."""
+"""JobGate: at most ``capacity`` seated jobs, FIFO, honest queue positions, seats always given back;
+fair turns between seated jobs (simulated jobs on a fake clock: no wall-clock asserts)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from dreamlab.jobs import JobGate, default_capacity
+from dreamlab.jobs import JobGate, Ticket, default_capacity, default_turns
 
 WAIT_S = 10.0  # a generous bound for a thread to reach a state; never an expected duration
 
@@ -207,14 +209,197 @@ def test_wait_turn_again_while_running() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError):
         JobGate(capacity=0)
+    with pytest.raises(ValueError):
+        JobGate(capacity=1, turns=0)
 
 
-def test_default_capacity(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_capacity_and_turns(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DREAMLAB_MAX_JOBS", raising=False)
-    assert default_capacity("cpu") == 1
-    assert default_capacity("cuda") == 2
+    assert default_capacity("cpu") == 4 and default_capacity("cuda") == 4
+    assert default_turns("cpu") == 1 and default_turns("cuda") == 2
     monkeypatch.setenv("DREAMLAB_MAX_JOBS", "3")
     assert default_capacity("cpu") == 3
     for bad in ("0", "-2", "many", ""):
         monkeypatch.setenv("DREAMLAB_MAX_JOBS", bad)
-        assert default_capacity("cpu") == 1
+        assert default_capacity("cpu") == 4
+
+
+# ---------------------------------------------------------------- fair turns (simulated jobs)
+
+
+class FakeClock:
+    """Time that only moves when a simulated step says so (one step runs at a time: turns=1)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _fake_steps(
+    clock: FakeClock, cost: float, count: int, name: str, log: list[str]
+) -> Iterator[str]:
+    """A job's frames: each step 'takes' ``cost`` seconds of the fake clock, inside its turn."""
+    for _ in range(count):
+        clock.now += cost
+        log.append(name)
+        yield name
+
+
+def _job(gate: JobGate, ticket: Ticket, steps: Iterator[str]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            assert gate.wait_turn(ticket, timeout=WAIT_S)
+            for _ in gate.take_turns(ticket, steps):
+                pass
+        finally:
+            gate.leave(ticket)
+
+    return run
+
+
+def _seated_gate(clock: FakeClock, capacity: int = 4) -> JobGate:
+    # A large slack: on the fake clock, a thread that asks a moment late looks like a long pause.
+    return JobGate(capacity=capacity, turns=1, clock=clock, slack=1000.0)
+
+
+def _run_together(gate: JobGate, jobs: dict[str, tuple[float, int]], clock: FakeClock) -> list[str]:
+    """Seat every job first, then let them all ask for turns at once; the order steps ran in."""
+    log: list[str] = []
+    holder = gate.enter()
+    assert gate.wait_turn(holder, timeout=0)
+    assert gate.begin_turn(holder)  # hold the turn until every job is asking
+    threads = []
+    for name, (cost, count) in jobs.items():
+        ticket = gate.enter()
+        threads.append(_start(_job(gate, ticket, _fake_steps(clock, cost, count, name, log))))
+        _until(lambda t=ticket: t.number in gate._asking, f"{name} asks for a turn")
+    gate.leave(holder)
+    _join(threads)
+    return log
+
+
+def test_equal_jobs_alternate_step_by_step() -> None:
+    clock = FakeClock()
+    log = _run_together(_seated_gate(clock), {"a": (1.0, 20), "b": (1.0, 20)}, clock)
+    assert sorted(log) == ["a"] * 20 + ["b"] * 20
+    runs = [len(list(g)) for _, g in itertools.groupby(log)]
+    assert max(runs) <= 2  # never more than a step ahead of the other
+
+
+def test_turns_share_time_not_steps() -> None:
+    """A big dream (steps 4x longer) beside a small one: the small one gets ~4 steps per big step."""
+    clock = FakeClock()
+    log = _run_together(_seated_gate(clock), {"big": (4.0, 100), "small": (1.0, 40)}, clock)
+    last_small = max(i for i, name in enumerate(log) if name == "small")
+    big_meanwhile = log[: last_small + 1].count("big")
+    assert 7 <= big_meanwhile <= 13  # ideal: 10 (40 small seconds beside 40 big seconds)
+    assert log[-1] == "big"  # the small job finished first
+
+
+def test_a_long_job_does_not_hold_a_later_one() -> None:
+    """B arrives while A is deep into a long job: B starts before A ends and finishes first."""
+    clock = FakeClock()
+    gate = _seated_gate(clock, capacity=2)
+    log: list[str] = []
+    a = gate.enter()
+    a_started = threading.Event()
+    release_a = threading.Event()
+
+    def steps_a() -> Iterator[str]:
+        for i, step in enumerate(_fake_steps(clock, 2.0, 200, "a", log)):
+            if i == 10:
+                a_started.set()
+                release_a.wait(WAIT_S)  # B enters while A is mid-job (inside A's turn)
+            yield step
+
+    thread_a = _start(_job(gate, a, steps_a()))
+    assert a_started.wait(WAIT_S)
+    b = gate.enter()
+    assert b.position == 0  # a free seat: B does not queue behind A
+    thread_b = _start(_job(gate, b, _fake_steps(clock, 1.0, 30, "b", log)))
+    _until(lambda: b.number in gate._asking, "b asks for a turn")
+    release_a.set()
+    _join([thread_a, thread_b])
+    first_b, last_b = log.index("b"), max(i for i, n in enumerate(log) if n == "b")
+    assert first_b < len(log) - 1 - log[::-1].index("a")  # B started before A finished
+    assert last_b < len(log) - 1 - log[::-1].index("a")  # and B finished before A
+    assert log[first_b : last_b + 1].count("a") <= 20  # A did not run ahead of B meanwhile
+
+
+def test_a_newcomer_starts_level_and_gets_no_burst() -> None:
+    clock = FakeClock()
+    gate = _seated_gate(clock)
+    old = gate.enter()
+    assert gate.wait_turn(old, timeout=0)
+    for _ in range(50):  # the old job has already had 50 s of turns
+        with gate.turn(old) as ok:
+            assert ok
+            clock.now += 1.0
+    new = gate.enter()
+    assert gate.wait_turn(new, timeout=0)
+    assert gate.used(new) == gate.used(old) == 50.0
+
+
+def test_a_job_back_from_a_pause_starts_at_most_the_slack_behind() -> None:
+    clock = FakeClock()
+    gate = JobGate(capacity=2, clock=clock, slack=2.0)
+    a, b = gate.enter(), gate.enter()
+    assert gate.wait_turn(a, timeout=0) and gate.wait_turn(b, timeout=0)
+    for _ in range(20):  # b sits idle (its page is busy elsewhere) while a runs 20 s of steps
+        with gate.turn(a):
+            clock.now += 1.0
+    assert gate.begin_turn(a)  # a keeps running
+    assert not gate.begin_turn(b, timeout=0)
+    assert gate.used(b) == gate.used(a) - 2.0  # not 20 s behind: no 20 s burst for b
+    gate.end_turn(a)
+
+
+def test_seats_beyond_capacity_queue_and_see_their_place() -> None:
+    clock = FakeClock()
+    gate = _seated_gate(clock, capacity=2)
+    tickets = [gate.enter() for _ in range(5)]
+    assert gate.wait_turn(tickets[0], timeout=0) and gate.wait_turn(tickets[1], timeout=0)
+    assert [t.position for t in tickets] == [0, 0, 1, 2, 3]
+    assert gate.running == 2 and gate.waiting == 3
+    gate.leave(tickets[0])  # Stop: the seat is free at once
+    assert tickets[2].position == 0 and gate.wait_turn(tickets[2], timeout=0)
+
+
+def test_leave_during_a_turn_hands_the_turn_on_at_once() -> None:
+    gate = _seated_gate(FakeClock())
+    a, b = gate.enter(), gate.enter()
+    assert gate.wait_turn(a, timeout=0) and gate.wait_turn(b, timeout=0)
+    assert gate.begin_turn(a)
+    assert not gate.begin_turn(b, timeout=0)  # a holds the only turn
+    got: list[bool] = []
+    thread = _start(lambda: got.append(gate.begin_turn(b)))
+    _until(lambda: b.number in gate._asking, "b waits for a turn")
+    gate.leave(a)  # Stop pressed (or the tab closed) mid-step
+    _join([thread])
+    assert got == [True]
+    gate.end_turn(a)  # the stopped job's late end_turn charges nothing and frees nothing
+    assert gate.running == 1
+    gate.end_turn(b)
+
+
+def test_take_turns_ends_when_the_seat_is_lost() -> None:
+    gate = _seated_gate(FakeClock())
+    ticket = gate.enter()
+    assert gate.wait_turn(ticket, timeout=0)
+    stream = gate.take_turns(ticket, itertools.count())
+    assert next(stream) == 0
+    gate.leave(ticket)
+    assert list(stream) == []
+    assert not gate.begin_turn(ticket)
+
+
+def test_closing_the_stream_ends_its_turn() -> None:
+    gate = _seated_gate(FakeClock())
+    a, b = gate.enter(), gate.enter()
+    assert gate.wait_turn(a, timeout=0) and gate.wait_turn(b, timeout=0)
+    stream = gate.take_turns(a, itertools.count())
+    next(stream)
+    stream.close()  # the consumer stopped pulling (a rerun): no turn is kept
+    assert gate.begin_turn(b, timeout=0)

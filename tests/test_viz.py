@@ -186,3 +186,52 @@ def test_overlay_stretches_the_map_over_the_image() -> None:
     assert out.shape == (30, 40, 3)
     np.testing.assert_array_equal(out[15, 20], colorize(np.array(1.0), scale))
     np.testing.assert_array_equal(overlay(image, heat, scale, alpha=0.0), image)
+
+
+def test_channel_scales_are_per_map_and_of_one_kind() -> None:
+    from dreamlab.viz import channel_scales
+
+    maps = np.stack(
+        [np.linspace(0, 1, 400).reshape(20, 20), np.linspace(0, 100, 400).reshape(20, 20)]
+    )
+    lo, hi = channel_scales(maps.astype(np.float32))
+    assert lo.cmap == hi.cmap == "magma" and lo.vmin == hi.vmin == 0
+    assert hi.vmax > 50 * lo.vmax  # each its own top
+    signed = channel_scales(np.stack([maps[0] - 0.5, maps[1]]).astype(np.float32))
+    assert all(s.cmap == "RdBu_r" and s.vmin == -s.vmax for s in signed)
+    # the 99.5th percentile: one hot pixel does not set the scale
+    spike = np.zeros((1, 40, 40), np.float32)
+    spike[0, :20] = 1.0
+    spike[0, 0, 0] = 1000.0
+    assert channel_scales(spike)[0].vmax == pytest.approx(1.0)
+
+
+def test_tile_at_finds_the_tile_and_the_place_inside() -> None:
+    from dreamlab.viz import tile_at
+
+    tiles = np.zeros((5, 10, 20, 3), np.uint8)
+    canvas = mosaic(tiles, cols=3, pad=4)
+    assert canvas.shape[:2] == (2 * 14 + 4, 3 * 24 + 4)
+    assert tile_at(4 + 10, 4 + 5, 5, (10, 20), cols=3) == (0, 0.5, 0.5)
+    k, fy, fx = tile_at(4 + 24 + 24 + 1, 4 + 14 + 9, 5, (10, 20), cols=3) or (None, 0, 0)
+    assert k is None  # row 1, column 2: past the fifth tile
+    assert tile_at(4 + 24 + 1, 4 + 14 + 9, 5, (10, 20), cols=3)[0] == 4
+    assert tile_at(1, 1, 5, (10, 20), cols=3) is None  # the padding
+
+
+def test_outline_draws_the_box_and_leaves_the_input() -> None:
+    from dreamlab.viz import outline
+
+    img = np.zeros((50, 60, 3), np.uint8)
+    out = outline(img, (10, 20, 30, 40))
+    assert img.max() == 0 and out[10, 25].tolist() == [255, 214, 0] and out[20, 30].max() == 0
+
+
+def test_mosaic_smooth_enlarges_with_bilinear() -> None:
+    tile = np.zeros((1, 2, 2, 3), np.uint8)
+    tile[0, 0, 0] = 255
+    sharp, smooth = (
+        mosaic(tile, tile_size=20, pad=0),
+        mosaic(tile, tile_size=20, pad=0, smooth=True),
+    )
+    assert len(np.unique(sharp[..., 0])) == 2 and len(np.unique(smooth[..., 0])) > 2

@@ -40,6 +40,7 @@ from dreamlab.dream.frames import DreamFrame
 from dreamlab.dream.steps import eager_steps, graph_steps, use_graphs
 from dreamlab.images import ImageError, ImageLike, load_image, resize_max_side, to_tensor
 from dreamlab.models.registry import LoadedModel
+from dreamlab.threads import govern
 
 __all__ = ["DreamPlan", "DreamRun", "dream", "resolve_targets"]
 
@@ -89,7 +90,7 @@ class DreamRun(Iterator[DreamFrame]):
     """
 
     def __init__(self, frames: Iterator[DreamFrame], plan: DreamPlan, config: DreamConfig) -> None:
-        self._frames = frames
+        self._frames = govern(frames, plan.device)  # torch's CPU threads adapt to contention
         self.plan = plan
         self.config = config
 

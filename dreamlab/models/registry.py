@@ -97,7 +97,10 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ModelError(f"unknown model {name!r}; models: {', '.join(_REGISTRY)}") from None
+        known = ", ".join(_REGISTRY)
+        raise ModelError(
+            f"unknown model {name!r}; models: {known}", "unknown_model", name=name, models=known
+        ) from None
 
 
 def model_status(spec: ModelSpec) -> tuple[Status, str]:
@@ -133,7 +136,14 @@ def _apply_state_dict(module: nn.Module, state: dict[str, torch.Tensor], name: s
                 f"{len(shapes)} with the wrong shape (e.g. {k}: {tuple(state[k].shape)} "
                 f"instead of {tuple(own[k].shape)})"
             )
-        raise ModelError(f"these weights do not fit {name}: " + "; ".join(parts))
+        raise ModelError(
+            f"these weights do not fit {name}: " + "; ".join(parts),
+            "weights_mismatch",
+            model=name,
+            missing=len(missing),
+            unexpected=len(unexpected),
+            shapes=len(shapes),
+        )
     module.load_state_dict(state)
 
 
@@ -179,8 +189,13 @@ class LoadedModel:
     def check_layer(self, layer: str) -> str:
         """Return ``layer`` if the model has it, else raise an error listing the valid layers."""
         if layer not in self.spec.layers:
+            valid = ", ".join(self.spec.layers)
             raise UnknownLayerError(
-                f"unknown layer {layer!r} for {self.name}; valid layers: {', '.join(self.spec.layers)}"
+                f"unknown layer {layer!r} for {self.name}; valid layers: {valid}",
+                "unknown_layer",
+                layer=layer,
+                model=self.name,
+                layers=valid,
             )
         return layer
 

@@ -14,6 +14,8 @@ from typing import Literal, Protocol
 import torch
 from torch import nn
 
+from dreamlab.errors import DreamLabError
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -35,8 +37,11 @@ Status = Literal["embedded", "cached", "downloadable", "unavailable"]
 StateDict = dict[str, torch.Tensor]
 
 
-class ModelError(ValueError):
-    """A model that cannot be loaded or used; the message is one line, fit to show a user."""
+class ModelError(DreamLabError):
+    """A model that cannot be loaded or used; the message is one line, fit to show a user.
+
+    ``kind`` and ``params`` say what went wrong for a translated interface (``dreamlab.errors``).
+    """
 
 
 class UnknownLayerError(ModelError, KeyError):

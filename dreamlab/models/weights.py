@@ -81,28 +81,44 @@ def as_state_dict(obj: object) -> dict[str, torch.Tensor]:
         or not obj
         or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
     ):
-        raise ModelError("the file holds no state dict (a mapping of parameter names to tensors)")
+        raise ModelError(
+            "the file holds no state dict (a mapping of parameter names to tensors)",
+            "no_state_dict",
+        )
     return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _looks_pickled(raw: bytes) -> bool:
+    """Whether bytes are a ``torch.save`` zip or a pickle (protocol 2-5), not arbitrary garbage."""
+    return raw.startswith(b"PK\x03\x04") or (len(raw) > 1 and raw[0] == 0x80 and 2 <= raw[1] <= 5)
+
+
+def _not_weights() -> ModelError:
+    return ModelError(
+        "not a PyTorch weights file (expected a state dict saved with torch.save); "
+        "it may be corrupt or truncated",
+        "not_weights",
+    )
 
 
 def load_state_dict_bytes(data: bytes | Path | str) -> dict[str, torch.Tensor]:
     """Read a state dict safely (``weights_only=True``: never unpickle arbitrary objects)."""
     raw = _read_weights(data)
     if not raw:
-        raise ModelError("the weights file is empty")
+        raise ModelError("the weights file is empty", "weights_empty")
     try:
         obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        # torch's own message is many lines with terminal colour codes: say it in one line.
-        raise ModelError(
-            "refused: the file holds Python objects, not only tensors "
-            "(weights are loaded with weights_only=True, never unpickled)"
-        ) from None
+        if _looks_pickled(raw):
+            # torch's own message is many lines with terminal colour codes: say it in one line.
+            raise ModelError(
+                "refused: the file holds Python objects, not only tensors "
+                "(weights are loaded with weights_only=True, never unpickled)",
+                "weights_objects",
+            ) from None
+        raise _not_weights() from None
     except Exception:  # torch raises KeyError, EOFError, RuntimeError... for non-weights files
-        raise ModelError(
-            "not a PyTorch weights file (expected a state dict saved with torch.save); "
-            "it may be corrupt or truncated"
-        ) from None
+        raise _not_weights() from None
     return as_state_dict(obj)
 
 

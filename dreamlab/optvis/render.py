@@ -37,6 +37,7 @@ from dreamlab.ascent.steppers import AdamStep
 from dreamlab.ascent.transforms import compose, scale, standard_transforms
 from dreamlab.models.registry import LoadedModel, ModelError
 from dreamlab.optvis import param as P
+from dreamlab.threads import govern
 from dreamlab.validate import check_bool, check_float, check_int, with_overrides
 
 __all__ = [
@@ -237,7 +238,9 @@ def visualize(
     obj = as_objective(objective)
     require_model(model)
     _check_layers(model, obj)
-    return _run(model, obj, cfg)
+    frames = _run(model, obj, cfg)
+    # torch's CPU threads adapt to contention; timed steps must be alike (one step per frame)
+    return frames if cfg.thresholds is not None else govern(frames, model.device)
 
 
 def _image(cfg: FeatureVisConfig, side: int, gen: torch.Generator, device, prev) -> P.ImageParam:

@@ -7,6 +7,8 @@ The default view is the seed's figure: the horizontal-edge kernel on a grayscale
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -22,6 +24,7 @@ from dreamlab.convolution import (
     convolve,
     default_sigma,
     display_limits,
+    kernel_sum,
     normalize_sum,
     pad_amounts,
     preset_kernel,
@@ -31,8 +34,16 @@ from dreamlab.convolution import (
     window,
 )
 from dreamlab.images import resize_max_side
-from dreamlab.ui.i18n import t
-from dreamlab.ui.widgets import advanced_controls, image_picker, lesson, presenting, show_error
+from dreamlab.ui.i18n import num, t
+from dreamlab.ui.widgets import (
+    advanced_controls,
+    clickable_image,
+    image_picker,
+    lesson,
+    presenting,
+    show_error,
+)
+from dreamlab.viz import label_font
 
 __all__ = ["render"]
 
@@ -44,6 +55,12 @@ _MULTI_SIDE = 384  # the multi-channel demo shows 7 small images: a smaller copy
 _ZOOM_SIDE = 240  # the inspector's magnified neighbourhood, in screen pixels
 _TAP_COLOR = (255, 214, 0)
 _LAST_OUT = "conv_last_out"  # the last good result, shown (marked stale) if the next one fails
+_NARROW_EDITOR = 5  # kernels up to 5 x 5 are edited in the kernel column, larger ones full width
+_PICKED_SHAPE = "conv_picked_shape"  # the output's size when the inspected pixel was picked
+_SLIDE_SIDE = 7  # the sliding window's input grid (7 x 7 numbers), larger for a wide kernel
+_SLIDE_MAX = 13  # the widest kernel (dilation included) the sliding window draws
+_CELL = 46  # one cell of the sliding-window figure, in pixels
+_PLAY_DELAY = 0.35  # seconds between two positions when playing
 
 
 # ---------------------------------------------------------------- cached conversions
@@ -85,15 +102,24 @@ def _size_and_sigma(preset: str) -> tuple[int, float | None]:
         options = [1, 3, 5, 7, 9, 11] if preset == _CUSTOM else [3, 5, 7, 9, 11]
         key = "conv_custom_size" if preset == _CUSTOM else "conv_size"
         size = st.select_slider(
-            t("convolution.size"), options=options, value=3, key=key, format_func=lambda k: f"{k}×{k}"
-        )  # fmt: skip
+            t("convolution.size"),
+            options=options,
+            value=3,
+            key=key,
+            format_func=lambda k: f"{k}×{k}",
+        )
     sigma = None
     if info is not None and info.sigma:
         with advanced_controls():
             sigma = st.slider(
-                t("convolution.sigma"), 0.3, 5.0, round(default_sigma(size), 1), 0.1,
-                key=f"conv_sigma_{size}", help=t("convolution.sigma_help"),
-            )  # fmt: skip
+                t("convolution.sigma"),
+                0.3,
+                5.0,
+                round(default_sigma(size), 1),
+                0.1,
+                key=f"conv_sigma_{size}",
+                help=t("convolution.sigma_help"),
+            )
     return size, sigma
 
 
@@ -115,28 +141,50 @@ def _kernel_editor(editor_id: str, base: np.ndarray) -> np.ndarray:
         # The editor's data must not change while it lives (its edits are deltas against it), so
         # it starts from a snapshot: the stored edits, or the preset.
         st.session_state[init] = store.get(editor_id, base)
-    columns = [str(c) for c in range(base.shape[1])]
+    columns = [str(c + 1) for c in range(base.shape[1])]  # counted from 1, as the errors say
     frame = pd.DataFrame(st.session_state[init], columns=columns)
+    # Narrow columns so an 11 x 11 kernel shows all its columns in the kernel column.
+    width = 64 if base.shape[1] <= _NARROW_EDITOR else 72
     edited = st.data_editor(
-        frame, key=key, hide_index=True, num_rows="fixed",
-        column_config={c: st.column_config.NumberColumn(c, format="%.4g") for c in columns},
-    )  # fmt: skip
+        frame,
+        key=key,
+        hide_index=True,
+        num_rows="fixed",
+        # every row visible, no scrolling (11 x 11 too; presenter mode's header is taller)
+        height=36 * (base.shape[0] + 1) + (40 if presenting() else 3),
+        column_config={
+            c: st.column_config.NumberColumn(c, format="%.3g", width=width) for c in columns
+        },
+    )
     kernel = edited.to_numpy(dtype=np.float64, na_value=np.nan)  # an emptied cell -> NaN -> error
     store[editor_id] = kernel
     return kernel
 
 
-def _kernel_controls() -> np.ndarray:
-    """Preset, size, the editable weights, normalise and reset; returns the kernel to apply."""
+def _kernel_controls(wide_box) -> np.ndarray:
+    """Preset, size, the editable weights, normalise and reset; returns the kernel to apply.
+
+    Kernels wider than ``_NARROW_EDITOR`` are edited in ``wide_box`` (the page's full width), so
+    every column of an 11 x 11 kernel stays visible.
+    """
     names = [*PRESETS, _CUSTOM]
     preset = st.selectbox(
-        t("convolution.kernel"), names, index=names.index(_DEFAULT_PRESET),
-        format_func=_preset_label, key="conv_preset",
-    )  # fmt: skip
+        t("convolution.kernel"),
+        names,
+        index=names.index(_DEFAULT_PRESET),
+        format_func=_preset_label,
+        key="conv_preset",
+    )
     size, sigma = _size_and_sigma(preset)
     editor_id = f"{preset}|{size}|{sigma}"
     st.caption(t("convolution.editor_help"))
-    kernel = _kernel_editor(editor_id, _base_kernel(preset, size, sigma))
+    if size > _NARROW_EDITOR:
+        st.caption(t("convolution.editor_below", k=size))
+        with wide_box:
+            st.markdown(t("convolution.editor_title", k=size))
+            kernel = _kernel_editor(editor_id, _base_kernel(preset, size, sigma))
+    else:
+        kernel = _kernel_editor(editor_id, _base_kernel(preset, size, sigma))
     if st.button(t("convolution.reset"), key="conv_reset"):
         st.session_state["conv_kernels"].pop(editor_id, None)
         st.session_state["conv_kernel_version"] = st.session_state.get("conv_kernel_version", 0) + 1
@@ -149,7 +197,7 @@ def _kernel_controls() -> np.ndarray:
         except KernelError:
             st.warning(t("convolution.cannot_normalise"))
     if np.isfinite(kernel).all():
-        st.caption(t("convolution.kernel_sum", total=f"{kernel.sum():.4g}"))
+        st.caption(t("convolution.kernel_sum", total=num(kernel_sum(kernel), ".4g")))
     return kernel
 
 
@@ -160,23 +208,42 @@ def _geometry_controls() -> ConvConfig:
     """Stride, padding, boundary, dilation and correlate/convolve (folded away when presenting)."""
     with advanced_controls():
         c1, c2, c3 = st.columns(3)
-        stride = c1.slider(t("convolution.stride"), 1, 8, 1, key="conv_stride",
-                           help=t("convolution.stride_help"))  # fmt: skip
-        dilation = c1.slider(t("convolution.dilation"), 1, 8, 1, key="conv_dilation",
-                             help=t("convolution.dilation_help"))  # fmt: skip
+        stride = c1.slider(
+            t("convolution.stride"), 1, 8, 1, key="conv_stride", help=t("convolution.stride_help")
+        )
+        dilation = c1.slider(
+            t("convolution.dilation"),
+            1,
+            8,
+            1,
+            key="conv_dilation",
+            help=t("convolution.dilation_help"),
+        )
         kind = c2.radio(
-            t("convolution.padding"), ["number", "same", "valid"], horizontal=True,
-            format_func=lambda k: t(f"convolution.pad_{k}"), key="conv_pad_kind",
+            t("convolution.padding"),
+            ["number", "same", "valid"],
+            horizontal=True,
+            format_func=lambda k: t(f"convolution.pad_{k}"),
+            key="conv_pad_kind",
             help=t("convolution.padding_help"),
-        )  # fmt: skip
-        pixels = c2.slider(t("convolution.padding_px"), 0, 20, 0, key="conv_pad",
-                           disabled=kind != "number")  # fmt: skip
+        )
+        pixels = c2.slider(
+            t("convolution.padding_px"), 0, 20, 0, key="conv_pad", disabled=kind != "number"
+        )
         boundary = c2.selectbox(
-            t("convolution.boundary"), BOUNDARIES, key="conv_boundary",
-            format_func=lambda b: t(f"convolution.boundary_{b}"), help=t("convolution.boundary_help"),
-        )  # fmt: skip
-        mode = c3.radio(t("convolution.mode"), MODES, key="conv_mode", horizontal=True,
-                        format_func=lambda m: t(f"convolution.mode_{m}"))  # fmt: skip
+            t("convolution.boundary"),
+            BOUNDARIES,
+            key="conv_boundary",
+            format_func=lambda b: t(f"convolution.boundary_{b}"),
+            help=t("convolution.boundary_help"),
+        )
+        mode = c3.radio(
+            t("convolution.mode"),
+            MODES,
+            key="conv_mode",
+            horizontal=True,
+            format_func=lambda m: t(f"convolution.mode_{m}"),
+        )
         c3.caption(t(f"convolution.mode_help_{mode}"))
     return ConvConfig(stride, pixels if kind == "number" else kind, dilation, mode, boundary)
 
@@ -209,12 +276,29 @@ def _legend(
     bar = colorbar(view, (lo, hi), width=512, height=14)
     if narrow or presenting():  # large type: the end values would not fit beside the bar
         st.image(bar, width="stretch")
-        st.caption(t("convolution.scale_range", low=f"{lo:.4g}", high=f"{hi:.4g}"))
+        st.caption(t("convolution.scale_range", low=num(lo, ".4g"), high=num(hi, ".4g")))
         return
     left, mid, right = st.columns([1, 5, 1], vertical_alignment="center")
-    left.caption(f"{lo:.4g}")
+    left.caption(num(lo, ".4g"))
     mid.image(bar, width="stretch")
-    right.caption(f"{hi:.4g}")
+    right.caption(num(hi, ".4g"))
+
+
+def _select_on_click(click: tuple[float, float] | None, oh: int, ow: int) -> None:
+    """A click on the output picks that pixel in the inspector (before its inputs are drawn).
+
+    With the R, G, B maps side by side (4-px gaps), the click picks the column and the channel.
+    """
+    if click is None:
+        return
+    x, y = click
+    tile = int(x // (ow + 4))
+    if tile > 0:  # the strip of three channel maps
+        st.session_state["conv_ic"] = min(tile, 2)
+        x -= tile * (ow + 4)
+    st.session_state["conv_i"] = int(min(max(y, 0), oh - 1))
+    st.session_state["conv_j"] = int(min(max(x, 0), ow - 1))
+    st.session_state[_PICKED_SHAPE] = (oh, ow)
 
 
 def _show_result(picture: np.ndarray, out: np.ndarray, view: str, fresh: bool) -> None:
@@ -228,12 +312,19 @@ def _show_result(picture: np.ndarray, out: np.ndarray, view: str, fresh: bool) -
         caption = t("convolution.output_caption", h=oh, w=ow)
         if strip:
             caption = t("convolution.output_caption_channels", h=oh, w=ow)
-        st.image(to_display(out, view), caption=caption, width="stretch")
+        _select_on_click(clickable_image(to_display(out, view), key="conv_out_click"), oh, ow)
+        st.caption(caption)
+        st.caption(t("convolution.click_output"))
         _legend(out, view)
         st.caption(t(f"convolution.view_help_{view}"))
         if view == "clip":
-            st.caption(t("convolution.clip_stats", below=f"{(out < 0).mean():.0%}",
-                         above=f"{(out > 255).mean():.0%}"))  # fmt: skip
+            st.caption(
+                t(
+                    "convolution.clip_stats",
+                    below=num(100 * (out < 0).mean(), ".0f"),
+                    above=num(100 * (out > 255).mean(), ".0f"),
+                )
+            )
         if not fresh:
             st.caption(t("convolution.stale"))
 
@@ -248,8 +339,9 @@ def _formula_line(symbol: str, n: int, k: int, cfg: ConvConfig, result: int) -> 
     )
 
 
-def _show_formula(image_shape: tuple[int, ...], kernel: np.ndarray, cfg: ConvConfig,
-                  out_shape: tuple[int, ...]) -> None:  # fmt: skip
+def _show_formula(
+    image_shape: tuple[int, ...], kernel: np.ndarray, cfg: ConvConfig, out_shape: tuple[int, ...]
+) -> None:
     """The output-size formula with the current numbers filled in, for both axes."""
     st.markdown(t("convolution.formula_title"))
     rows = _formula_line("H", image_shape[0], kernel.shape[0], cfg, out_shape[0])
@@ -262,7 +354,7 @@ def _show_formula(image_shape: tuple[int, ...], kernel: np.ndarray, cfg: ConvCon
 
 def _matrix(arr: np.ndarray, digits: int = 3) -> str:
     """A 2-D array as a LaTeX bmatrix (numbers with up to ``digits`` significant digits)."""
-    rows = [" & ".join(f"{v:.{digits}g}" for v in row) for row in np.asarray(arr, dtype=np.float64)]
+    rows = [" & ".join(_tex(v, f".{digits}g") for v in row) for row in np.asarray(arr, np.float64)]
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
@@ -274,10 +366,12 @@ def _multichannel(image: np.ndarray, cfg: ConvConfig) -> None:
     kernels = []
     for c in range(3):
         name = cols[c].selectbox(
-            t("convolution.channel_kernel", channel=t(f"convolution.channel_{c}")), list(PRESETS),
-            index=list(PRESETS).index(_MULTI_DEFAULTS[c]), format_func=_preset_label,
+            t("convolution.channel_kernel", channel=t(f"convolution.channel_{c}")),
+            list(PRESETS),
+            index=list(PRESETS).index(_MULTI_DEFAULTS[c]),
+            format_func=_preset_label,
             key=f"conv_multi_{c}",
-        )  # fmt: skip
+        )
         kernels.append(preset_kernel(name))
     try:
         products = [convolve(thumb[:, :, c], kernels[c], **cfg.to_dict()) for c in range(3)]
@@ -290,8 +384,11 @@ def _multichannel(image: np.ndarray, cfg: ConvConfig) -> None:
         with cols[c]:
             st.image(thumb[:, :, c], caption=t(f"convolution.channel_{c}"), width="stretch")
             st.latex(rf"w_{{{'RGB'[c]}}} = " + _matrix(kernels[c]))
-            st.image(to_display(products[c], "signed", shared), width="stretch",
-                     caption=t("convolution.product", channel=t(f"convolution.channel_{c}")))  # fmt: skip
+            st.image(
+                to_display(products[c], "signed", shared),
+                width="stretch",
+                caption=t("convolution.product", channel=t(f"convolution.channel_{c}")),
+            )
     with cols[3]:
         st.markdown(t("convolution.sum_title"))
         st.image(to_display(total, "signed"), caption=t("convolution.sum_caption"), width="stretch")
@@ -309,6 +406,22 @@ def _index_input(column, label: str, key: str, size: int, default: int) -> int:
     return int(column.number_input(label, min_value=0, max_value=size - 1, step=1, key=key))
 
 
+def _follow_resize(oh: int, ow: int) -> None:
+    """When the output changes size (stride, padding), keep the inspected pixel on the same spot.
+
+    The pixel is moved in proportion (the centre stays the centre), instead of being clamped to
+    the last row and column.
+    """
+    old = st.session_state.get(_PICKED_SHAPE)
+    st.session_state[_PICKED_SHAPE] = (oh, ow)
+    if old is None or tuple(old) == (oh, ow):
+        return
+    for key, before, after in (("conv_i", old[0], oh), ("conv_j", old[1], ow)):
+        if key in st.session_state:
+            frac = (int(st.session_state[key]) + 0.5) / max(before, 1)
+            st.session_state[key] = min(after - 1, int(frac * after))
+
+
 def _zoom(picture: np.ndarray, win, boundary: str) -> np.ndarray:
     """The window's neighbourhood (padding included), magnified, each kernel tap outlined."""
     margin = 2
@@ -320,8 +433,11 @@ def _zoom(picture: np.ndarray, win, boundary: str) -> np.ndarray:
     draw = ImageDraw.Draw(big)
     for r in win.rows - rows[0]:
         for c in win.cols - cols[0]:
-            draw.rectangle([c * f, r * f, (c + 1) * f - 1, (r + 1) * f - 1], outline=_TAP_COLOR,
-                           width=max(1, f // 8))  # fmt: skip
+            draw.rectangle(
+                [c * f, r * f, (c + 1) * f - 1, (r + 1) * f - 1],
+                outline=_TAP_COLOR,
+                width=max(1, f // 8),
+            )
     return np.asarray(big)
 
 
@@ -330,27 +446,40 @@ def _sum_latex(win) -> str:
     values, weights = win.values, win.weights
     if values.ndim == 3 or max(values.shape) > 5:
         terms = r"\sum_{x,y} I(\cdot)\, w(x,y)"
-        return rf"\mathrm{{out}}(i,j) = {terms} = {win.total:.4g}"
+        return rf"\mathrm{{out}}(i,j) = {terms} = {_tex(win.total)}"
     lines = [
-        " + ".join(rf"({v:.4g})({w:.3g})" for v, w in zip(vrow, wrow, strict=True))
+        " + ".join(rf"({_tex(v)})({_tex(w, '.3g')})" for v, w in zip(vrow, wrow, strict=True))
         for vrow, wrow in zip(values, weights, strict=True)
     ]
     body = r" \\ &+ ".join(lines)
-    return rf"\begin{{aligned}} \mathrm{{out}}(i,j) &= {body} \\ &= {win.total:.4g} \end{{aligned}}"
+    total = _tex(win.total)
+    return rf"\begin{{aligned}} \mathrm{{out}}(i,j) &= {body} \\ &= {total} \end{{aligned}}"
 
 
-def _inspector(source: np.ndarray, picture: np.ndarray, kernel: np.ndarray, out: np.ndarray,
-               cfg: ConvConfig) -> None:  # fmt: skip
+def _tex(value: float, spec: str = ".4g") -> str:
+    """A number for LaTeX in the page's language (a French decimal comma is written ``{,}``)."""
+    return num(float(value), spec).replace(",", "{,}").replace("\u202f", r"\,")
+
+
+def _inspector(
+    source: np.ndarray, picture: np.ndarray, kernel: np.ndarray, out: np.ndarray, cfg: ConvConfig
+) -> None:
     """Pick an output pixel; see the input window, the weights and the weighted sum."""
     st.markdown(t("convolution.inspect_intro"))
     oh, ow = out.shape[:2]
+    _follow_resize(oh, ow)
     c1, c2, c3 = st.columns(3)
     i = _index_input(c1, t("convolution.row", last=oh - 1), "conv_i", oh, oh // 2)
     j = _index_input(c2, t("convolution.col", last=ow - 1), "conv_j", ow, ow // 2)
     channel = None
     if source.ndim == 3:
-        channel = c3.radio(t("convolution.inspect_channel"), [0, 1, 2], horizontal=True,
-                           format_func=lambda c: t(f"convolution.channel_{c}"), key="conv_ic")  # fmt: skip
+        channel = c3.radio(
+            t("convolution.inspect_channel"),
+            [0, 1, 2],
+            horizontal=True,
+            format_func=lambda c: t(f"convolution.channel_{c}"),
+            key="conv_ic",
+        )
         picture = np.repeat(source[:, :, channel : channel + 1], 3, axis=2)
     win = window(source, kernel, i, j, channel=channel, **cfg.to_dict())
     left, right = st.columns([1, 2])
@@ -363,9 +492,176 @@ def _inspector(source: np.ndarray, picture: np.ndarray, kernel: np.ndarray, out:
             st.caption(t("convolution.products_table"))
         st.latex(_sum_latex(win))
         value = out[i, j] if out.ndim == 2 else out[i, j, channel]
-        st.caption(t("convolution.check", i=i, j=j, value=f"{float(value):.4g}"))
+        st.caption(t("convolution.check", i=i, j=j, value=num(float(value), ".4g")))
         if cfg.mode == "convolve":
             st.caption(t("convolution.flipped"))
+
+
+# ---------------------------------------------------------------- the sliding window
+
+
+def _slide_input(source: np.ndarray, kind: str, n: int) -> np.ndarray:
+    """The small ``n x n`` input grid: a bright block on a dark ground, or the photo's centre."""
+    if kind == "numbers":
+        grid = np.full((n, n), 10.0, np.float32)
+        grid[n // 4 : n - n // 4 - 1, n // 4 : n - n // 4] = 200.0  # edge kernels light its borders
+        return grid
+    gray = source if source.ndim == 2 else to_gray(source)  # (H, W)
+    top, left = (gray.shape[0] - n) // 2, (gray.shape[1] - n) // 2
+    return np.round(gray[top : top + n, left : left + n]).astype(np.float32)
+
+
+def _cell_text(draw: ImageDraw.ImageDraw, x: int, y: int, text: str, fill, size: int = 13) -> None:
+    font = label_font(size)
+    box = draw.textbbox((0, 0), text, font=font)
+    tw, th = box[2] - box[0], box[3] - box[1]
+    draw.text((x + (_CELL - tw) / 2, y + (_CELL - th) / 2 - box[1]), text, fill=fill, font=font)
+
+
+def _slide_figure(
+    grid: np.ndarray, kernel: np.ndarray, cfg: ConvConfig, out: np.ndarray, pos: int
+) -> np.ndarray:
+    """The padded input (padded cells grey), the kernel's taps at position ``pos``, the output so far.
+
+    Output cells up to ``pos`` (row by row) hold their value; the current one is outlined.
+    """
+    n = grid.shape[0]
+    (pt, pb), (pl, pr) = (
+        pad_amounts(n, kernel.shape[a], cfg.stride, cfg.padding, cfg.dilation, cfg.mode)
+        for a in (0, 1)
+    )
+    rows, cols = np.arange(-pt, n + pb), np.arange(-pl, n + pr)
+    padded = sample_padded(grid, rows, cols, cfg.boundary)  # (n + pt + pb, n + pl + pr)
+    oh, ow = out.shape
+    i, j = divmod(pos, ow)
+    win = window(grid, kernel, i, j, **cfg.to_dict())
+    gap = _CELL
+    width = (len(cols) + ow) * _CELL + gap + 8
+    height = max(len(rows), oh) * _CELL + 8
+    img = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    taps = {
+        (int(r), int(c)): w
+        for r, wr in zip(win.rows, win.weights, strict=True)
+        for c, w in zip(win.cols, wr, strict=True)
+    }
+    for a, r in enumerate(rows):
+        for b, c in enumerate(cols):
+            x, y = 4 + b * _CELL, 4 + a * _CELL
+            inside = 0 <= r < n and 0 <= c < n
+            fill = (255, 255, 255) if inside else (225, 225, 225)  # padded cells grey
+            draw.rectangle((x, y, x + _CELL - 1, y + _CELL - 1), fill=fill, outline=(160, 160, 160))
+            _cell_text(
+                draw,
+                x,
+                y,
+                num(float(padded[a, b]), ".0f"),
+                (0, 0, 0) if inside else (120, 120, 120),
+            )
+            if (int(r), int(c)) in taps:
+                draw.rectangle(
+                    (x + 1, y + 1, x + _CELL - 2, y + _CELL - 2), outline=(230, 150, 0), width=3
+                )
+                _cell_text(
+                    draw,
+                    x + _CELL // 4,
+                    y + _CELL // 3,
+                    "×" + num(float(taps[r, c]), ".2g"),
+                    (200, 90, 0),
+                    10,
+                )
+    left = 4 + len(cols) * _CELL + gap
+    for a in range(oh):
+        for b in range(ow):
+            x, y = left + b * _CELL, 4 + a * _CELL
+            done = a * ow + b <= pos
+            draw.rectangle(
+                (x, y, x + _CELL - 1, y + _CELL - 1),
+                fill=(235, 245, 255) if done else (250, 250, 250),
+                outline=(160, 160, 160),
+            )
+            if done:
+                _cell_text(draw, x, y, num(float(out[a, b]), ".3g"), (0, 0, 0), 12)
+            if (a, b) == (i, j):
+                draw.rectangle(
+                    (x + 1, y + 1, x + _CELL - 2, y + _CELL - 2), outline=(230, 150, 0), width=3
+                )
+    return np.asarray(img)
+
+
+def _slide_state(count: int) -> int:
+    """The position slider's value, kept in range; a finished Play or a Step set it before."""
+    pending = st.session_state.pop("conv_slide_next", None)
+    if pending is not None:
+        st.session_state["conv_slide_pos"] = pending
+    st.session_state["conv_slide_pos"] = min(
+        int(st.session_state.get("conv_slide_pos", 0)), count - 1
+    )
+    return count
+
+
+def _sliding_window(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> None:
+    """The kernel moving over a small grid position by position: Play, Step, or the slider."""
+    st.markdown(t("convolution.slide_intro"))
+    kind = st.radio(
+        t("convolution.slide_input"),
+        ["numbers", "photo"],
+        horizontal=True,
+        format_func=lambda k: t(f"convolution.slide_{k}"),
+        key="conv_slide_input",
+    )
+    extent = cfg.dilation * (max(kernel.shape[:2]) - 1) + 1  # the cells the kernel spans
+    if extent > _SLIDE_MAX:
+        st.info(t("convolution.slide_too_big", extent=extent, most=_SLIDE_MAX))
+        return
+    n = max(_SLIDE_SIDE, extent)
+    grid = _slide_input(source, kind, n)
+    try:
+        out = convolve(grid, kernel, **cfg.to_dict())  # (oh, ow)
+    except ValueError as exc:
+        show_error(exc)
+        return
+    oh, ow = out.shape
+    count = _slide_state(oh * ow)
+    c1, c2, c3 = st.columns([1, 1, 4], vertical_alignment="bottom")
+    play = c1.button(t("convolution.play"), key="conv_slide_play", icon=":material/play_arrow:")
+    if c2.button(t("convolution.step"), key="conv_slide_step", icon=":material/skip_next:"):
+        st.session_state["conv_slide_next"] = (st.session_state["conv_slide_pos"] + 1) % count
+        st.rerun()
+    pos = c3.slider(
+        t("convolution.slide_position"),
+        0,
+        max(count - 1, 1),
+        key="conv_slide_pos",
+        disabled=count == 1,
+    )
+    pos = min(pos, count - 1)
+    st.caption(
+        t(
+            "convolution.slide_geometry",
+            stride=cfg.stride,
+            dilation=cfg.dilation,
+            padding=cfg.padding
+            if isinstance(cfg.padding, int)
+            else t(f"convolution.pad_{cfg.padding}"),
+            n=n,
+            oh=oh,
+            ow=ow,
+        )
+    )
+    figure, formula = st.empty(), st.empty()
+    for p in range(pos, count) if play else [pos]:
+        figure.image(_slide_figure(grid, kernel, cfg, out, p), width="content")
+        i, j = divmod(p, ow)
+        win = window(grid, kernel, i, j, **cfg.to_dict())
+        with formula.container():
+            st.caption(t("convolution.slide_now", i=i, j=j, pos=p + 1, count=count))
+            st.latex(_sum_latex(win))
+        if play and p < count - 1:
+            time.sleep(_PLAY_DELAY)  # the animation's pace (a UI pause, not backend work)
+    if play:  # the slider moves to where the animation stopped
+        st.session_state["conv_slide_next"] = count - 1
+        st.rerun()
 
 
 # ---------------------------------------------------------------- the page
@@ -376,10 +672,18 @@ def _top_controls() -> tuple[np.ndarray | None, str, str]:
     c1, c2, c3 = st.columns([2, 1, 1])
     with c1:
         loaded = image_picker("conv")
-    color = c2.radio(t("convolution.color"), ["gray", "rgb"], key="conv_color",
-                     format_func=lambda c: t(f"convolution.color_{c}"))  # fmt: skip
-    view = c3.radio(t("convolution.view"), _VIEWS, key="conv_view",
-                    format_func=lambda v: t(f"convolution.view_{v}"))  # fmt: skip
+    color = c2.radio(
+        t("convolution.color"),
+        ["gray", "rgb"],
+        key="conv_color",
+        format_func=lambda c: t(f"convolution.color_{c}"),
+    )
+    view = c3.radio(
+        t("convolution.view"),
+        _VIEWS,
+        key="conv_view",
+        format_func=lambda v: t(f"convolution.view_{v}"),
+    )
     return (None if loaded is None else loaded.array), color, view
 
 
@@ -393,8 +697,9 @@ def render() -> None:
         st.info(t("convolution.no_image"))
         return
     kernel_col, result_col = st.columns([1.4, 2.6] if presenting() else [1, 2.6], gap="large")
+    wide_box = st.container()  # under both columns: a large kernel's editor
     with kernel_col:
-        kernel = _kernel_controls()
+        kernel = _kernel_controls(wide_box)
     with result_col:
         result_box = st.container()  # drawn above the controls, filled once they are read
         cfg = _geometry_controls()
@@ -407,11 +712,18 @@ def render() -> None:
         _show_result(picture, out, view, fresh)
         if fresh:
             _show_formula(source.shape, kernel, cfg, out.shape)
-    multi_tab, inspect_tab = st.tabs([t("convolution.tab_multi"), t("convolution.tab_inspect")])
+    multi_tab, inspect_tab, slide_tab = st.tabs(
+        [t("convolution.tab_multi"), t("convolution.tab_inspect"), t("convolution.tab_slide")]
+    )
     with multi_tab:
         _multichannel(image, cfg)
     with inspect_tab:
         if fresh:
             _inspector(source, picture, kernel, out, cfg)
+        else:
+            st.info(t("convolution.inspect_needs_valid"))
+    with slide_tab:
+        if fresh:
+            _sliding_window(source, kernel, cfg)
         else:
             st.info(t("convolution.inspect_needs_valid"))

@@ -21,6 +21,7 @@ from dreamlab.dream.export import dream_params
 from dreamlab.images import LoadedImage
 from dreamlab.media import gif_bytes, mp4_bytes, png_bytes
 from dreamlab.models import LoadedModel
+from dreamlab.ui import classroom
 from dreamlab.ui.i18n import t
 from dreamlab.ui.widgets import (
     Throttle,
@@ -280,10 +281,17 @@ def _live(runs: dict[str, _RunState]) -> None:
                 maps_box.image(pictures[1], width="stretch",
                                caption=t("deepdream.live_maps", layer=frame.layer))  # fmt: skip
                 bar.progress(min(done / total, 1.0), text=_progress_text(frame, state.kind))
+                classroom.publish(
+                    *pictures,
+                    min(done / total, 1.0),
+                    _progress_text(frame, state.kind),
+                    state.params(),
+                )
     finally:  # Stop (a rerun) lands here too: give the gate slot back and free the dreams now
         frames.close()
         for state in runs.values():
             state.run.close()
+        classroom.end(all(s.done for s in runs.values()))
 
 
 # ---------------------------------------------------------------- results
@@ -403,12 +411,15 @@ def _controls() -> tuple[LoadedModel | None, LoadedImage | None, bool, str | Non
 
 def render() -> None:
     """Draw the page."""
+    if classroom.watching(_FIELDS):  # a ?class=CODE link: the teacher's dream, live
+        return
     st.title(t("deepdream.title"))
     st.caption(t("deepdream.intro"))
     lesson("deepdream")
     controls, view = st.columns([1, 2], gap="large")
     with controls:
         model, image, pressed, layer = _controls()
+        classroom.share_controls()
     with view:
         if model is None or image is None or layer is None:
             return

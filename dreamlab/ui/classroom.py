@@ -1,0 +1,299 @@
+"""Class broadcast on the DeepDream page: **Share with the class**, and the viewer of ``?class=CODE``.
+
+The teacher's session publishes its drawn frames, at most ~4 per second and encoded once as JPEG,
+into one :class:`~dreamlab.broadcast.BroadcastStore` shared by every session of the server. A
+viewer's page is a fragment that redraws the stored bytes in place each time the store has a newer
+frame (it waits on the store, no polling loop of script runs): viewers cost the server a small
+redraw per new frame, never a dream or an encode. **Dream with these settings** copies the teacher's settings into the
+viewer's own DeepDream form and leaves viewer mode.
+
+The DeepDream page calls four functions: :func:`watching` at the top of ``render``,
+:func:`share_controls` near the Dream button, :func:`publish` per drawn frame and :func:`end` when
+the dream stops. Everything else about the broadcast lives here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import streamlit as st
+
+from dreamlab.broadcast import BroadcastStore, ClassCodeError, ClassFrame, normalize_code
+from dreamlab.images import sample_names
+from dreamlab.media import jpeg_bytes
+from dreamlab.models import list_models
+from dreamlab.ui.i18n import t
+from dreamlab.ui.widgets import presenting
+
+__all__ = ["class_store", "end", "publish", "share_controls", "watching"]
+
+PARAM = "class"  # the query parameter of a class link
+_CODE = "cls_code"  # session key: the code this (teacher's) session shares, if any
+_PUBLISHED = "cls_published"  # session key: time.monotonic() of the last frame published
+_LOADED = "cls_loaded"  # session key: the code whose settings were just loaded (one notice)
+_PUBLISH_EVERY_S = 0.25  # at most ~4 frames/s to the class: smooth enough, cheap for 30 viewers
+_POLL_S = 0.5  # the viewer's fragment starts again this long after a run ended
+_WATCH_S = 60.0  # one viewer run redraws frames in place for this long (see _watch)
+_WAIT_S = 0.5  # it waits this long at most for a newer frame (a click waits as long)
+
+
+@st.cache_resource(show_spinner=False)
+def class_store() -> BroadcastStore:
+    """The one broadcast store of this server, shared by every browser session."""
+    return BroadcastStore()
+
+
+# ---------------------------------------------------------------- the teacher
+
+
+def share_controls() -> None:
+    """**Share with the class**; once pressed, the code, the link and its QR code, and a stop."""
+    store = class_store()
+    code = st.session_state.get(_CODE)
+    if code and not store.is_live(code):
+        st.session_state.pop(_CODE, None)
+        st.caption(t("classroom.share_expired"))
+        code = None
+    if code is None:
+        if not st.button(
+            t("classroom.share"),
+            key="cls_share",
+            icon=":material/cast:",
+            help=t("classroom.share_help"),
+            width="stretch",
+        ):
+            return
+        code = st.session_state[_CODE] = store.create()
+    link = _class_link(code)
+    with st.container(border=True):
+        st.markdown(t("classroom.code", code=code))
+        st.code(link, language=None)
+        qr = _qr_png(link)
+        if qr is not None:
+            st.image(
+                qr,
+                width=260 if presenting() else 180,
+                caption=t("classroom.qr_caption"),
+                output_format="PNG",
+            )  # sharp modules: never re-encoded as JPEG
+        hours = max(store.remaining_s(code), 0.0) / 3600
+        st.caption(t("classroom.validity", hours=f"{hours:.1f}"))
+        st.button(
+            t("classroom.stop_sharing"),
+            key="cls_stop",
+            on_click=_stop_sharing,
+            icon=":material/cancel_presentation:",
+        )
+
+
+def _stop_sharing() -> None:
+    code = st.session_state.pop(_CODE, None)
+    if code:
+        class_store().close(code)
+
+
+def _class_link(code: str) -> str:
+    """This page's URL with ``?class=CODE`` (and ``lang`` when not English)."""
+    query = {PARAM: code}
+    if st.session_state.get("lang", "en") != "en":
+        query["lang"] = st.session_state["lang"]
+    url = st.context.url or ""  # None outside a browser (AppTest): a relative link then
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _qr_png(link: str) -> bytes | None:
+    """The link as a QR code PNG (None if the ``segno`` package is missing: the link still works)."""
+    try:
+        import segno
+    except ImportError:
+        return None
+    buf = io.BytesIO()
+    segno.make(link, error="m").save(buf, kind="png", scale=8, border=2)
+    return buf.getvalue()
+
+
+def publish(
+    image: np.ndarray,
+    maps: np.ndarray | None,
+    progress: float,
+    text: str,
+    settings: Mapping[str, Any],
+) -> None:
+    """Send a drawn frame to the class when this session shares (at most ~4 frames/s, last always)."""
+    code = st.session_state.get(_CODE)
+    if code is None:
+        return
+    now = time.monotonic()
+    if progress < 1.0 and now - st.session_state.get(_PUBLISHED, 0.0) < _PUBLISH_EVERY_S:
+        return
+    st.session_state[_PUBLISHED] = now
+    encoded = jpeg_bytes(image), None if maps is None else jpeg_bytes(maps)
+    try:
+        class_store().publish(code, *encoded, progress=progress, text=text, settings=settings)
+    except ClassCodeError:  # expired or stopped: the share controls say so on the next run
+        st.session_state.pop(_CODE, None)
+
+
+def end(finished: bool) -> None:
+    """Tell the class the dream finished or was stopped (safe inside a ``finally``: no drawing)."""
+    code = st.session_state.get(_CODE)
+    if code is None:
+        return
+    try:
+        class_store().mark(code, "finished" if finished else "stopped")
+    except ClassCodeError:
+        st.session_state.pop(_CODE, None)
+
+
+# ---------------------------------------------------------------- the viewer
+
+
+def watching(fields: Mapping[str, str]) -> bool:
+    """Draw the viewer if the URL has a live ``?class=CODE``; True if it did (the page is done).
+
+    ``fields`` maps the DeepDream form's widget keys to ``DreamConfig`` field names: **Dream with
+    these settings** fills those widgets. A wrong or expired code gives one line, and False.
+    """
+    loaded = st.session_state.pop(_LOADED, None)
+    if loaded:
+        st.success(t("classroom.loaded", code=loaded), icon=":material/tune:")
+    raw = st.query_params.get(PARAM)
+    if raw is None:
+        return False
+    try:
+        code = normalize_code(raw)
+        class_store().latest(code)  # raises if unknown or expired
+    except ClassCodeError:
+        st.error(t("classroom.bad_code", code=raw.strip()[:12]), icon="⚠️")
+        return False
+    st.title(t("deepdream.title"))
+    st.caption(t("classroom.watching", code=code))
+    st.button(
+        t("classroom.dream_these"),
+        key="cls_adopt",
+        type="primary",
+        on_click=_adopt,
+        args=(code, dict(fields)),
+        icon=":material/cyclone:",
+        help=t("classroom.dream_these_help"),
+    )
+    _watch(code)
+    return True
+
+
+@st.fragment(run_every=_POLL_S)
+def _watch(code: str) -> None:
+    """The teacher's latest frame, redrawn in place whenever the store has a newer one.
+
+    One fragment run loops for up to ``_WATCH_S`` seconds, so a viewer costs the server one small
+    redraw per new frame, not a script run (each run ends with Streamlit's full garbage
+    collection, a tenth of a second or more with torch loaded); ``run_every`` then starts the next.
+    Every pass redraws the status line, which is where a click (a rerun) takes over.
+    """
+    store = class_store()
+    status, view = st.empty(), st.empty()
+    deadline = time.monotonic() + _WATCH_S
+    shown = 0
+    while True:
+        try:
+            frame = store.latest(code)
+        except ClassCodeError:
+            status.warning(t("classroom.ended"), icon=":material/timer_off:")
+            view.empty()
+            return
+        _status(status, frame)
+        if frame is not None and frame.seq != shown:
+            with view.container():
+                _draw(frame)
+            shown = frame.seq
+        if time.monotonic() >= deadline:
+            return
+        with contextlib.suppress(ClassCodeError):  # ended meanwhile: the next pass says so
+            store.wait_newer(code, shown, _WAIT_S)
+
+
+def _status(box: Any, frame: ClassFrame | None) -> None:
+    """The state of the teacher's dream, in one line."""
+    if frame is None:
+        box.info(t("classroom.waiting"), icon=":material/hourglass_top:")
+    elif frame.state == "finished":
+        box.success(t("classroom.finished"), icon=":material/check_circle:")
+    elif frame.state == "stopped":
+        box.warning(t("classroom.stopped"), icon=":material/pause_circle:")
+    else:
+        box.caption(t("classroom.live"))
+
+
+def _draw(frame: ClassFrame) -> None:
+    """One stored frame: progress, pictures (the stored bytes, served as they are) and settings."""
+    st.progress(frame.progress, text=frame.text)
+    left, right = st.columns(2)
+    left.image(
+        frame.image, output_format="JPEG", width="stretch", caption=t("classroom.frame_caption")
+    )
+    if frame.maps is not None:
+        right.image(
+            frame.maps, output_format="JPEG", width="stretch", caption=t("classroom.maps_caption")
+        )
+    st.caption(_settings_line(frame.settings))
+
+
+def _settings_line(settings: Mapping[str, Any]) -> str:
+    """The settings that made the dream, as one line of "label: value"."""
+    cfg = settings.get("config", {})
+    items = [
+        (t("common.model"), settings.get("model")),
+        (t("common.layer"), cfg.get("layer")),
+        (t("deepdream.octaves"), cfg.get("num_octaves")),
+        (t("deepdream.iterations"), cfg.get("iterations")),
+        (t("deepdream.lr"), cfg.get("lr")),
+        (t("deepdream.octave_scale"), cfg.get("octave_scale")),
+        (t("deepdream.jitter"), cfg.get("jitter")),
+        (t("deepdream.max_side"), cfg.get("max_side")),
+        (t("deepdream.seed"), cfg.get("seed")),
+        (t("common.image"), settings.get("source")),
+    ]
+    shown = " · ".join(f"{label}: {value}" for label, value in items if value is not None)
+    return f"{t('classroom.settings')}: {shown}" if shown else ""
+
+
+def _adopt(code: str, fields: dict[str, str]) -> None:
+    """Copy the teacher's settings into this session's DeepDream form, and leave viewer mode."""
+    st.query_params.pop(PARAM, None)
+    try:
+        frame = class_store().latest(code)
+    except ClassCodeError:
+        return
+    if frame is None:
+        return
+    for key, value in _form_values(frame.settings, fields).items():
+        st.session_state[key] = value
+    st.session_state[_LOADED] = code
+
+
+def _form_values(settings: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
+    """Widget key -> value for the DeepDream form (widgets prefixed ``dd``) from a dream's settings."""
+    cfg = settings.get("config", {})
+    values = {key: cfg[name] for key, name in fields.items() if cfg.get(name) is not None}
+    values["dd_channel"] = cfg.get("channel")
+    model = settings.get("model")
+    if model in {info.name for info in list_models()}:
+        values["dd_model"] = model
+        if cfg.get("layer"):
+            values[f"dd_layer_{model}"] = cfg["layer"]
+    if settings.get("preset"):
+        values["dd_preset"] = settings["preset"]
+    source = settings.get("source")
+    if source in sample_names():
+        values["dd_source"] = source
+    if source == "noise":
+        values["dd_noise"] = True
+    return values
