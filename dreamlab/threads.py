@@ -21,7 +21,9 @@ and compares like with like, steps of the same size at the same thread count:
 - **drop** one rung of the ladder (e.g. 16 -> 8 -> 4 -> 2 -> 1) after two slow steps in a row: a
   step slower than ``slow`` x the best seen at that size and thread count, or one where the
   process got less than ``min_efficiency`` of the CPU time its threads should have had (this
-  catches contention from the very first step, with no reference yet);
+  catches contention from the very first step, with no reference yet; OpenMP threads spin at
+  barriers, so a starved 2-thread job still shows 0.55-0.78 of its threads' time, a quiet one
+  0.95-1.05);
 - **probe** one rung up when the cores look idle (``/proc/stat``) after ``probe_after`` steps,
   or after the first step of a new size (steps too small to share out may share out at the next
   octave), keeping it only if it is at least ``1 / probe_gain`` faster; a failed probe doubles
@@ -276,7 +278,7 @@ class GovernorPolicy:
     """The governor's thresholds (see the module docstring)."""
 
     slow: float = 1.6  # a step this much slower than the best at its size and thread count is slow
-    min_efficiency: float = 0.55  # CPU seconds / (threads x wall seconds) below this: descheduled
+    min_efficiency: float = 0.8  # CPU seconds / (threads x wall seconds) below this: descheduled
     strikes: int = 2  # slow steps in a row before dropping a rung
     probe_after: int = 8  # steps at a lower rung before trying the next one up
     probe_max: int = 128  # the longest wait between probes, after failures
@@ -335,6 +337,8 @@ class ThreadGovernor(Iterator[T], Generic[T]):
         self._best: dict[tuple[Hashable, int], float] = {}
         self._last: dict[tuple[Hashable, int], float] = {}
         self._count: dict[tuple[Hashable, int], int] = {}
+        self._sizes: set[Hashable] = set()  # the sizes (keys) seen so far, at any thread count
+        self._dropped_at: Hashable | None = None  # the size of the last drop
         self._slow = 0
         self._since = 0
         self._wait = self.policy.probe_after
@@ -362,6 +366,8 @@ class ThreadGovernor(Iterator[T], Generic[T]):
 
     def _observe(self, n: int, dt: float, dc: float, key: Hashable) -> None:
         self.choices.append((n, dt, key))
+        new_size = key not in self._sizes
+        self._sizes.add(key)
         best = self._best.get((key, n))
         self._best[(key, n)] = dt if best is None else min(best, dt)
         self._last[(key, n)] = dt
@@ -369,29 +375,37 @@ class ThreadGovernor(Iterator[T], Generic[T]):
         if self._probe is not None:
             self._judge_probe(dt, key)
         else:
-            self._watch(n, dt, dc, best)
+            self._watch(n, dt, dc, best, new_size)
         if self._remember:
             _SHARED.choice = self.threads
 
-    def _watch(self, n: int, dt: float, dc: float, best: float | None) -> None:
+    def _watch(self, n: int, dt: float, dc: float, best: float | None, first: bool) -> None:
+        """Drop a rung after slow or starved steps; probe one up when it may pay. ``first``: the
+        first step of a new size (the next octave), at whatever thread count."""
         p = self.policy
         slow = best is not None and dt > p.slow * best
         starved = n > 1 and dt > 0 and dc / (n * dt) < p.min_efficiency
         self._slow = self._slow + 1 if (slow or starved) else 0
+        key = self.choices[-1][2]
         lower = self._rung(+1)
         if self._slow >= p.strikes and lower is not None:
             self._move(lower)
-            self._wait = p.probe_after
+            self._wait, self._dropped_at = p.probe_after, key
             return
         self._since += 1
-        key = self.choices[-1][2]
         upper = self._rung(-1)
         if upper is None:
             return
-        first = self._count[(key, n)] == 1  # a new size here (the next octave)
         known = self._best.get((key, upper))
-        if first and known is not None and known < p.probe_gain * dt:
-            self._move(upper)  # a probe that ran into this size already showed more threads help
+        # A size first met at this count after a probe ran into it at the next one up: that probe
+        # already showed more threads help (unless this count was chosen by a drop at this size).
+        if (
+            self._count[(key, n)] == 1
+            and key != self._dropped_at
+            and known is not None
+            and known < p.probe_gain * dt
+        ):
+            self._move(upper)
             return
         if first:  # steps too small to share out at one size may share out at the next
             self._wait = p.probe_after
