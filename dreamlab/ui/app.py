@@ -8,6 +8,7 @@ import streamlit as st
 
 from dreamlab.device import configure_threads
 from dreamlab.ui import convolution, deepdream, feature_maps, feature_vis, train
+from dreamlab.ui.classroom import PARAM
 from dreamlab.ui.i18n import t
 from dreamlab.ui.widgets import setup_sidebar
 
@@ -35,12 +36,21 @@ def _configure_once() -> int:
 
 
 def build_navigation(pages: list[tuple[str, str, str, Callable[[], None]]]) -> st.navigation:
-    """Sidebar settings first, then ``st.navigation`` over the pages with translated titles."""
+    """Sidebar settings first, then ``st.navigation`` over the pages with translated titles.
+
+    A class link opened on another page (``/?class=CODE``, a code typed after the bare address)
+    goes to the DeepDream page, where the class's dream is shown, with its query kept.
+    """
     _configure_once()
     setup_sidebar()
-    return st.navigation(
-        [
-            st.Page(fn, title=t(f"{name}.title"), url_path=path, icon=icon, default=i == 0)
-            for i, (name, path, icon, fn) in enumerate(pages)
-        ]
+    built = [
+        st.Page(fn, title=t(f"{name}.title"), url_path=path, icon=icon, default=i == 0)
+        for i, (name, path, icon, fn) in enumerate(pages)
+    ]
+    current = st.navigation(built)
+    dream_page = next(
+        (p for p, row in zip(built, pages, strict=True) if row[0] == "deepdream"), None
     )
+    if PARAM in st.query_params and dream_page is not None and current.url_path != "deepdream":
+        st.switch_page(dream_page, query_params=st.query_params.to_dict())
+    return current

@@ -86,3 +86,10 @@ def test_wrong_code_is_one_line_and_the_page_still_works(page, app_url) -> None:
     assert alert.count() == 1
     assert page.get_by_role("button", name="Dream", exact=True).count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_class_code_after_the_bare_address_opens_the_dream_page(page, app_url) -> None:
+    page.goto(f"{app_url}/?class=ZZZZZZ")  # the default page is Convolution
+    page.get_by_text("Class code ZZZZZZ is unknown or has expired", exact=False).wait_for()
+    assert "/deepdream" in page.url and "class=ZZZZZZ" in page.url
+    assert page.get_by_role("button", name="Dream", exact=True).count() == 1
