@@ -36,19 +36,10 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+from chromium import CHROMIUM
+from chromium import CHROMIUM_ARGS as ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("DREAMLAB_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-]
 FINISHED = "Finished:"
 WATCHING = "You are watching the teacher's dream live"
 # Records (time, progress text) on every change of the page's progress line.

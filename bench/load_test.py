@@ -44,19 +44,10 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from chromium import CHROMIUM
+from chromium import CHROMIUM_ARGS as ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("DREAMLAB_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-]
 
 # How the DeepDream page shows its progress (see dreamlab/ui/deepdream.py).
 DREAM_BUTTON = "Dream"
