@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from dreamlab.download import fetch
+from dreamlab.errors import DreamLabError
 from dreamlab.models.spec import Status
 from dreamlab.models.weights import is_online
 
@@ -344,7 +345,9 @@ def download_dataset(
         return
     remotes = _remote_files(name)
     if not is_online(remotes[0].url):
-        raise ValueError(f"offline: cannot download {info.title}")
+        raise DreamLabError(
+            f"offline: cannot download {info.title}", "dataset_offline", name=info.title
+        )
     done = total = 0
     for remote in remotes:
         dest = folder / remote.target
@@ -383,14 +386,29 @@ def _load_cached(
     folder = Path(root)
     status, note = dataset_status(name, folder)
     if status == "downloadable":
-        raise ValueError(f"{DATASETS[name].title} is not downloaded yet; download it first")
+        raise DreamLabError(
+            f"{DATASETS[name].title} is not downloaded yet; download it first",
+            "dataset_not_downloaded",
+            name=DATASETS[name].title,
+        )
     if status != "cached":
-        raise ValueError(f"{DATASETS[name].title} is not available: {note}")
+        raise DreamLabError(
+            f"{DATASETS[name].title} is not available: {note}",
+            "dataset_offline_missing",
+            name=DATASETS[name].title,
+            folder=str(folder),
+        )
     try:
         train = _torchvision_split(name, folder, True)
         test = _torchvision_split(name, folder, False)
     except (RuntimeError, OSError, ValueError) as exc:
-        raise ValueError(f"cannot read {DATASETS[name].title} from {folder}: {exc}") from None
+        raise DreamLabError(
+            f"cannot read {DATASETS[name].title} from {folder}: {exc}",
+            "dataset_unreadable",
+            name=DATASETS[name].title,
+            folder=str(folder),
+            reason=str(exc),
+        ) from None
     return Dataset(
         name,
         DATASETS[name].classes,

@@ -35,6 +35,7 @@ from dreamlab.ascent.objectives import (
 from dreamlab.ascent.octaves import octave_sizes, resize
 from dreamlab.ascent.steppers import AdamStep
 from dreamlab.ascent.transforms import compose, scale, standard_transforms
+from dreamlab.errors import DreamLabError
 from dreamlab.models.registry import LoadedModel, ModelError
 from dreamlab.optvis import param as P
 from dreamlab.threads import govern
@@ -269,7 +270,12 @@ def _run(model: LoadedModel, obj: Objective, cfg: FeatureVisConfig) -> Iterator[
             value = obj(forward(x))  # scalar to maximize
             loss = float(value.detach())
             if not math.isfinite(loss):
-                raise ValueError(f"the objective became {loss} at step {step}; try a lower lr")
+                raise DreamLabError(
+                    f"the objective became {loss} at step {step}; try a lower lr",
+                    "objective_not_finite",
+                    value=str(loss),
+                    step=step,
+                )
             adam(value)
             if keep is None or step in keep or step == cfg.steps:
                 with torch.no_grad():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import string
 
+import pytest
+
 from dreamlab.ui.i18n import LANGS, catalogue, set_outside_run_lang, translate
 
 
@@ -124,3 +126,23 @@ def test_model_picker_label_says_embedded_once() -> None:
     label = _model_label("efficientnet_lite0", "EfficientNet-Lite0 (embedded)", "embedded")
     assert label == "EfficientNet-Lite0 · embedded"
     assert _model_label("x", "Thing (embedded)", "embedded") == "Thing · embedded"
+
+
+def test_data_set_and_objective_errors_are_translated(tmp_path) -> None:
+    """What the Train and Feature visualization pages can meet offline, in French, by kind."""
+    from dreamlab.datasets import download_dataset, load_dataset
+    from dreamlab.errors import DreamLabError
+    from dreamlab.ui.i18n import error_text
+
+    with pytest.raises(DreamLabError) as missing:
+        load_dataset("cifar10", root=tmp_path)  # offline (the tests' DREAMLAB_OFFLINE) and absent
+    assert missing.value.kind == "dataset_offline_missing"
+    assert error_text(missing.value, "fr").startswith("CIFAR-10 n'est pas disponible : hors ligne")
+    with pytest.raises(DreamLabError) as offline:
+        list(download_dataset("mnist", root=tmp_path))
+    assert offline.value.kind == "dataset_offline"
+    assert error_text(offline.value, "fr").startswith("hors ligne : impossible de télécharger")
+    nan = DreamLabError("x", "objective_not_finite", value="nan", step=3)
+    assert error_text(nan, "fr") == (
+        "l'objectif est devenu nan à l'étape 3 ; essayez un taux d'apprentissage plus bas"
+    )
