@@ -2,9 +2,10 @@
 
 The teacher's dream loop publishes each drawn frame here, already encoded (JPEG bytes), so a class
 of 30 only reads bytes: nothing is computed or encoded again per viewer. The store is bounded: it
-keeps only the latest frame of each code, refuses a frame over ``max_frame_bytes``, and holds at
-most ``max_codes`` codes (making one more drops the least recently active), so its memory never
-exceeds ``max_codes * max_frame_bytes``. A code expires ``ttl_s`` (two hours) after its last
+keeps only the latest frame of each code (and, when the teacher dreams from their own upload, that
+photo once), refuses a frame or photo over ``max_frame_bytes``, and holds at most ``max_codes``
+codes (making one more drops the least recently active), so its memory never exceeds
+``2 * max_codes * max_frame_bytes``. A code expires ``ttl_s`` (two hours) after its last
 activity (made, or a frame published). One store serves every session of a server (thread-safe).
 
 Codes are 6 characters from an alphabet without the look-alikes 0/O and 1/I, and are read
@@ -71,6 +72,7 @@ class _Channel:
     touched: float  # the last activity (made or published), on the store's clock
     seq: int = 0
     frame: ClassFrame | None = None
+    photo: bytes | None = None  # the teacher's own photo (an upload), encoded once
 
 
 class BroadcastStore:
@@ -132,9 +134,12 @@ class BroadcastStore:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the frames of every code."""
+        """Bytes held by the frames and photos of every code."""
         with self._changed:
-            return sum(ch.frame.nbytes for ch in self._channels.values() if ch.frame)
+            return sum(
+                (ch.frame.nbytes if ch.frame else 0) + len(ch.photo or b"")
+                for ch in self._channels.values()
+            )
 
     # ------------------------------------------------------------ frames
 
@@ -184,6 +189,19 @@ class BroadcastStore:
             channel.touched = self._clock()
             self._changed.notify_all()
             return channel.seq
+
+    def set_photo(self, code: str, photo: bytes | None) -> None:
+        """The photo the teacher dreams from when it is their own (None: a sample or noise), so
+        **Dream with these settings** can start from it too; at most ``max_frame_bytes``."""
+        if photo is not None and len(photo) > self.max_frame_bytes:
+            raise ValueError(f"a {len(photo)} byte photo is over the {self.max_frame_bytes} limit")
+        with self._changed:
+            self._channel(code).photo = None if photo is None else bytes(photo)
+
+    def photo(self, code: str) -> bytes | None:
+        """The code's shared photo, if the teacher dreams from their own."""
+        with self._changed:
+            return self._channel(code).photo
 
     def latest(self, code: str) -> ClassFrame | None:
         """The code's latest frame (None before the first); :class:`ClassCodeError` if not live."""

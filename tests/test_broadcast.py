@@ -130,6 +130,26 @@ def test_store_bytes_never_exceed_codes_times_frame_cap(clock: FakeClock) -> Non
     assert store.nbytes <= 4 * 100
 
 
+def test_a_photo_is_kept_once_per_code_bounded_and_dies_with_the_code(
+    store: BroadcastStore, clock: FakeClock
+) -> None:
+    code = store.create()
+    assert store.photo(code) is None
+    store.set_photo(code, bytes(300))
+    store.set_photo(code, bytes(200))  # a new photo replaces the last
+    store.publish(code, bytes(100))
+    assert store.photo(code) == bytes(200) and store.nbytes == 300
+    with pytest.raises(ValueError, match="limit"):
+        store.set_photo(code, bytes(store.max_frame_bytes + 1))
+    assert store.photo(code) == bytes(200)  # the refused photo changed nothing
+    store.set_photo(code, None)
+    assert store.photo(code) is None
+    store.set_photo(code, bytes(10))
+    clock.now += store.ttl_s
+    with pytest.raises(ClassCodeError):
+        store.photo(code)
+
+
 def test_sequence_numbers_and_states(store: BroadcastStore) -> None:
     code = store.create()
     assert store.publish(code, b"a", progress=0.2, text="step 1", settings={"lr": 0.05}) == 1

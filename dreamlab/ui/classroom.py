@@ -29,7 +29,7 @@ from dreamlab.images import sample_names
 from dreamlab.media import jpeg_bytes
 from dreamlab.models import list_models
 from dreamlab.ui.i18n import t
-from dreamlab.ui.widgets import presenting
+from dreamlab.ui.widgets import CLASS_SOURCE, presenting
 
 __all__ = ["class_store", "end", "publish", "share_controls", "watching"]
 
@@ -37,6 +37,11 @@ PARAM = "class"  # the query parameter of a class link
 _CODE = "cls_code"  # session key: the code this (teacher's) session shares, if any
 _PUBLISHED = "cls_published"  # session key: time.monotonic() of the last frame published
 _LOADED = "cls_loaded"  # session key: the code whose settings were just loaded (one notice)
+_PHOTO_SENT = "cls_photo_sent"  # session key: (code, id) of the photo last shared with the class
+TEACHER_IMAGE = "dd_last_image"  # session key: the DeepDream page's picture (widgets.image_picker)
+CLASS_PHOTO = (
+    "dd_class_photo"  # session key: the teacher's photo taken by Dream with these settings
+)
 _PUBLISH_EVERY_S = 0.25  # at most ~4 frames/s to the class: smooth enough, cheap for 30 viewers
 _POLL_S = 0.5  # the viewer's fragment starts again this long after a run ended
 _WATCH_S = 60.0  # one viewer run redraws frames in place for this long (see _watch)
@@ -137,9 +142,25 @@ def publish(
     st.session_state[_PUBLISHED] = now
     encoded = jpeg_bytes(image), None if maps is None else jpeg_bytes(maps)
     try:
+        _share_photo(code, settings)
         class_store().publish(code, *encoded, progress=progress, text=text, settings=settings)
     except ClassCodeError:  # expired or stopped: the share controls say so on the next run
         st.session_state.pop(_CODE, None)
+
+
+def _share_photo(code: str, settings: Mapping[str, Any]) -> None:
+    """Once per photo: the teacher's own upload goes to the class with the frames (a sample or
+    noise needs nothing: its name is in the settings)."""
+    source = settings.get("source")
+    own = source not in (None, "noise") and _sample_of(source) is None
+    picture = st.session_state.get(TEACHER_IMAGE) if own else None
+    sent = (code, id(picture))
+    if st.session_state.get(_PHOTO_SENT) == sent:
+        return
+    photo = None if picture is None else jpeg_bytes(picture.array, quality=92)
+    with contextlib.suppress(ValueError):  # over the store's bound: the class gets the settings
+        class_store().set_photo(code, photo)
+    st.session_state[_PHOTO_SENT] = sent
 
 
 def end(finished: bool) -> None:
@@ -276,6 +297,10 @@ def _adopt(code: str, fields: dict[str, str]) -> None:
         return
     for key, value in _form_values(frame.settings, fields).items():
         st.session_state[key] = value
+    photo = class_store().photo(code)
+    if photo is not None:  # the teacher's own photo: the picker offers it, selected
+        st.session_state[CLASS_PHOTO] = photo
+        st.session_state["dd_source"] = CLASS_SOURCE
     st.session_state[_LOADED] = code
 
 
@@ -292,8 +317,16 @@ def _form_values(settings: Mapping[str, Any], fields: Mapping[str, str]) -> dict
     if settings.get("preset"):
         values["dd_preset"] = settings["preset"]
     source = settings.get("source")
-    if source in sample_names():
-        values["dd_source"] = source
+    if _sample_of(source) is not None:
+        values["dd_source"] = _sample_of(source)
     if source == "noise":
         values["dd_noise"] = True
     return values
+
+
+def _sample_of(source: object) -> str | None:
+    """The bundled sample a dream's ``source`` names (``chelsea`` or its file ``chelsea.png``)."""
+    name = str(source or "")
+    stem = name.rsplit(".", 1)[0]
+    samples = sample_names()
+    return name if name in samples else stem if stem in samples else None

@@ -30,6 +30,7 @@ from dreamlab.models.registry import download
 from dreamlab.ui.i18n import LANGS, error_text, model_note, model_title, t
 
 __all__ = [
+    "CLASS_SOURCE",
     "Throttle",
     "advanced_controls",
     "cached_model",
@@ -247,6 +248,9 @@ def _decode_upload(data: bytes, name: str, max_side: int) -> LoadedImage:
     return load_image(data, max_side=max_side, name=name)
 
 
+CLASS_SOURCE = "__class__"  # the picker's choice for a class's shared photo
+
+
 def image_picker(
     key: str,
     *,
@@ -254,19 +258,29 @@ def image_picker(
     label: str | None = None,
     default: str = "chelsea",
 ) -> LoadedImage | None:
-    """A bundled sample or an upload; a bad upload shows one line and keeps the last good image."""
+    """A bundled sample or an upload; a bad upload shows one line and keeps the last good image.
+
+    A class's photo (``{key}_class_photo`` in the session, set by **Dream with these settings**
+    when the teacher dreams from their own upload) is one more choice.
+    """
     samples = sample_names()
-    choices = [*samples, "__upload__"]
+    class_photo = st.session_state.get(f"{key}_class_photo")
+    choices = [*samples, *([CLASS_SOURCE] if class_photo else []), "__upload__"]
+    if st.session_state.get(f"{key}_source", choices[0]) not in choices:
+        st.session_state.pop(f"{key}_source")
+    labels = {"__upload__": t("common.upload_own"), CLASS_SOURCE: t("common.class_photo")}
     source = st.selectbox(
         label or t("common.image"),
         choices,
         index=samples.index(default) if default in samples else 0,
         key=f"{key}_source",
-        format_func=lambda c: (
-            t("common.upload_own") if c == "__upload__" else t("common.sample", name=c)
-        ),
+        format_func=lambda c: labels.get(c) or t("common.sample", name=c),
     )
     last_key = f"{key}_last_image"
+    if source == CLASS_SOURCE:
+        img = _decode_upload(class_photo, t("common.class_photo"), max_side)
+        st.session_state[last_key] = img
+        return img
     if source != "__upload__":
         img = _sample(source, max_side)
         st.session_state[last_key] = img

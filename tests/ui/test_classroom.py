@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -156,3 +158,54 @@ def test_viewer_sees_a_finished_dream(app) -> None:
     assert_clean(at)
     assert [s.value for s in at.success] == [translate("fr", "classroom.finished")]
     assert _button(at, "cls_adopt").label == "Rêver avec ces réglages"
+
+
+def _dream(at) -> None:
+    """Press Dream with the smallest settings."""
+    at.slider(key="dd_octaves").set_value(1)
+    at.slider(key="dd_iterations").set_value(2)
+    at.select_slider(key="dd_max_side").set_value(128)
+    (dream,) = [b for b in at.button if b.key.startswith("FormSubmitter:dd_form")]
+    dream.click().run()
+    assert_clean(at)
+
+
+def test_the_teachers_own_photo_goes_to_the_class(app) -> None:
+    """A teacher who dreams from an upload shares it; Dream with these settings starts from it."""
+    from PIL import Image
+
+    from dreamlab.images import LoadedImage
+
+    teacher = app().run()
+    _button(teacher, "cls_share").click().run()
+    code = teacher.session_state["cls_code"]
+    photo = np.zeros((96, 128, 3), np.uint8)
+    photo[:, :64] = (200, 30, 30)  # left half red: recognisable after a JPEG round trip
+    teacher.session_state["dd_last_image"] = LoadedImage(photo, name="mine.png")
+    teacher.selectbox(key="dd_source").set_value("__upload__").run()  # the upload is kept
+    _dream(teacher)
+    shared = class_store().photo(code)
+    assert shared is not None and shared[:2] == b"\xff\xd8"
+    got = np.asarray(Image.open(io.BytesIO(shared)).convert("RGB"))
+    assert got.shape == (96, 128, 3) and got[40, 10, 0] > 150 and got[40, 120, 0] < 60
+
+    viewer = app(**{"class": code}).run()
+    _button(viewer, "cls_adopt").click().run()
+    assert_clean(viewer)
+    picker = viewer.selectbox(key="dd_source")
+    assert picker.value == "__class__"
+    assert translate("en", "common.class_photo") in picker.options
+    assert viewer.session_state["dd_last_image"].array.shape == (96, 128, 3)
+
+
+def test_a_sample_photo_is_not_sent(app) -> None:
+    teacher = app().run()
+    _button(teacher, "cls_share").click().run()
+    code = teacher.session_state["cls_code"]
+    teacher.selectbox(key="dd_source").set_value("coffee").run()
+    _dream(teacher)  # a sample: the viewer gets it by name
+    frame = class_store().latest(code)
+    assert frame is not None and class_store().photo(code) is None
+    viewer = app(**{"class": code}).run()
+    _button(viewer, "cls_adopt").click().run()
+    assert viewer.selectbox(key="dd_source").value == "coffee"  # "coffee.png" on the teacher's side
