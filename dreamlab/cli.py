@@ -225,7 +225,8 @@ def _cmd_visualize(args: argparse.Namespace) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from dreamlab.datasets import dataset_status, download_dataset
-    from dreamlab.training import EvalResult, TrainConfig, save_trained, train
+    from dreamlab.trained_store import save_trained
+    from dreamlab.training import EvalResult, TrainConfig, train
 
     settings = {
         "epochs": args.epochs,
