@@ -37,6 +37,7 @@ __all__ = [
     "SavedModel",
     "StateDictBytes",
     "check_model_name",
+    "check_new_name",
     "load_trained",
     "models_dir",
     "register_saved_models",
@@ -207,12 +208,19 @@ def register_trained(path: Path | str, name: str | None = None) -> ModelSpec:
     return register_model(_spec(data, label, StateDictFile(path, note), label), replace=True)
 
 
+def check_new_name(name: object, folder: Path | str | None = None) -> str:
+    """A valid name that no model (registered, or saved in the folder) has yet, else one line."""
+    name = check_model_name(name)
+    folder = Path(folder) if folder is not None else models_dir()
+    if name in registered_names() or (folder / f"{name}.pt").exists():
+        raise _taken(name)
+    return name
+
+
 def save_model(result: EvalResult, name: str, folder: Path | str | None = None) -> ModelSpec:
     """Save ``result`` for everyone as ``name`` and register it; a bad or taken name is refused."""
-    check_model_name(name)
     folder = Path(folder) if folder is not None else models_dir()
-    if name in registered_names():
-        raise _taken(name)
+    check_new_name(name, folder)
     folder.mkdir(parents=True, exist_ok=True)
     if len(list(folder.glob("*.pt"))) >= MAX_SAVED:
         raise DreamLabError(
