@@ -2,7 +2,8 @@
 
 The run lives in ``st.session_state`` (a :class:`_Run`), so a **Stop** (or any other click, which
 interrupts the script) keeps the curves and the network trained so far; the next script run
-evaluates those weights, saves them and registers them as a model for the other pages.
+evaluates those weights and offers them to this session's other pages (nowhere else); **Save for
+everyone** saves them under a name for every session.
 """
 
 from __future__ import annotations
@@ -20,18 +21,19 @@ import pandas as pd
 import streamlit as st
 
 from dreamlab.datasets import DATASETS, dataset_status, download_dataset
+from dreamlab.errors import DreamLabError
+from dreamlab.trained_store import save_model, session_spec, trained_bytes
 from dreamlab.training import (
     EvalResult,
     TrainConfig,
     TrainStep,
     architecture,
     evaluate_state,
-    register_saved_models,
-    store_trained,
     train,
 )
-from dreamlab.ui.i18n import current_lang, dataset_title, t, translate
+from dreamlab.ui.i18n import current_lang, dataset_title, model_title, t, translate
 from dreamlab.ui.widgets import (
+    add_session_model,
     advanced_controls,
     device_choice,
     error_line,
@@ -79,9 +81,10 @@ class _Run:
     snapshot: dict[str, Any] | None = None  # weights kept at a Stop, not yet evaluated
     latest: EvalResult | None = None  # the last evaluation (its weights are kept)
     result: EvalResult | None = None  # the final evaluation
-    saved_title: str = ""
+    saved_title: str = ""  # the title of the model kept for this session
     saved_file: str = ""
     saved_bytes: bytes = b""
+    public_name: str = ""  # the name it was saved for everyone under
     # Set once the script run that trains has let go: a click starts the next script run at
     # once (Streamlit's fast reruns) while the old one only stops at its next drawing call.
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -442,17 +445,37 @@ def _finish_stopped(run: _Run, slots: _Slots) -> None:
     run.previews = run.result.previews
 
 
-def _save(run: _Run) -> None:
-    """Save and register the trained network once (shown in the other pages' model pickers)."""
+def _keep(run: _Run) -> None:
+    """Offer the trained network to this session's model pickers, once (saved nowhere)."""
     if run.result is None or run.saved_title:
         return
     try:
-        path, spec = store_trained(run.result)
+        spec = session_spec(run.result)
     except (OSError, ValueError) as exc:
         st.warning(t("train.save_failed", error=error_line(exc)))
         return
-    run.saved_title, run.saved_file = spec.title, path.name
-    run.saved_bytes = path.read_bytes()
+    add_session_model(spec)
+    run.saved_title, run.saved_file = spec.title, f"{spec.name}.pt"
+    run.saved_bytes = trained_bytes(run.result)
+
+
+def _save_for_everyone(run: _Run) -> None:
+    """**Model name** and **Save for everyone**: a deliberate save, listed in every session."""
+    if run.public_name:
+        st.success(t("train.saved_everyone", name=run.public_name))
+        return
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    name = left.text_input(t("train.model_name"), key="train_model_name", max_chars=40,
+                           help=t("train.model_name_help"))  # fmt: skip
+    if not right.button(t("train.save_everyone"), key="train_save", width="stretch"):
+        return
+    try:
+        save_model(run.result, name.strip())
+    except (DreamLabError, OSError) as exc:
+        show_error(exc)
+        return
+    run.public_name = name.strip()
+    st.success(t("train.saved_everyone", name=run.public_name))
 
 
 def _show_result(run: _Run) -> None:
@@ -468,13 +491,9 @@ def _show_result(run: _Run) -> None:
             t("train.download_weights"), run.saved_bytes, file_name=run.saved_file,
             mime="application/octet-stream", key="train_download_weights",
         )  # fmt: skip
-        st.success(t("train.saved_as", title=run.saved_title))
-
-
-@st.cache_resource(show_spinner=False)
-def _register_saved_once() -> int:
-    """Models trained earlier (in the models folder) are registered once per server."""
-    return len(register_saved_models())
+        name = run.saved_file.removesuffix(".pt")
+        st.success(t("train.saved_as", title=model_title(name, run.saved_title)))
+        _save_for_everyone(run)
 
 
 def render() -> None:
@@ -482,7 +501,6 @@ def render() -> None:
     st.title(t("train.title"))
     st.caption(t("train.intro"))
     lesson("train")
-    _register_saved_once()
     controls, view = st.columns([1, 2], gap="large")
     with controls:
         config, start = _controls()
@@ -496,7 +514,7 @@ def render() -> None:
         else:
             _await_previous(run)
             _finish_stopped(run, slots)
-            _save(run)
+            _keep(run)
             slots.draw(run)
             _show_result(run)
     _show_architecture()  # full width: the table's four columns do not fit beside the charts
