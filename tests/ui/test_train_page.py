@@ -133,22 +133,19 @@ def test_save_for_everyone_refuses_a_bad_name_then_saves(_own_folders: Path) -> 
     assert any(o.startswith("class_shapes · ") for o in _probe_options(other))
 
 
-def test_a_stopped_run_is_evaluated_and_saved_on_the_next_run(_own_folders: Path) -> None:
+def test_a_stopped_run_is_evaluated_and_kept_on_the_next_run(_own_folders: Path) -> None:
     """A Stop leaves the run "stopped" with its weights; the next script run finishes it."""
     from dreamlab.ui.train import _Run
 
     config = TrainConfig(train_size=200, test_size=100, epochs=5, device="cpu")
     run = _Run(config)
-    for item in train(config):
-        if isinstance(item, TrainStep):
-            run.add_step(item)
-            if item.step == 4:
-                run.snapshot = item.state_dict()
-                break
-        else:
-            run.add_eval(item)
-    run.status = "stopped"
-    run.finished.set()
+    frames = train(config)
+    for item in frames:
+        run.add(item)
+        if isinstance(item, TrainStep) and item.step == 4:
+            break  # what a Stop click does: the page stops pulling, the generator stays paused
+    run.close()
+    assert run.status == "stopped" and run.snapshot is not None and run.finished.is_set()
     at = page_app("train")
     at.session_state["train_run"] = run
     at.run()
