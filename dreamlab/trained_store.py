@@ -124,16 +124,27 @@ def load_trained(source: Path | str | bytes) -> tuple[StateDict, Meta]:
     if not (isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict)):
         raise ValueError("not a DreamLab training checkpoint (no state_dict)")
     meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+    _classes(meta)
+    return obj["state_dict"], meta
+
+
+def _classes(meta: Meta) -> list[str]:
+    """The metadata's class names (a non-empty list of strings), else one line."""
     classes = meta.get("classes")
     if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
         raise ValueError("the checkpoint's metadata has no list of classes")
-    return obj["state_dict"], meta
+    return [str(c) for c in classes]
+
+
+def _accuracy(meta: Meta) -> float:
+    value = meta.get("accuracy")
+    return float(value) if isinstance(value, int | float) else float("nan")
 
 
 def trained_classes(path: Path | str) -> list[str] | None:
     """The class names a DreamLab checkpoint file carries; None for any other weights file."""
     try:
-        return list(load_trained(path)[1]["classes"])  # type: ignore[call-overload]
+        return _classes(load_trained(path)[1])
     except (ValueError, OSError):
         return None
 
@@ -148,16 +159,14 @@ def _dataset_title(dataset: str) -> str:
 def _spec(data: bytes, name: str, weights: StateDictFile | StateDictBytes, label: str) -> ModelSpec:
     """A small-CNN spec for checkpoint ``data``; ``label`` (a saved model's name) leads its title."""
     _, meta = load_trained(data)
-    dataset = str(meta.get("dataset", "?"))
-    accuracy = meta.get("accuracy", float("nan"))
-    accuracy = float(accuracy) if isinstance(accuracy, int | float) else float("nan")
+    dataset, accuracy = str(meta.get("dataset", "?")), _accuracy(meta)
     digest = hashlib.sha256(data).hexdigest()
     title = f"Tiny CNN · {_dataset_title(dataset)} · {accuracy:.0%} test accuracy · {digest[:6]}"
     return tiny_cnn_spec(
         name=name,
         title=f"{label} · {title}" if label else title,
         weights=weights,
-        categories=[str(c) for c in meta["classes"]],  # type: ignore[attr-defined]
+        categories=_classes(meta),
     )
 
 
@@ -246,14 +255,8 @@ def saved_models(folder: Path | str | None = None) -> list[SavedModel]:
             _, meta = load_trained(path)
         except (ValueError, OSError):
             continue
-        accuracy = meta.get("accuracy")
-        found.append(
-            SavedModel(
-                path.stem, path, str(meta.get("dataset", "?")),
-                float(accuracy) if isinstance(accuracy, int | float) else float("nan"),
-                tuple(str(c) for c in meta["classes"]),  # type: ignore[attr-defined]
-            )
-        )  # fmt: skip
+        dataset = str(meta.get("dataset", "?"))
+        found.append(SavedModel(path.stem, path, dataset, _accuracy(meta), tuple(_classes(meta))))
     return found
 
 
