@@ -12,9 +12,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from dreamlab.validate import parse_float, parse_int
+
+if TYPE_CHECKING:
+    from dreamlab.models import LoadedModel
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -78,7 +81,9 @@ def _padding(text: str) -> int | str:
 
 def _cmd_models(args: argparse.Namespace) -> None:
     from dreamlab.models import list_models
+    from dreamlab.trained_store import register_saved_models
 
+    register_saved_models()
     for info in list_models():
         print(
             f"{info.name}\t{info.status}\t{info.input_size}\t{info.num_layers} layers\t{info.note}"
@@ -87,18 +92,19 @@ def _cmd_models(args: argparse.Namespace) -> None:
 
 def _cmd_layers(args: argparse.Namespace) -> None:
     from dreamlab.models import get_spec
+    from dreamlab.trained_store import register_saved_models
 
-    spec = get_spec(args.model)
+    register_saved_models()
+    spec = _model(args).spec if args.weights else get_spec(args.model)  # --weights: it fits
     for layer in spec.layers:
         print(layer + ("\t(default)" if layer == spec.default_layer else ""))
 
 
 def _cmd_classify(args: argparse.Namespace) -> None:
     from dreamlab.images import load_image
-    from dreamlab.models import load_model
 
     image = load_image(args.image)
-    model = load_model(args.model, device=args.device)
+    model = _model(args)
     for label, prob in model.classify(image.array, top=args.top):
         print(f"{label}\t{prob:.4f}")
 
@@ -127,13 +133,12 @@ def _cmd_convolve(args: argparse.Namespace) -> None:
 def _cmd_dream(args: argparse.Namespace) -> None:
     from dreamlab.dream.export import build_config, check_output, dream_to_file
     from dreamlab.images import load_image
-    from dreamlab.models import load_model
 
     check_output(args.output)  # before any work
     noise = args.image == "noise"
     image = "noise" if noise else load_image(Path(args.image), max_side=None).array
     guide = load_image(args.guide, max_side=None).array if args.guide else None
-    model = load_model(args.model, device=args.device)
+    model = _model(args)
     config = build_config(
         model.name,
         args.preset,
@@ -182,7 +187,6 @@ def _cmd_visualize(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     from dreamlab.media import png_bytes
-    from dreamlab.models import load_model
     from dreamlab.optvis import FeatureVisConfig, as_objective, neuron, visualize
 
     if args.output.suffix.lower() != ".png":
@@ -207,7 +211,7 @@ def _cmd_visualize(args: argparse.Namespace) -> None:
         **{k: v for k, v in given.items() if v is not None},
     )
     config = replace(config, thresholds=(config.steps,))  # only the last frame is kept
-    model = load_model(args.model, device=args.device)
+    model = _model(args)
     target = args.layer if args.channel is None else f"{args.layer}:{args.channel}"
     objective = neuron(args.layer, args.channel) if args.neuron else as_objective(target)
     frame = list(visualize(model, objective, config))[-1]  # thresholds: only the last frame
@@ -224,8 +228,9 @@ def _cmd_visualize(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    from dreamlab import trained_store as store
     from dreamlab.datasets import dataset_status, download_dataset
-    from dreamlab.training import EvalResult, TrainConfig, save_trained, train
+    from dreamlab.training import EvalResult, TrainConfig, train
 
     settings = {
         "epochs": args.epochs,
@@ -240,8 +245,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
     config = TrainConfig(
         dataset=args.dataset, **{k: v for k, v in settings.items() if v is not None}
     )
-    if not args.output.parent.is_dir():  # fail before training, not after
+    if args.output is None and args.save is None:
+        raise CliError("say where the trained model goes: -o FILE, --save NAME, or both")
+    if args.output is not None and not args.output.parent.is_dir():  # fail before training
         raise CliError(f"folder {args.output.parent} does not exist")
+    if args.save is not None:
+        store.register_saved_models()
+        store.check_new_name(args.save)
     if dataset_status(config.dataset)[0] == "downloadable":
         for done, _total in download_dataset(config.dataset):
             print(f"\rdownloading {config.dataset}: {done / 1e6:.0f} MB", end="", file=sys.stderr)
@@ -254,8 +264,12 @@ def _cmd_train(args: argparse.Namespace) -> None:
         done = f"train loss {step.running_loss:.4f}  acc {step.accuracy:.4f}  " if step else ""
         print(f"epoch {item.epoch}/{config.epochs}  {done}test acc {item.accuracy:.4f}", flush=True)
         final = item if item.final else final
-    save_trained(args.output, final)
-    print(f"saved {args.output} (test accuracy {final.accuracy:.1%}, {config.dataset})")
+    if args.output is not None:
+        store.save_trained(args.output, final)
+        print(f"saved {args.output} (test accuracy {final.accuracy:.1%}, {config.dataset})")
+    if args.save is not None:
+        store.save_model(final, args.save)
+        print(f"saved for everyone as the model {args.save} (use --model {args.save})")
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
@@ -278,12 +292,32 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- parser
 
 
-def _add_common_model(p: argparse.ArgumentParser, *, device: bool = True) -> None:
-    p.add_argument(
-        "--model", default="efficientnet_lite0", help="model name (see `dreamlab models`)"
-    )
+def _add_common_model(
+    p: argparse.ArgumentParser, *, device: bool = True, positional: bool = False
+) -> None:
+    """--model (or a positional MODEL), --weights FILE and --device."""
+    what = "model name (see `dreamlab models`, saved models included)"
+    if positional:
+        p.add_argument("model", help=what)
+    else:
+        p.add_argument("--model", default="efficientnet_lite0", help=what)
+    p.add_argument("--weights", type=Path, default=None,
+                   help="a state dict for this architecture (e.g. from `dreamlab train -o`), "
+                   "read with weights_only=True")  # fmt: skip
     if device:
         p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+
+
+def _model(args: argparse.Namespace) -> LoadedModel:
+    """The model --model names (saved models registered first) with --weights' weights; a
+    DreamLab checkpoint's class names replace the architecture's."""
+    from dreamlab.models import load_model
+    from dreamlab.trained_store import register_saved_models, trained_classes
+
+    register_saved_models()
+    model = load_model(args.model, device=getattr(args, "device", "cpu"), weights=args.weights)
+    model.categories = (trained_classes(args.weights) if args.weights else None) or model.categories
+    return model
 
 
 _CONFIG_DEFAULT = "default: the config's (see FeatureVisConfig)"
@@ -331,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         func=_cmd_models
     )
     p = sub.add_parser("layers", help="list a model's layer names")
-    p.add_argument("model")
+    _add_common_model(p, device=False, positional=True)
     p.set_defaults(func=_cmd_layers)
 
     p = sub.add_parser("classify", help="top ImageNet classes of an image")
@@ -429,7 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-size", type=_positive_int, default=None, help="training images")
     p.add_argument("--seed", type=_nonneg_int, default=None)
     p.add_argument("--device", default=None, help="auto (the default), cpu, cuda or mps")
-    p.add_argument("-o", "--output", required=True, type=Path)
+    p.add_argument("-o", "--output", type=Path, default=None, help="write the checkpoint here")
+    p.add_argument("--save", default=None, metavar="NAME",
+                   help="save for everyone as the model NAME (then --model NAME)")  # fmt: skip
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("benchmark", help="measure DreamLab's engine against the seed's loop")

@@ -5,22 +5,18 @@ first-layer filters) and an :class:`EvalResult` before training and after every 
 confusion matrix, predictions on a few test images, the weights). The last one has ``final=True``.
 The caller decides how often to draw and stops by no longer pulling (rule 2).
 
-A trained network is saved as a state dict with its metadata (:func:`save_trained`), readable with
-``torch.load(weights_only=True)``, and registered as a model (:func:`register_trained`) so the
-Feature maps, DeepDream and Feature visualization pages can use it.
+Keeping a trained network (for one session, or saved for everyone under a name) is
+:mod:`dreamlab.trained_store`'s work; driving a run (curves, status, a stopped run's evaluation) is
+:mod:`dreamlab.training_session`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import io
 import math
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -40,21 +36,13 @@ __all__ = [
     "TrainStep",
     "architecture",
     "evaluate_state",
-    "load_trained",
-    "models_dir",
-    "register_saved_models",
-    "register_trained",
-    "save_trained",
-    "store_trained",
     "train",
-    "trained_bytes",
 ]
 
 StateDict = dict[str, torch.Tensor]
 
 _MEAN, _STD = 0.5, 0.5  # the seed's Normalize((0.5,)*3, (0.5,)*3), as in tiny_cnn_spec
 _EVAL_BATCH = 500
-_MAX_KEEP = 12  # trained models kept on disk (and registered) at once
 
 
 @dataclass(frozen=True)
@@ -151,7 +139,7 @@ class EvalResult:
     ``confusion[i, j]`` counts test images of class ``i`` predicted as ``j``. ``preview_images`` are
     uint8 ``(P, 32, 32, 3)`` test images (one per class first), ``preview_labels`` their true classes
     and ``previews`` the predicted ones. ``final`` marks the last result: save it with
-    :func:`save_trained`.
+    :func:`dreamlab.trained_store.save_trained`.
     """
 
     epoch: int
@@ -427,141 +415,3 @@ def architecture(num_classes: int = 10) -> list[LayerRow]:
         params = sum(p.numel() for p in module.parameters())
         rows.append(LayerRow(name, type(module).__name__, _detail(module), out_shape, params))
     return rows
-
-
-# ---------------------------------------------------------------- saving and registering
-
-
-def trained_bytes(result: EvalResult) -> bytes:
-    """The checkpoint of ``result`` as bytes: ``{"state_dict": ..., "meta": {...}}``.
-
-    Only tensors, strings, numbers, lists and dicts, so ``torch.load(weights_only=True)`` reads it.
-    """
-    from dreamlab import __version__
-
-    meta = {
-        "architecture": "tiny_cnn",
-        "dataset": result.config.dataset,
-        "classes": list(result.classes),
-        "accuracy": float(result.accuracy),
-        "epoch": int(result.epoch),
-        "step": int(result.step),
-        "config": result.config.to_dict(),
-        "dreamlab_version": __version__,
-    }
-    buf = io.BytesIO()
-    torch.save({"state_dict": dict(result.state_dict), "meta": meta}, buf)
-    return buf.getvalue()
-
-
-def save_trained(path: Path | str, result: EvalResult) -> Path:
-    """Write ``result``'s network and metadata to ``path`` (see :func:`trained_bytes`)."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise ValueError(f"folder {path.parent} does not exist")
-    path.write_bytes(trained_bytes(result))
-    return path
-
-
-def load_trained(source: Path | str | bytes) -> tuple[StateDict, dict[str, Any]]:
-    """(state dict, metadata) of a checkpoint written by :func:`save_trained`, read safely."""
-    data = source if isinstance(source, bytes) else Path(source).read_bytes()
-    try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for bad files
-        raise ValueError(f"not a DreamLab training checkpoint ({type(exc).__name__})") from None
-    if not (isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict)):
-        raise ValueError("not a DreamLab training checkpoint (no state_dict)")
-    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
-    classes = meta.get("classes")
-    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
-        raise ValueError("the checkpoint's metadata has no list of classes")
-    return obj["state_dict"], meta
-
-
-def models_dir() -> Path:
-    """Where the app keeps trained models: ``DREAMLAB_MODELS``, else ``~/.cache/dreamlab/models``."""
-    env = os.environ.get("DREAMLAB_MODELS", "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "dreamlab" / "models"
-
-
-def _spec_for(path: Path, meta: Mapping[str, Any], digest: str) -> Any:
-    from dreamlab.models.builtin import tiny_cnn_spec
-    from dreamlab.models.weights import StateDictFile
-
-    dataset = str(meta.get("dataset", "?"))
-    title = dataset_info(dataset).title if dataset in _dataset_names() else dataset
-    accuracy = float(meta.get("accuracy", float("nan")))
-    return tiny_cnn_spec(
-        name=f"tiny_cnn_{dataset}_{digest[:8]}",
-        title=f"Tiny CNN · {title} · {accuracy:.0%} test accuracy · {digest[:6]}",
-        weights=StateDictFile(path, note=f"trained in DreamLab on {title}"),
-        categories=list(meta["classes"]),
-    )
-
-
-def _dataset_names() -> set[str]:
-    from dreamlab.datasets import DATASETS
-
-    return set(DATASETS)
-
-
-def register_trained(path: Path | str) -> Any:
-    """Register a saved checkpoint as a model (named ``tiny_cnn_<dataset>_<hash>``); returns its
-    :class:`~dreamlab.models.ModelSpec`. It then shows in every page's model picker."""
-    from dreamlab.models import register_model
-
-    path = Path(path)
-    data = path.read_bytes()
-    _, meta = load_trained(data)
-    spec = _spec_for(path, meta, hashlib.sha256(data).hexdigest())
-    return register_model(spec, replace=True)
-
-
-def _unregister_missing() -> None:
-    """Drop registered trained models whose file was pruned."""
-    from dreamlab.models import get_spec, registered_names, unregister_model
-    from dreamlab.models.weights import StateDictFile
-
-    for name in registered_names():
-        spec = get_spec(name)
-        trained = isinstance(spec.weights, StateDictFile) and name.startswith("tiny_cnn_")
-        if trained and not Path(spec.weights.file).is_file():
-            unregister_model(name)
-
-
-def store_trained(
-    result: EvalResult, folder: Path | str | None = None, keep: int = _MAX_KEEP
-) -> tuple[Path, Any]:
-    """Save ``result`` in the models folder, register it, and keep only the ``keep`` newest files.
-
-    Returns (path, spec). The file is named by its content hash, so the same weights saved twice
-    are one model.
-    """
-    folder = Path(folder) if folder is not None else models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    data = trained_bytes(result)
-    digest = hashlib.sha256(data).hexdigest()
-    path = folder / f"tiny_cnn_{result.config.dataset}_{digest[:8]}.pt"
-    path.write_bytes(data)
-    spec = register_trained(path)
-    old = sorted(folder.glob("tiny_cnn_*.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in old[max(keep, 1) :]:
-        stale.unlink(missing_ok=True)
-    _unregister_missing()
-    return path, spec
-
-
-def register_saved_models(folder: Path | str | None = None) -> list[Any]:
-    """Register every checkpoint in the models folder (call once at app start); bad files are
-    skipped. Returns the specs registered."""
-    folder = Path(folder) if folder is not None else models_dir()
-    if not folder.is_dir():
-        return []
-    specs = []
-    for path in sorted(folder.glob("tiny_cnn_*.pt")):
-        try:
-            specs.append(register_trained(path))
-        except (ValueError, OSError):
-            continue
-    return specs

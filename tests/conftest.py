@@ -62,3 +62,13 @@ def coffee() -> np.ndarray:
     from dreamlab.images import load_sample
 
     return load_sample("coffee")
+
+
+@pytest.fixture
+def own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model registry as it is now, restored after the test: models a test saves and
+    registers never reach later tests' ``list_models()``."""
+    from dreamlab.models import registry
+
+    registry.registered_names()  # the built-ins in first
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -10,20 +9,15 @@ import pytest
 import torch
 
 from dreamlab.cli import main
-from dreamlab.datasets import SHAPES_CLASSES, load_dataset
-from dreamlab.models import list_models, load_model, registered_names
+from dreamlab.datasets import SHAPES_CLASSES
 from dreamlab.models.tiny_cnn import TinyCNN
+from dreamlab.trained_store import load_trained
 from dreamlab.training import (
     EvalResult,
     TrainConfig,
     TrainStep,
     architecture,
     evaluate_state,
-    load_trained,
-    register_saved_models,
-    register_trained,
-    save_trained,
-    store_trained,
     train,
 )
 
@@ -180,74 +174,6 @@ def test_architecture_is_measured() -> None:
     assert sum(r.params for r in rows) == sum(p.numel() for p in TinyCNN().parameters()) == 62006
     assert len(architecture(num_classes=4)) == len(rows)
     assert architecture(num_classes=4)[-1].output_shape == (4,)
-
-
-# ---------------------------------------------------------------- saving and reloading
-
-
-def test_saved_model_reloads_with_weights_only_and_predicts_the_same(
-    run: list[TrainStep | EvalResult], tmp_path: Path
-) -> None:
-    result = _final(run)
-    path = save_trained(tmp_path / "net.pt", result)
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    meta = obj["meta"]
-    assert meta["dataset"] == "shapes" and meta["classes"] == list(SHAPES_CLASSES)
-    assert meta["accuracy"] == pytest.approx(result.accuracy)
-    assert meta["config"]["batch_size"] == 16 and meta["dreamlab_version"]
-    spec = register_trained(path)
-    model = load_model(spec.name, device="cpu")
-    assert model.categories == list(SHAPES_CLASSES)
-    x = load_dataset("shapes", train_size=200, test_size=100).test.batch(slice(0, 100))
-    net = TinyCNN()
-    net.load_state_dict(result.state_dict)
-    net.eval()
-    with torch.no_grad():
-        expected = net((x - 0.5) / 0.5)  # (100, 10)
-        got = model.module(model.preprocess(x))
-    assert torch.allclose(got, expected, atol=1e-6)
-    labels = torch.tensor(_test_labels())  # (100,)
-    assert float((got.argmax(1) == labels).float().mean()) == pytest.approx(result.accuracy)
-    label, _ = model.classify(result.preview_images[0], top=1)[0]
-    assert label in SHAPES_CLASSES
-
-
-def _test_labels() -> list[int]:
-    return load_dataset("shapes", train_size=200, test_size=100).test.labels.tolist()
-
-
-def test_bad_checkpoints_are_refused(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a DreamLab training checkpoint"):
-        load_trained(bad)
-    torch.save({"state_dict": {"w": torch.zeros(1)}, "meta": {}}, bad)
-    with pytest.raises(ValueError, match="no list of classes"):
-        load_trained(bad)
-    with pytest.raises(ValueError, match="does not exist"):
-        save_trained(tmp_path / "nowhere" / "x.pt", None)  # type: ignore[arg-type]
-
-
-def test_stored_models_are_registered_bounded_and_found_again(
-    run: list[TrainStep | EvalResult], _own_models_dir: Path
-) -> None:
-    result = _final(run)
-    paths, names = [], []
-    for i in range(3):  # three different networks (the accuracy is part of the metadata)
-        variant = dataclasses.replace(result, accuracy=0.5 + i / 10)
-        path, spec = store_trained(variant, keep=2)
-        paths.append(path)
-        names.append(spec.name)
-    assert len(set(names)) == 3
-    assert sorted(p.name for p in _own_models_dir.glob("*.pt")) == sorted(
-        p.name for p in paths[1:]
-    )  # the oldest was pruned...
-    assert names[0] not in registered_names()  # ...and unregistered
-    assert {names[1], names[2]} <= {m.name for m in list_models()}
-    found = register_saved_models()
-    assert sorted(s.name for s in found) == sorted(names[1:])
-    (_own_models_dir / "tiny_cnn_broken.pt").write_bytes(b"junk")
-    assert len(register_saved_models()) == 2  # a broken file is skipped
 
 
 # ---------------------------------------------------------------- CLI

@@ -44,6 +44,7 @@ __all__ = [
     "get_spec",
     "list_models",
     "load_model",
+    "load_spec",
     "load_state_dict_bytes",
     "model_status",
     "register_model",
@@ -251,7 +252,16 @@ def load_model(
     torch cache; a model whose weights are not here raises :class:`ModelError` saying why (call
     :func:`dreamlab.models.weights.download` first).
     """
-    spec = get_spec(name)
+    return load_spec(get_spec(name), device, weights=weights)
+
+
+def load_spec(
+    spec: ModelSpec,
+    device: str | torch.device = "auto",
+    *,
+    weights: bytes | str | Path | dict[str, Any] | None = None,
+) -> LoadedModel:
+    """:func:`load_model` for a spec that need not be registered (a model kept for one session)."""
     dev = resolve_device(device)
     # Read (and check) the weights before building: a refusal is then instant, not after the
     # seconds a large architecture's random initialization takes.

@@ -26,9 +26,9 @@ PAGES: list[tuple[str, str, str, Callable[[], None]]] = [
 
 @st.cache_resource(show_spinner=False)
 def _configure_once() -> int:
-    """Once per server process: torch thread settings, and models trained earlier re-registered."""
+    """Once per server process: torch thread settings, and models saved for everyone registered."""
     from dreamlab.memory import limit_malloc_arenas
-    from dreamlab.training import register_saved_models
+    from dreamlab.trained_store import register_saved_models
 
     limit_malloc_arenas()
     register_saved_models()

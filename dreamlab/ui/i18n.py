@@ -130,7 +130,8 @@ def error_text(exc: BaseException, lang: str | None = None) -> str:
 # Model titles and weight notes come from the registry in English; the catalogues hold their
 # translations. Built-in models by name; a model trained in DreamLab by the pattern of its title.
 _TRAINED_TITLE = re.compile(
-    r"^Tiny CNN · (?P<data>.+) · (?P<acc>\d+|nan)% test accuracy · (?P<digest>\w+)$"
+    r"^(?:(?P<label>[\w-]+) · )?Tiny CNN · (?P<data>.+) · (?P<acc>\d+|nan)% test accuracy"
+    r" · (?P<digest>\w+)$"
 )
 _NOTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^embedded ImageNet weights \((?P<package>[^)]+)\)$"), "embedded_imagenet"),
@@ -169,9 +170,10 @@ def model_title(name: str, title: str, lang: str | None = None) -> str:
     match = _TRAINED_TITLE.match(title)
     if match:
         data = dataset_title(match["data"], lang)
-        return translate(
+        shown = translate(
             lang, "common.model_titles.trained", data=data, acc=match["acc"], digest=match["digest"]
         )
+        return f"{match['label']} · {shown}" if match["label"] else shown
     return title
 
 

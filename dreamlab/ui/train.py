@@ -1,17 +1,15 @@
 """The "Train a CNN" page: the seed's small network trained live, its filters shown as it learns.
 
-The run lives in ``st.session_state`` (a :class:`_Run`), so a **Stop** (or any other click, which
-interrupts the script) keeps the curves and the network trained so far; the next script run
-evaluates those weights, saves them and registers them as a model for the other pages.
+The run lives in ``st.session_state`` (a :class:`~dreamlab.training_session.TrainingRun`, which
+holds the training policy: curves, status, a stopped run's evaluation), so a **Stop** (or any other
+click, which interrupts the script) keeps the curves and the network trained so far; the next run
+evaluates those weights and offers them to this session's other pages (nowhere else); **Save for
+everyone** saves them under a name for every session.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
@@ -20,18 +18,14 @@ import pandas as pd
 import streamlit as st
 
 from dreamlab.datasets import DATASETS, dataset_status, download_dataset
-from dreamlab.training import (
-    EvalResult,
-    TrainConfig,
-    TrainStep,
-    architecture,
-    evaluate_state,
-    register_saved_models,
-    store_trained,
-    train,
-)
-from dreamlab.ui.i18n import current_lang, dataset_title, t, translate
+from dreamlab.errors import DreamLabError
+from dreamlab.trained_store import save_model, session_spec, trained_bytes
+from dreamlab.training import TrainConfig, TrainStep, architecture, train
+from dreamlab.training_session import TrainingRun
+from dreamlab.ui.i18n import current_lang, dataset_title, model_title, t, translate
 from dreamlab.ui.widgets import (
+    Throttle,
+    add_session_model,
     advanced_controls,
     device_choice,
     error_line,
@@ -47,8 +41,6 @@ _RUN = "train_run"
 _DRAW_EVERY_S = 0.3  # redraw at most ~3 times a second: drawing costs more than a batch
 _WAIT_PREVIOUS_S = 30.0  # a batch or a test pass on a busy CPU can take seconds
 _MAX_POINTS = 400  # points per curve sent to the browser
-# Exponential smoothing of the noisy per-batch curves: weight SPAN / batches per epoch, at most MAX.
-_SMOOTH_SPAN, _SMOOTH_MAX = 10.0, 0.3
 _LRS = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
 _BATCHES = [4, 8, 16, 32, 64, 128, 256]
 _SIZES = [200, 500, 1000, 2000, 5000, 10000, 20000, 50000]
@@ -58,58 +50,14 @@ _SEED_SETTINGS = {"train_optimizer": "sgd", "train_lr": 0.001, "train_momentum":
 
 
 @dataclass
-class _Run:
-    """One training run as the page keeps it between script runs (mutable, per session)."""
+class _Run(TrainingRun):
+    """A :class:`TrainingRun` plus what the page keeps of it: the model offered to this session
+    and, once saved for everyone, its name."""
 
-    config: TrainConfig
-    x: list[float] = field(default_factory=list)  # progress in epochs, one per batch
-    loss: list[float] = field(default_factory=list)  # smoothed batch loss
-    acc: list[float] = field(default_factory=list)  # smoothed batch accuracy
-    evals: list[tuple[float, float, float]] = field(default_factory=list)  # (epoch, acc, loss)
-    filters: np.ndarray | None = None  # (6, 3, 5, 5)
-    filter_scale: float = 1e-12  # max |w| over the whole run: one scale for every frame
-    preview_images: np.ndarray | None = None  # (P, 32, 32, 3) uint8
-    preview_labels: tuple[int, ...] = ()
-    previews: tuple[int, ...] = ()
-    classes: tuple[str, ...] = ()
-    position: tuple[int, int, int] = (0, 0, 0)  # epoch, batch, batches
-    step: int = 0
-    status: str = "running"  # running, stopped, done, error
-    error: str = ""
-    snapshot: dict[str, Any] | None = None  # weights kept at a Stop, not yet evaluated
-    latest: EvalResult | None = None  # the last evaluation (its weights are kept)
-    result: EvalResult | None = None  # the final evaluation
-    saved_title: str = ""
+    saved_title: str = ""  # the title of the model kept for this session
     saved_file: str = ""
     saved_bytes: bytes = b""
-    # Set once the script run that trains has let go: a click starts the next script run at
-    # once (Streamlit's fast reruns) while the old one only stops at its next drawing call.
-    finished: threading.Event = field(default_factory=threading.Event, repr=False)
-
-    def add_step(self, s: TrainStep) -> None:
-        prev_loss = self.loss[-1] if self.loss else s.loss
-        prev_acc = self.acc[-1] if self.acc else s.batch_accuracy
-        alpha = min(_SMOOTH_MAX, _SMOOTH_SPAN / s.batches)  # averages over ~1/10 of an epoch
-        self.x.append(s.epoch - 1 + s.batch / s.batches)
-        self.loss.append(prev_loss + alpha * (s.loss - prev_loss))
-        self.acc.append(prev_acc + alpha * (s.batch_accuracy - prev_acc))
-        self.filters = s.filters.numpy()
-        self.filter_scale = max(self.filter_scale, float(np.abs(self.filters).max()))
-        if s.previews is not None:
-            self.previews = s.previews
-        self.position = (s.epoch, s.batch, s.batches)
-        self.step = s.step
-
-    def add_eval(self, e: EvalResult) -> None:
-        self.evals.append((float(e.epoch), e.accuracy, e.loss))
-        self.preview_images, self.preview_labels = e.preview_images, e.preview_labels
-        self.previews, self.classes = e.previews, e.classes
-        if self.filters is None:
-            self.filters = e.state_dict["conv1.weight"].numpy()
-            self.filter_scale = max(self.filter_scale, float(np.abs(self.filters).max()))
-        self.latest = e
-        if e.final:
-            self.result = e
+    public_name: str = ""  # the name it was saved for everyone under
 
 
 # ---------------------------------------------------------------- controls
@@ -352,14 +300,13 @@ class _Slots:
 
     def draw(self, run: _Run) -> None:
         epoch, batch, batches = run.position
-        done = (epoch - 1 + batch / batches) / run.config.epochs if batches else 0.0
         if run.status == "error":
             self.status.error(_status_text(run), icon="⚠️")
         else:
             self.status.markdown(_status_text(run))
         text = t("train.progress", epoch=epoch, epochs=run.config.epochs, batch=batch,
                  batches=batches) if batches else t("train.before")  # fmt: skip
-        self.progress.progress(min(max(done, 0.0), 1.0), text=text)
+        self.progress.progress(run.fraction, text=text)
         with self.charts.container():
             left, right = st.columns(2)
             left.altair_chart(_curve_chart(run, run.loss, 2, t("train.loss_chart")))
@@ -387,31 +334,21 @@ def _train(config: TrainConfig, slots: _Slots) -> _Run:
     """Pull the training generator through the job gate, drawing a few times a second.
 
     Whatever ends the loop (the last epoch, an error, or Streamlit interrupting the script for a
-    Stop click), the run stays in the session with what it has so far.
+    Stop click), the run stays in the session with what it has so far (:meth:`TrainingRun.close`).
     """
     run = _Run(config)
     st.session_state[_RUN] = run
-    last_draw = 0.0
-    keep: Callable[[], dict[str, Any]] | None = None
+    throttle = Throttle(_DRAW_EVERY_S)
     try:
         for item in gated(train(config), slots.status):
-            if isinstance(item, TrainStep):
-                run.add_step(item)
-                keep = item.state_dict
-            else:
-                run.add_eval(item)
-                keep = None
-            if not isinstance(item, TrainStep) or time.monotonic() - last_draw > _DRAW_EVERY_S:
+            run.add(item)
+            if throttle.due(force=not isinstance(item, TrainStep)):  # every evaluation is drawn
                 slots.draw(run)
-                last_draw = time.monotonic()
-        run.status = "done"
+        run.mark_done()
     except ValueError as exc:
-        run.status, run.error = "error", error_line(exc)
+        run.mark_failed(error_line(exc))
     finally:
-        if run.status == "running":  # interrupted (Stop or another click): keep the weights
-            run.snapshot = keep() if keep is not None else None
-            run.status = "stopped"
-        run.finished.set()
+        run.close()
     return run
 
 
@@ -423,36 +360,47 @@ def _await_previous(run: _Run) -> None:
 
 
 def _finish_stopped(run: _Run, slots: _Slots) -> None:
-    """Evaluate the weights kept at a Stop (once), so they can be saved and reused."""
-    if run.status != "stopped" or run.result is not None:
-        return
-    if run.snapshot is None:  # stopped right after an evaluation: it has the weights
-        if run.latest is not None and run.latest.epoch > 0:
-            run.result = dataclasses.replace(run.latest, final=True)
+    """Evaluate the weights kept at a Stop (once, through the job gate), so they can be kept."""
+    if not run.pending:
         return
     try:
         for _ in gated([None], slots.status):
-            epoch = run.position[0]
-            run.result = evaluate_state(run.snapshot, run.config, epoch=epoch, step=run.step)
+            run.finish()
     except ValueError as exc:
         run.error = error_line(exc)
-        return
-    run.snapshot = None
-    run.evals.append((run.x[-1] if run.x else 0.0, run.result.accuracy, run.result.loss))
-    run.previews = run.result.previews
 
 
-def _save(run: _Run) -> None:
-    """Save and register the trained network once (shown in the other pages' model pickers)."""
+def _keep(run: _Run) -> None:
+    """Offer the trained network to this session's model pickers, once (saved nowhere)."""
     if run.result is None or run.saved_title:
         return
     try:
-        path, spec = store_trained(run.result)
+        spec = session_spec(run.result)
     except (OSError, ValueError) as exc:
         st.warning(t("train.save_failed", error=error_line(exc)))
         return
-    run.saved_title, run.saved_file = spec.title, path.name
-    run.saved_bytes = path.read_bytes()
+    add_session_model(spec)
+    run.saved_title, run.saved_file = spec.title, f"{spec.name}.pt"
+    run.saved_bytes = trained_bytes(run.result)
+
+
+def _save_for_everyone(run: _Run) -> None:
+    """**Model name** and **Save for everyone**: a deliberate save, listed in every session."""
+    if run.public_name:
+        st.success(t("train.saved_everyone", name=run.public_name))
+        return
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    name = left.text_input(t("train.model_name"), key="train_model_name", max_chars=40,
+                           help=t("train.model_name_help"))  # fmt: skip
+    if not right.button(t("train.save_everyone"), key="train_save", width="stretch"):
+        return
+    try:
+        save_model(run.result, name.strip())
+    except (DreamLabError, OSError) as exc:
+        show_error(exc)
+        return
+    run.public_name = name.strip()
+    st.success(t("train.saved_everyone", name=run.public_name))
 
 
 def _show_result(run: _Run) -> None:
@@ -468,13 +416,9 @@ def _show_result(run: _Run) -> None:
             t("train.download_weights"), run.saved_bytes, file_name=run.saved_file,
             mime="application/octet-stream", key="train_download_weights",
         )  # fmt: skip
-        st.success(t("train.saved_as", title=run.saved_title))
-
-
-@st.cache_resource(show_spinner=False)
-def _register_saved_once() -> int:
-    """Models trained earlier (in the models folder) are registered once per server."""
-    return len(register_saved_models())
+        name = run.saved_file.removesuffix(".pt")
+        st.success(t("train.saved_as", title=model_title(name, run.saved_title)))
+        _save_for_everyone(run)
 
 
 def render() -> None:
@@ -482,7 +426,6 @@ def render() -> None:
     st.title(t("train.title"))
     st.caption(t("train.intro"))
     lesson("train")
-    _register_saved_once()
     controls, view = st.columns([1, 2], gap="large")
     with controls:
         config, start = _controls()
@@ -496,7 +439,7 @@ def render() -> None:
         else:
             _await_previous(run)
             _finish_stopped(run, slots)
-            _save(run)
+            _keep(run)
             slots.draw(run)
             _show_result(run)
     _show_architecture()  # full width: the table's four columns do not fit beside the charts

@@ -25,7 +25,15 @@ from dreamlab.images import (
 )
 from dreamlab.jobs import JobGate, default_capacity, default_turns
 from dreamlab.memory import release_memory
-from dreamlab.models import LoadedModel, ModelError, list_models, load_model
+from dreamlab.models import (
+    LoadedModel,
+    ModelError,
+    ModelInfo,
+    ModelSpec,
+    list_models,
+    load_model,
+    load_spec,
+)
 from dreamlab.models.registry import download
 from dreamlab.ui.i18n import LANGS, error_text, model_note, model_title, t
 
@@ -36,6 +44,7 @@ __all__ = [
     "cached_model",
     "clickable_image",
     "UPLOAD_TYPES",
+    "add_session_model",
     "device_choice",
     "downsized_note",
     "error_line",
@@ -47,6 +56,7 @@ __all__ = [
     "model_picker",
     "page_columns",
     "presenting",
+    "session_models",
     "setup_sidebar",
     "shared_gate",
     "show_error",
@@ -308,10 +318,42 @@ def downsized_note(img: LoadedImage) -> str:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def cached_model(
-    name: str, device: str, weights_digest: str = "", _weights: bytes | None = None
+    name: str,
+    device: str,
+    weights_digest: str = "",
+    _weights: bytes | None = None,
+    _spec: ModelSpec | None = None,
 ) -> LoadedModel:
-    """One frozen model per (model, device, weights) shared by every session (read-only)."""
+    """One frozen model per (model, device, weights) shared by every session (read-only).
+
+    ``_spec``: a model of this session only (:func:`session_models`); its name holds its
+    weights' hash, so the name alone is a safe key.
+    """
+    if _spec is not None:
+        return load_spec(_spec, device=device, weights=_weights)
     return load_model(name, device=device, weights=_weights)
+
+
+_SESSION_MODELS = "session_models"
+
+
+def add_session_model(spec: ModelSpec) -> None:
+    """Offer a model (a network trained in this session) to this browser session's pickers only."""
+    st.session_state.setdefault(_SESSION_MODELS, {})[spec.name] = spec
+
+
+def session_models() -> dict[str, ModelSpec]:
+    """This session's own models by name (registered nowhere: other sessions never see them)."""
+    return dict(st.session_state.get(_SESSION_MODELS, {}))
+
+
+def _picker_infos() -> dict[str, ModelInfo]:
+    """``list_models()`` then this session's models, by name."""
+    infos = {i.name: i for i in list_models()}
+    for name, spec in session_models().items():
+        status, note = spec.weights.status()
+        infos[name] = ModelInfo(name, spec.title, status, spec.input_size, len(spec.layers), note)
+    return infos
 
 
 def _status_label(info_status: str) -> str:
@@ -342,7 +384,7 @@ def _download_with_progress(name: str) -> bool:
 
 def model_picker(key: str, *, default: str = "efficientnet_lite0") -> LoadedModel | None:
     """Pick a model (status shown), download or upload its weights, and load it (cached)."""
-    infos = {i.name: i for i in list_models()}
+    infos = _picker_infos()
     names = list(infos)
     name = st.selectbox(
         t("common.model"),
@@ -372,7 +414,8 @@ def model_picker(key: str, *, default: str = "efficientnet_lite0") -> LoadedMode
     digest = hashlib.sha256(weights).hexdigest() if weights else ""
     try:
         with st.spinner(t("common.loading_model", title=model_title(name, info.title))):
-            model = cached_model(name, device_choice(), digest, weights)
+            spec = session_models().get(name)
+            model = cached_model(name, device_choice(), digest, weights, spec)
     except (ModelError, ValueError) as exc:
         show_error(exc)
         return None

@@ -40,14 +40,23 @@ def test_one_short_epoch_trains_and_shows_results(page, app_url: str) -> None:
     screenshot(page, "train-confusion")
     page.get_by_text("The network", exact=True).scroll_into_view_if_needed()
     screenshot(page, "train-network")
-    # The trained network is now a model of the other pages.
-    open_page(page, app_url, "feature-maps")
+    # The trained network is now a model of this session's other pages (the sidebar keeps the
+    # session; a new address would open a new one)...
+    nav = page.locator('[data-testid="stSidebarNav"] a', has_text="Feature maps")
+    act_and_wait(page, nav.click)
     page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first.click()
     option = page.get_by_role("option", name="Tiny CNN · Shapes (synthetic)", exact=False).first
     act_and_wait(page, option.click)
     _no_exception(page)
     screenshot(page, "train-feature-maps")
     assert page.get_by_text("Layer relu2: 16 channels of", exact=False).count() == 1
+    # ...and of no other session (a new tab, another student).
+    open_page(page, app_url, "feature-maps")
+    page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').first.click()
+    assert (
+        page.get_by_role("option", name="Tiny CNN · Shapes (synthetic)", exact=False).count() == 0
+    )
+    assert page.get_by_role("option", name="EfficientNet-Lite0", exact=False).count() == 1
 
 
 def test_stop_keeps_the_network_trained_so_far(page, app_url: str) -> None:
