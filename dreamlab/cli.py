@@ -94,12 +94,13 @@ def _cmd_layers(args: argparse.Namespace) -> None:
 
 
 def _cmd_classify(args: argparse.Namespace) -> None:
+    from dreamlab.backend import classify
     from dreamlab.images import load_image
     from dreamlab.models import load_model
 
     image = load_image(args.image)
     model = load_model(args.model, device=args.device)
-    for label, prob in model.classify(image.array, top=args.top):
+    for label, prob in classify(model, image.array, top=args.top):
         print(f"{label}\t{prob:.4f}")
 
 
@@ -125,6 +126,7 @@ def _cmd_convolve(args: argparse.Namespace) -> None:
 
 
 def _cmd_dream(args: argparse.Namespace) -> None:
+    from dreamlab.backend import dream
     from dreamlab.dream.export import build_config, check_output, dream_to_file
     from dreamlab.images import load_image
     from dreamlab.models import load_model
@@ -159,8 +161,9 @@ def _cmd_dream(args: argparse.Namespace) -> None:
     )
     source = "noise" if noise else Path(args.image).name
     result = dream_to_file(
-        image, model, args.output, config, source=source, preset=args.preset, fps=args.fps
-    )
+        image, model, args.output, config, source=source, preset=args.preset, fps=args.fps,
+        dreamer=dream,
+    )  # fmt: skip
     if result.note:
         print(f"note: {result.note}", file=sys.stderr)
     h, w = result.size
@@ -181,9 +184,10 @@ def _dream_objective(args: argparse.Namespace) -> str | None:
 def _cmd_visualize(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
+    from dreamlab.backend import visualize
     from dreamlab.media import png_bytes
     from dreamlab.models import load_model
-    from dreamlab.optvis import FeatureVisConfig, as_objective, neuron, visualize
+    from dreamlab.optvis import FeatureVisConfig, as_objective, neuron
 
     if args.output.suffix.lower() != ".png":
         raise CliError(f"visualize writes a PNG: {args.output.name} should end in .png")
@@ -256,6 +260,17 @@ def _cmd_train(args: argparse.Namespace) -> None:
         final = item if item.final else final
     save_trained(args.output, final)
     print(f"saved {args.output} (test accuracy {final.accuracy:.1%}, {config.dataset})")
+
+
+def _cmd_serve(args: argparse.Namespace) -> None:
+    from importlib.util import find_spec
+
+    if find_spec("ray") is None or find_spec("fastapi") is None:  # optional: dreamlab[serve]
+        raise CliError('dreamlab serve needs Ray Serve: pip install "dreamlab[serve]"')
+    from dreamlab.serve.app import serve_forever
+
+    ready = lambda url: print(f"DreamLab backend on {url} (Ctrl-C stops it)", flush=True)  # noqa: E731
+    serve_forever(args.host, args.port, args.device, args.address, on_ready=ready)
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
@@ -443,6 +458,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only the engine-vs-seed cases, or only the contention case",
     )
     p.set_defaults(func=_cmd_benchmark)
+
+    p = sub.add_parser(
+        "serve", help="run the backend as a Ray Serve service (pip install dreamlab[serve])"
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=_positive_int, default=8000)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument(
+        "--address", default=None, help="a Ray cluster (default: RAY_ADDRESS, else local)"
+    )
+    p.set_defaults(func=_cmd_serve)
+    for name in ("classify", "dream", "visualize"):  # the heavy commands: --backend URL
+        sub.choices[name].add_argument(
+            "--backend", default=None, help="a `dreamlab serve` URL (default: DREAMLAB_BACKEND)"
+        )
     return parser
 
 
@@ -468,6 +498,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     func: Callable[[argparse.Namespace], None] = args.func
     try:
+        if getattr(args, "backend", None):
+            from dreamlab.backend import set_backend
+
+            set_backend(args.backend)
         func(args)
     except KeyboardInterrupt:
         return 130
