@@ -9,10 +9,9 @@ Routes: ``GET /healthz`` (200), ``GET /stats`` (jobs and batch sizes), ``POST /v
 to the response through a small queue; when the client disconnects, Serve cancels the response
 and the job stops at its next frame.
 
-Ray and FastAPI are imported only here, and only when the app is built.
+Ray and FastAPI are imported only here, and only when the app is built. (No postponed
+annotations in this module: FastAPI reads the routes' annotations, and ``Request`` is local.)
 """
-
-from __future__ import annotations
 
 import asyncio
 import concurrent.futures
@@ -72,6 +71,7 @@ def build_app(
     *,
     batching: bool = True,
     num_replicas: int = 1,
+    num_cpus: float = 1,
     num_gpus: float = 0,
 ) -> Any:
     """The bound Ray Serve application (``serve.run(build_app(...))``)."""
@@ -105,7 +105,7 @@ def build_app(
     @serve.deployment(
         num_replicas=num_replicas,
         max_ongoing_requests=caps.max_jobs + 16,
-        ray_actor_options={"num_gpus": num_gpus},
+        ray_actor_options={"num_cpus": num_cpus, "num_gpus": num_gpus},
     )
     @serve.ingress(api)
     class Backend:
@@ -113,14 +113,14 @@ def build_app(
             self.service = DreamService(device, caps, batching=batching)
 
         @api.get("/healthz")
-        def healthz(self) -> dict[str, Any]:
+        def healthz(self) -> JSONResponse:
             from dreamlab import __version__
 
-            return {"ok": True, "version": __version__, "device": self.service.device}
+            return JSONResponse({"ok": True, "version": __version__, "device": self.service.device})
 
         @api.get("/stats")
-        def stats(self) -> dict[str, Any]:
-            return self.service.stats()
+        def stats(self) -> JSONResponse:
+            return JSONResponse(self.service.stats())
 
         @api.post("/v1/classify")
         async def classify(self, request: Request) -> Response:

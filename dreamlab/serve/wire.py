@@ -119,6 +119,8 @@ def read_message(read: Callable[[int], bytes]) -> Message | None:
     if n > _MAX_HEADER:
         raise WireError("the backend's answer is not DreamLab frames", "backend_protocol")
     raw = _exact(read, n)
+    if len(raw) < n:
+        raise WireError("the backend's stream was cut", "backend_protocol")
     try:
         header = json.loads(raw)
         kind, meta, specs = header["kind"], header["meta"], header["arrays"]
