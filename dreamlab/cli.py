@@ -263,10 +263,11 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:
-    from importlib.util import find_spec
-
-    if find_spec("ray") is None or find_spec("fastapi") is None:  # optional: dreamlab[serve]
-        raise CliError('dreamlab serve needs Ray Serve: pip install "dreamlab[serve]"')
+    try:  # optional: pip install "dreamlab[serve]"
+        import fastapi  # noqa: F401
+        import ray  # noqa: F401
+    except ImportError:
+        raise CliError('dreamlab serve needs Ray Serve: pip install "dreamlab[serve]"') from None
     from dreamlab.serve.app import serve_forever
 
     ready = lambda url: print(f"DreamLab backend on {url} (Ctrl-C stops it)", flush=True)  # noqa: E731
