@@ -1,7 +1,8 @@
 """Dream steps of several users run as one batch: the gradient provider a server plugs into dreams.
 
 Each dream runs in its own thread; at each step its gradient request (the step's network input)
-waits here. When every registered job is waiting, or the oldest request has waited ``max_wait_s``,
+waits here. When every registered job is waiting, or a request has waited ``max_wait_s`` or the time the
+last batch took to compute (whichever is longer: a straggler is worth waiting up to one step for),
 the waiting requests are grouped by what can share a forward pass (the fast copy, the input size,
 the precision) and each group runs as one batch (:func:`dreamlab.dream.steps.batch_gradients`).
 The thread whose request completes the set (or times out first) does the work; there is no
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -76,6 +78,7 @@ class GradientBatcher:
         self._lock = threading.Lock()
         self._pending: list[_Request] = []
         self._active = 0
+        self._last_compute_s = 0.0
         self.stats = BatchStats()
 
     @contextlib.contextmanager
@@ -97,7 +100,8 @@ class GradientBatcher:
         with self._lock:
             self._pending.append(req)
             full = len(self._pending) >= max(self._active, 1)
-        if full or not req.done.wait(self.max_wait_s):
+        wait = max(self.max_wait_s, self._last_compute_s)
+        if full or not req.done.wait(wait):
             self._flush()
         req.done.wait()
         if req.error is not None:
@@ -117,6 +121,7 @@ class GradientBatcher:
                 self._run(group[i : i + self.max_batch])
 
     def _run(self, batch: list[_Request]) -> None:
+        t0 = time.perf_counter()
         try:
             results = self._compute([r.ctx for r in batch], [r.x for r in batch])
             for req, res in zip(batch, results, strict=True):
@@ -125,6 +130,7 @@ class GradientBatcher:
             for req in batch:
                 req.error = exc
         with self._lock:
+            self._last_compute_s = time.perf_counter() - t0
             self.stats.batches += 1
             self.stats.steps += len(batch)
             self.stats.largest = max(self.stats.largest, len(batch))
