@@ -271,7 +271,8 @@ def _cmd_serve(args: argparse.Namespace) -> None:
     from dreamlab.serve.app import serve_forever
 
     ready = lambda url: print(f"DreamLab backend on {url} (Ctrl-C stops it)", flush=True)  # noqa: E731
-    serve_forever(args.host, args.port, args.device, args.address, on_ready=ready)
+    batching = {"auto": None, "on": True, "off": False}[args.batching]
+    serve_forever(args.host, args.port, args.device, args.address, ready, batching)
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
@@ -469,6 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--address", default=None, help="a Ray cluster (default: RAY_ADDRESS, else local)"
     )
+    p.add_argument("--batching", choices=("auto", "on", "off"), default="auto",
+                   help="batch concurrent dreams' steps (auto: on a GPU only)")  # fmt: skip
     p.set_defaults(func=_cmd_serve)
     for name in ("classify", "dream", "visualize"):  # the heavy commands: --backend URL
         sub.choices[name].add_argument(

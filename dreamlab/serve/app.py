@@ -162,9 +162,11 @@ def serve_forever(
     device: str = "auto",
     address: str | None = None,
     on_ready: Callable[[str], None] | None = None,
+    batching: bool | None = None,
 ) -> None:
     """Start Ray (local, or the cluster at ``address`` / RAY_ADDRESS), run the app until Ctrl-C;
-    ``on_ready`` gets the URL once it answers."""
+    ``on_ready`` gets the URL once it answers. ``batching`` None: on for a GPU, off on a CPU
+    (where a batch costs as much as its steps: bench/SERVE.md)."""
     import os
 
     import ray
@@ -173,10 +175,12 @@ def serve_forever(
     from dreamlab.device import resolve_device
 
     gpus = 1 if resolve_device(device).type == "cuda" else 0
+    batching = bool(gpus) if batching is None else batching
     ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False)
     try:
         serve.start(http_options={"host": host, "port": port})
-        serve.run(build_app(device, num_gpus=gpus), name="dreamlab", route_prefix="/")
+        app = build_app(device, batching=batching, num_gpus=gpus)
+        serve.run(app, name="dreamlab", route_prefix="/")
         if on_ready is not None:
             on_ready(f"http://{host}:{port}")
         while True:
