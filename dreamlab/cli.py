@@ -101,11 +101,12 @@ def _cmd_layers(args: argparse.Namespace) -> None:
 
 
 def _cmd_classify(args: argparse.Namespace) -> None:
+    from dreamlab.backend import classify
     from dreamlab.images import load_image
 
     image = load_image(args.image)
     model = _model(args)
-    for label, prob in model.classify(image.array, top=args.top):
+    for label, prob in classify(model, image.array, top=args.top):
         print(f"{label}\t{prob:.4f}")
 
 
@@ -131,6 +132,7 @@ def _cmd_convolve(args: argparse.Namespace) -> None:
 
 
 def _cmd_dream(args: argparse.Namespace) -> None:
+    from dreamlab.backend import dream
     from dreamlab.dream.export import build_config, check_output, dream_to_file
     from dreamlab.images import load_image
 
@@ -164,8 +166,9 @@ def _cmd_dream(args: argparse.Namespace) -> None:
     )
     source = "noise" if noise else Path(args.image).name
     result = dream_to_file(
-        image, model, args.output, config, source=source, preset=args.preset, fps=args.fps
-    )
+        image, model, args.output, config, source=source, preset=args.preset, fps=args.fps,
+        dreamer=dream,
+    )  # fmt: skip
     if result.note:
         print(f"note: {result.note}", file=sys.stderr)
     h, w = result.size
@@ -186,8 +189,9 @@ def _dream_objective(args: argparse.Namespace) -> str | None:
 def _cmd_visualize(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
+    from dreamlab.backend import visualize
     from dreamlab.media import png_bytes
-    from dreamlab.optvis import FeatureVisConfig, as_objective, neuron, visualize
+    from dreamlab.optvis import FeatureVisConfig, as_objective, neuron
 
     if args.output.suffix.lower() != ".png":
         raise CliError(f"visualize writes a PNG: {args.output.name} should end in .png")
@@ -270,6 +274,19 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.save is not None:
         store.save_model(final, args.save)
         print(f"saved for everyone as the model {args.save} (use --model {args.save})")
+
+
+def _cmd_serve(args: argparse.Namespace) -> None:
+    try:  # optional: pip install "dreamlab[serve]"
+        import fastapi  # noqa: F401
+        import ray  # noqa: F401
+    except ImportError:
+        raise CliError('dreamlab serve needs Ray Serve: pip install "dreamlab[serve]"') from None
+    from dreamlab.serve.app import serve_forever
+
+    ready = lambda url: print(f"DreamLab backend on {url} (Ctrl-C stops it)", flush=True)  # noqa: E731
+    batching = {"auto": None, "on": True, "off": False}[args.batching]
+    serve_forever(args.host, args.port, args.device, args.address, ready, batching)
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
@@ -479,6 +496,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only the engine-vs-seed cases, or only the contention case",
     )
     p.set_defaults(func=_cmd_benchmark)
+
+    p = sub.add_parser(
+        "serve", help="run the backend as a Ray Serve service (pip install dreamlab[serve])"
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=_positive_int, default=8000)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument(
+        "--address", default=None, help="a Ray cluster (default: RAY_ADDRESS, else local)"
+    )
+    p.add_argument("--batching", choices=("auto", "on", "off"), default="auto",
+                   help="batch concurrent dreams' steps (auto: on a GPU only)")  # fmt: skip
+    p.set_defaults(func=_cmd_serve)
+    for name in ("classify", "dream", "visualize"):  # the heavy commands: --backend URL
+        sub.choices[name].add_argument(
+            "--backend", default=None, help="a `dreamlab serve` URL (default: DREAMLAB_BACKEND)"
+        )
     return parser
 
 
@@ -504,6 +538,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     func: Callable[[argparse.Namespace], None] = args.func
     try:
+        if getattr(args, "backend", None):
+            from dreamlab.backend import set_backend
+
+            set_backend(args.backend)
         func(args)
     except KeyboardInterrupt:
         return 130

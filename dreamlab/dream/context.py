@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,13 @@ from dreamlab.ascent.steppers import NormalizedStep
 from dreamlab.ascent.transforms import Transform
 from dreamlab.dream.config import DreamConfig
 
-__all__ = ["DreamContext", "amp_dtype"]
+__all__ = ["DreamContext", "GradientProvider", "amp_dtype"]
+
+# (ctx, xr) -> (loss, d loss / d xr, first target's maps): the seam a remote batcher plugs into.
+# ``xr`` is the step's network input, (1, 3, H, W), a leaf that requires grad; see dream/steps.py.
+GradientProvider = Callable[
+    ["DreamContext", torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class DreamContext:
     amp: torch.dtype | None
     transform: Transform | None = None  # feature-vis transforms on each step's input, or None
     guided: bool = False  # the objective holds this dream's guide features
+    gradient: GradientProvider | None = None  # None: computed here (the local path, unchanged)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp is None:

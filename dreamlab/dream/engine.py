@@ -35,7 +35,7 @@ from dreamlab.ascent.octaves import octave_sizes, resize
 from dreamlab.ascent.steppers import NormalizedStep
 from dreamlab.ascent.transforms import standard_transforms, zoom_rotate
 from dreamlab.dream.config import DreamConfig, make_config
-from dreamlab.dream.context import DreamContext, amp_dtype
+from dreamlab.dream.context import DreamContext, GradientProvider, amp_dtype
 from dreamlab.dream.frames import DreamFrame
 from dreamlab.dream.steps import eager_steps, graph_steps, use_graphs
 from dreamlab.images import ImageError, ImageLike, load_image, resize_max_side, to_tensor
@@ -89,8 +89,16 @@ class DreamRun(Iterator[DreamFrame]):
     Stop by no longer pulling (or :meth:`close`): nothing runs between frames.
     """
 
-    def __init__(self, frames: Iterator[DreamFrame], plan: DreamPlan, config: DreamConfig) -> None:
-        self._frames = govern(frames, plan.device)  # torch's CPU threads adapt to contention
+    def __init__(
+        self,
+        frames: Iterator[DreamFrame],
+        plan: DreamPlan,
+        config: DreamConfig,
+        *,
+        governed: bool = True,
+    ) -> None:
+        # torch's CPU threads adapt to contention (not when a batcher or a server runs the steps)
+        self._frames = govern(frames, plan.device) if governed else frames
         self.plan = plan
         self.config = config
 
@@ -281,6 +289,8 @@ def dream(
     image: ImageLike | str,
     model: LoadedModel,
     config: DreamConfig | None = None,
+    *,
+    gradient: GradientProvider | None = None,
     **overrides: Any,
 ) -> DreamRun:
     """DeepDream ``image`` (a PIL image, ``H x W x 3`` array, path, or ``"noise"``) with ``model``.
@@ -290,6 +300,9 @@ def dream(
     ``overrides`` applied. Everything is checked before the first step: bad settings, an unknown
     layer (the message lists the valid ones), an image too small for the layer, each raise a
     ``ValueError`` (``ModelError``/``ImageError`` are ones) with a one-line message.
+
+    ``gradient`` (for servers) computes each step's gradient elsewhere, e.g. batched with other
+    users' dreams (see :mod:`dreamlab.dream.steps`); by default it is computed here.
     """
     require_model(model)
     cfg = make_config(config, **overrides)
@@ -323,5 +336,6 @@ def dream(
         amp=amp,
         transform=standard_transforms() if cfg.transforms else None,
         guided=guide is not None,
+        gradient=gradient,
     )
-    return DreamRun(_frames(ctx, start, plan), plan, cfg)
+    return DreamRun(_frames(ctx, start, plan), plan, cfg, governed=gradient is None)

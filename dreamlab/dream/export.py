@@ -72,16 +72,17 @@ def check_output(path: Path) -> None:
 
 def dream_to_file(
     image: Any, model: LoadedModel, output: str | Path, config: DreamConfig, *,
-    source: str, preset: str | None = None, fps: float = 10,
+    source: str, preset: str | None = None, fps: float = 10, dreamer: Any = None,
 ) -> DreamResult:  # fmt: skip
     """Dream and write a PNG (the final image, parameters in its metadata), a GIF or an MP4.
 
     A video shows the progression, one frame per step (every frame resized to the final size);
-    with a zoom loop it shows the loop instead, one frame per zoom step.
+    with a zoom loop it shows the loop instead, one frame per zoom step. ``dreamer`` replaces
+    :func:`dream` (the CLI passes :func:`dreamlab.backend.dream` to use a ``--backend``).
     """
     path = Path(output)
     check_output(path)
-    run = dream(image, model, config)
+    run = (dreamer or dream)(image, model, config)
     video = path.suffix.lower() in VIDEO_SUFFIXES
     kept: list[np.ndarray] = []
     last = None

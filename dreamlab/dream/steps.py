@@ -6,6 +6,12 @@ normalized step (:class:`~dreamlab.ascent.steppers.NormalizedStep`). The same fu
 (:func:`ascent`) is run eagerly (CPU, MPS, guided dreams, transforms) or captured once per octave
 size in a CUDA graph (:mod:`dreamlab.ascent.graphs`) and replayed; the graph path never
 synchronizes with the host.
+
+The seam for batching across users: a context whose ``gradient`` is set (a
+:data:`~dreamlab.dream.context.GradientProvider`, e.g. the serve batcher) hands each step's
+network input to it instead of running the forward and backward passes here; the provider may
+gather the inputs of several dreams and run them as one batch (:func:`batch_gradients`). Without
+one (the default) the step is exactly the local path: one ``is None`` test per step.
 """
 
 from __future__ import annotations
@@ -19,7 +25,14 @@ from dreamlab.ascent.steppers import smoothing_sigma
 from dreamlab.ascent.transforms import roll
 from dreamlab.dream.context import DreamContext
 
-__all__ = ["ascent", "clear_graphs", "eager_steps", "graph_steps", "use_graphs"]
+__all__ = [
+    "ascent",
+    "batch_gradients",
+    "clear_graphs",
+    "eager_steps",
+    "graph_steps",
+    "use_graphs",
+]
 
 StepOut = tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[int, int]]
 _MAX_GRAPHS = 8  # captured steps kept (one per octave size and settings); each holds its buffers
@@ -71,11 +84,55 @@ def ascent(
     if ctx.fast.channels_last:
         xr = xr.contiguous(memory_format=torch.channels_last)
     xr = xr.detach().requires_grad_(True)
+    if ctx.gradient is not None and ctx.transform is None:  # a batcher computes it (serve)
+        loss, g, maps = ctx.gradient(ctx, xr)
+        return ctx.step(x, roll_back(g.float()), ctx.lo, ctx.hi, sigma), loss.detach(), maps
     with ctx.autocast():
         outs = ctx.fast(_network_input(ctx, xr))  # one (1, C, h, w) per target (then logits)
     loss, g = _input_gradient(ctx, outs, xr)
     new = ctx.step(x, roll_back(g.float()), ctx.lo, ctx.hi, sigma)
     return new, loss.detach(), outs[0].detach()
+
+
+def batch_gradients(
+    ctxs: list[DreamContext], xs: list[torch.Tensor]
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """One forward and one backward pass for several dreams' steps: (loss, gradient, maps) each.
+
+    Every context must share the fast copy, the input size and the precision (the batcher's key);
+    the objectives may differ (each is applied to its own sample). The samples do not interact
+    (eval mode, BatchNorm folded), so the gradient of the summed losses is each one's own gradient.
+    """
+    ctx0 = ctxs[0]
+    xb = torch.cat([x.detach() for x in xs])  # (B, 3, H, W)
+    if ctx0.fast.channels_last:
+        xb = xb.contiguous(memory_format=torch.channels_last)
+    xb.requires_grad_(True)
+    with ctx0.autocast():
+        outs = ctx0.fast(xb)  # one (B, C, h, w) per target (then logits)
+
+    def losses(parts: tuple[torch.Tensor, ...] | list[torch.Tensor]) -> list[torch.Tensor]:
+        return [c.loss([o[i : i + 1] for o in parts]) for i, c in enumerate(ctxs)]
+
+    if ctx0.amp is None:
+        each = losses(outs)
+        (g,) = torch.autograd.grad(torch.stack(each).sum(), xb)  # (B, 3, H, W)
+    else:  # as _input_gradient: float32 objective, rescaled seeds through the half network
+        leaves = [o.detach().float().requires_grad_(True) for o in outs]
+        each = losses(leaves)
+        grads = torch.autograd.grad(torch.stack(each).sum(), leaves, allow_unused=True)
+        grads = [
+            torch.zeros_like(o) if t is None else t for t, o in zip(grads, leaves, strict=True)
+        ]
+        peak = torch.stack([t.flatten(1).abs().amax(1) for t in grads]).amax(0)  # (B,)
+        peak = peak.clamp_min(1e-30)
+        seeds = [
+            (t / peak.view(-1, *[1] * (t.dim() - 1))).to(o.dtype)
+            for t, o in zip(grads, outs, strict=True)
+        ]
+        (g,) = torch.autograd.grad(outs, xb, grad_outputs=seeds)
+        g = torch.nan_to_num(g.float(), nan=0.0, posinf=0.0, neginf=0.0)
+    return [(each[i].detach(), g[i : i + 1], outs[0][i : i + 1].detach()) for i in range(len(xs))]
 
 
 def _sigma(ctx: DreamContext, iteration: int) -> float:
@@ -158,6 +215,7 @@ def use_graphs(ctx: DreamContext) -> bool:
         and ctx.fast.device.type == "cuda"
         and not ctx.guided
         and ctx.transform is None
+        and ctx.gradient is None  # a provider's steps are computed elsewhere
     )
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dreamlab.dream import PRESETS, DreamConfig, DreamFrame, DreamRun, FrameStore, dream
+from dreamlab.backend import dream
+from dreamlab.dream import PRESETS, DreamConfig, DreamFrame, DreamRun, FrameStore
 from dreamlab.dream.export import dream_params
 from dreamlab.images import LoadedImage
 from dreamlab.media import gif_bytes, mp4_bytes, png_bytes

@@ -12,12 +12,12 @@ import numpy as np
 import streamlit as st
 
 from dreamlab.activations import (
-    layer_maps,
     layer_stride,
     maps_input_size,
     receptive_field,
     top_channels,
 )
+from dreamlab.backend import classify, layer_maps
 from dreamlab.images import resize_to
 from dreamlab.models import LoadedModel
 from dreamlab.ui.i18n import num, t
@@ -77,7 +77,7 @@ def _field(
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def _predictions(_model: LoadedModel, model_key: str, image: np.ndarray) -> list[tuple[str, float]]:
-    return _model.classify(image, top=5)
+    return classify(_model, image, top=5)
 
 
 def _show_predictions(model: LoadedModel, key: str, image: np.ndarray) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from dreamlab.backend import visualize
 from dreamlab.media import png_bytes
 from dreamlab.models import LoadedModel
 from dreamlab.optvis import (
@@ -29,7 +30,6 @@ from dreamlab.optvis import (
     layer,
     layer_width,
     neuron,
-    visualize,
 )
 from dreamlab.ui.i18n import t
 from dreamlab.ui.widgets import (

@@ -1,0 +1,192 @@
+"""``dreamlab serve``: the DreamLab backend as a Ray Serve application (FastAPI ingress).
+
+One deployment, :class:`Backend`, holds a :class:`~dreamlab.serve.service.DreamService` per
+replica (models load once per replica and stay cached; concurrent dreams' steps are batched).
+Routes: ``GET /healthz`` (200), ``GET /stats`` (jobs and batch sizes), ``POST /v1/classify``
+(JSON), ``POST /v1/maps`` and the streamed ``POST /v1/dream`` and ``POST /v1/visualize``
+(:mod:`dreamlab.serve.wire` messages, sent as each frame is made). A bad request answers 4xx with
+``{"error": one line, "kind", "params"}``. A job runs in its own thread and hands its messages
+to the response through a small queue; when the client disconnects, Serve cancels the response
+and the job stops at its next frame.
+
+Ray and FastAPI are imported only here, and only when the app is built. (No postponed
+annotations in this module: FastAPI reads the routes' annotations, and ``Request`` is local.)
+"""
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from dreamlab.serve.service import Caps, DreamService, Job, error_body
+from dreamlab.serve.wire import CONTENT_TYPE
+
+__all__ = ["build_app", "serve_forever"]
+
+_QUEUE = 8  # messages made ahead of a slow reader (then the job waits: no unbounded memory)
+_POLL_S = 0.25  # how often a waiting job checks whether its client left
+
+
+def _pump(job: Job, q: asyncio.Queue, loop: asyncio.AbstractEventLoop, stop: threading.Event):
+    """Run the job in this thread, handing each message to the event loop's queue (then None)."""
+
+    def put(item: bytes | None) -> bool:
+        while not stop.is_set():
+            fut = asyncio.run_coroutine_threadsafe(q.put(item), loop)
+            try:
+                fut.result(timeout=_POLL_S)
+                return True
+            except concurrent.futures.TimeoutError:
+                if not fut.cancel():  # it went in just now
+                    return True
+        return False
+
+    try:
+        for message in job:
+            if not put(message):
+                break
+    finally:
+        job.close()
+        put(None)
+
+
+async def _stream(job: Job) -> AsyncIterator[bytes]:
+    """The job's messages as the response body; a cancelled response (a disconnect) stops it."""
+    loop = asyncio.get_running_loop()
+    q: asyncio.Queue = asyncio.Queue(_QUEUE)
+    stop = threading.Event()
+    threading.Thread(target=_pump, args=(job, q, loop, stop), daemon=True).start()
+    try:
+        while (message := await q.get()) is not None:
+            yield message
+    finally:
+        stop.set()
+
+
+def build_app(
+    device: str = "auto",
+    caps: Caps | None = None,
+    *,
+    batching: bool = True,
+    num_replicas: int = 1,
+    num_cpus: float = 1,
+    num_gpus: float = 0,
+) -> Any:
+    """The bound Ray Serve application (``serve.run(build_app(...))``)."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse, Response, StreamingResponse
+    from ray import serve
+    from starlette.concurrency import run_in_threadpool
+
+    caps = caps or Caps()
+    api = FastAPI(title="DreamLab backend")
+
+    def refused(exc: BaseException) -> JSONResponse:
+        status, body = error_body(exc)
+        return JSONResponse(body, status_code=status)
+
+    async def payload_of(request: Request) -> dict[str, Any]:
+        try:
+            data = await request.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            from dreamlab.serve.service import ServiceError
+
+            raise ServiceError("the request body must be a JSON object", "bad_request")
+        return data
+
+    def client_of(request: Request) -> str:
+        given = request.headers.get("x-dreamlab-client", "")[:128]
+        return given or (request.client.host if request.client else "")
+
+    @serve.deployment(
+        num_replicas=num_replicas,
+        max_ongoing_requests=caps.max_jobs + 16,
+        ray_actor_options={"num_cpus": num_cpus, "num_gpus": num_gpus},
+    )
+    @serve.ingress(api)
+    class Backend:
+        def __init__(self) -> None:
+            self.service = DreamService(device, caps, batching=batching)
+
+        @api.get("/healthz")
+        def healthz(self) -> JSONResponse:
+            from dreamlab import __version__
+
+            return JSONResponse({"ok": True, "version": __version__, "device": self.service.device})
+
+        @api.get("/stats")
+        def stats(self) -> JSONResponse:
+            return JSONResponse(self.service.stats())
+
+        @api.post("/v1/classify")
+        async def classify(self, request: Request) -> Response:
+            try:
+                body = await run_in_threadpool(self.service.classify, await payload_of(request))
+            except Exception as exc:
+                return refused(exc)
+            return JSONResponse(body)
+
+        @api.post("/v1/maps")
+        async def maps(self, request: Request) -> Response:
+            try:
+                data = await run_in_threadpool(self.service.feature_maps, await payload_of(request))
+            except Exception as exc:
+                return refused(exc)
+            return Response(data, media_type=CONTENT_TYPE)
+
+        async def _streamed(self, request: Request, start: Any) -> Response:
+            try:
+                job = await run_in_threadpool(start, await payload_of(request), client_of(request))
+            except Exception as exc:
+                return refused(exc)
+            return StreamingResponse(_stream(job), media_type=CONTENT_TYPE)
+
+        @api.post("/v1/dream")
+        async def dream(self, request: Request) -> Response:
+            return await self._streamed(request, self.service.start_dream)
+
+        @api.post("/v1/visualize")
+        async def visualize(self, request: Request) -> Response:
+            return await self._streamed(request, self.service.start_visualize)
+
+    return Backend.bind()
+
+
+def serve_forever(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    device: str = "auto",
+    address: str | None = None,
+    on_ready: Callable[[str], None] | None = None,
+    batching: bool | None = None,
+) -> None:
+    """Start Ray (local, or the cluster at ``address`` / RAY_ADDRESS), run the app until Ctrl-C;
+    ``on_ready`` gets the URL once it answers. ``batching`` None: on for a GPU, off on a CPU
+    (where a batch costs as much as its steps: bench/SERVE.md)."""
+    import os
+
+    import ray
+    from ray import serve
+
+    from dreamlab.device import resolve_device
+
+    gpus = 1 if resolve_device(device).type == "cuda" else 0
+    batching = bool(gpus) if batching is None else batching
+    ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False)
+    try:
+        serve.start(http_options={"host": host, "port": port})
+        app = build_app(device, batching=batching, num_gpus=gpus)
+        serve.run(app, name="dreamlab", route_prefix="/")
+        if on_ready is not None:
+            on_ready(f"http://{host}:{port}")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        serve.shutdown()
+        ray.shutdown()
