@@ -219,12 +219,7 @@ class Preset:
     fallback: Fallback | None = None  # the closest recipe on the embedded model
 
     def config_for(self, model_name: str, **overrides: Any) -> DreamConfig:
-        """The preset's config for ``model_name``: its own layer on its own network, the
-        fallback's layer and settings on the fallback's network, else the default layer."""
-        if self.fallback is not None and model_name == self.fallback.model != self.model:
-            return self.fallback.config.with_overrides(
-                **{"layer": self.fallback.layer, **overrides}
-            )
+        """The preset's config for ``model_name``: its own layer on its own network, else default."""
         layer = self.layer if model_name == self.model else None
         return self.config.with_overrides(**{"layer": layer, **overrides})
 

@@ -179,13 +179,16 @@ def _recipe(model_name: str) -> str | None:
 def _preset_picker(model_name: str) -> None:
     """The preset, what it is, and (when its network is not here) why, with the closest recipe."""
     names = list(PRESETS)
+    desc = t(f"deepdream.preset_{st.session_state['dd_preset']}_desc")
     st.selectbox(
         t("deepdream.preset"), names, key="dd_preset", on_change=_apply_preset,
-        format_func=lambda n: t(f"deepdream.preset_{n}"), help=t("deepdream.preset_help"),
+        format_func=lambda n: t(f"deepdream.preset_{n}"),
+        help=f"{t('deepdream.preset_help')}\n\n{desc}",
     )  # fmt: skip
     preset = PRESETS[st.session_state["dd_preset"]]
     if preset.model is None or preset.model == model_name:
-        st.caption(t(f"deepdream.preset_{preset.name}_desc"))
+        if not presenting():  # large type: the description waits in the help, Dream stays up
+            st.caption(desc)
         return
     fb = preset.fallback
     if _recipe(model_name) and fb is not None:
