@@ -28,6 +28,7 @@ from dreamlab.ui import classroom
 from dreamlab.ui.i18n import model_note, model_title, t
 from dreamlab.ui.widgets import (
     Throttle,
+    advanced_controls,
     cached_model,
     device_choice,
     error_line,
@@ -187,9 +188,7 @@ def _preset_picker(model_name: str) -> None:
     )  # fmt: skip
     preset = PRESETS[st.session_state["dd_preset"]]
     if preset.model is None or preset.model == model_name:
-        if not presenting():  # large type: the description waits in the help, Dream stays up
-            st.caption(desc)
-        return
+        return  # its description is in the help: Dream stays above the fold at 1280 x 720
     fb = preset.fallback
     if _recipe(model_name) and fb is not None:
         st.caption(t("deepdream.recipe_applied", preset=t(f"deepdream.preset_{preset.name}"),
@@ -226,7 +225,7 @@ def _form(model: LoadedModel, usable: bool) -> tuple[bool, str]:
                   help=t("deepdream.lr_help"))  # fmt: skip
         st.select_slider(t("deepdream.max_side"), _MAX_SIDES, key="dd_max_side")
         st.checkbox(t("deepdream.from_noise"), key="dd_noise", help=t("deepdream.from_noise_help"))
-        with st.expander(t("common.advanced"), expanded=False):
+        with advanced_controls() if presenting() else st.expander(t("deepdream.fine")):
             st.number_input(t("deepdream.channel"), min_value=0, step=1, key="dd_channel",
                             placeholder=t("deepdream.channel_all"), help=t("deepdream.channel_help"))  # fmt: skip
             _target_picker()
