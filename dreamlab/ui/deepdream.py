@@ -202,9 +202,9 @@ def _preset_picker(model_name: str) -> None:
     else:
         st.caption(t("deepdream.preset_other", model=_model_name(preset.model)))
     if fb is not None:
-        st.button(t("deepdream.use_fallback", model=_model_name(fb.model), layer=fb.layer),
-                  key="dd_fallback", on_click=_apply_fallback, help=t("deepdream.fallback_help"),
-                  icon=":material/swap_horiz:")  # fmt: skip
+        st.button(t("deepdream.use_fallback"), key="dd_fallback", on_click=_apply_fallback,
+                  help=t("deepdream.fallback_help", model=_model_name(fb.model), layer=fb.layer),
+                  icon=":material/swap_horiz:", width="stretch")  # fmt: skip
 
 
 def _form(model: LoadedModel, usable: bool) -> tuple[bool, str]:
@@ -665,7 +665,8 @@ def render() -> None:
     if classroom.watching(_FIELDS):  # a ?class=CODE link: the teacher's dream, live
         return
     st.title(t("deepdream.title"))
-    st.caption(t("deepdream.intro"))
+    if not presenting():  # on a projector the large type would push Dream below the fold
+        st.caption(t("deepdream.intro"))
     controls, view = page_columns([1, 2])
     with controls:
         model, image, pressed, layer, usable = _controls()
