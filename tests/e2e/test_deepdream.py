@@ -193,3 +193,15 @@ def test_preset_whose_model_is_missing_offers_the_closest_recipe(page, app_url: 
     assert page.get_by_text("Closest recipe to", exact=False).count() == 1
     assert page.get_by_text("needs VGG19", exact=False).count() == 0
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_presenter_mode_dream_is_at_least_500_px_wide(page, app_url: str) -> None:
+    open_page(page, app_url, "deepdream", "present=1")
+    dream = page.get_by_role("button", name="Dream", exact=True)
+    assert _inside(page, dream)
+    _small_dream_settings(page)
+    page.evaluate(_TO_TOP)
+    _dream_and_wait(page)
+    image = page.locator('[data-testid="stImage"]').first
+    assert image.bounding_box()["width"] >= 500  # a projector at 1400 px
+    screenshot(page, "deepdream-presenter")
