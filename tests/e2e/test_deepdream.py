@@ -171,11 +171,15 @@ def test_guided_dream_and_extra_layers(page, app_url: str) -> None:
     _dream_and_wait(page)
     act_and_wait(page, lambda: page.get_by_text("Dream with this guide").click())  # off again
 
+    wait_idle(page)
     page.get_by_text("Extra layers", exact=True).click()
-    page.locator('[data-testid="stMultiSelect"]').filter(has_text="Layers added").click()
-    act_and_wait(page, lambda: page.get_by_role("option", name="_blocks.5", exact=True).click())
+    picker = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Layers added")
+    picker.locator("input").click()  # opens the list of layers; typing filters it
+    page.keyboard.type("_blocks.5")
+    act_and_wait(page, lambda: page.keyboard.press("Enter"))
     page.keyboard.press("Escape")
-    assert page.get_by_text("Weight of _blocks.5").count() == 1
+    page.get_by_text("Weight of _blocks.5").wait_for()  # its weight, once the rerun is drawn
+    wait_idle(page)
     _dream_and_wait(page)
     radio = page.locator('[data-testid="stRadio"]').filter(has_text="Maps of")
     act_and_wait(page, lambda: radio.get_by_text("_blocks.5", exact=True).click())
