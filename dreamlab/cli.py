@@ -133,13 +133,15 @@ def _cmd_convolve(args: argparse.Namespace) -> None:
 
 def _cmd_dream(args: argparse.Namespace) -> None:
     from dreamlab.backend import dream
-    from dreamlab.dream.export import build_config, check_output, dream_to_file
+    from dreamlab.dream.config import PRESETS
+    from dreamlab.dream.export import build_config, check_output, dream_model_name, dream_to_file
     from dreamlab.images import load_image
 
     check_output(args.output)  # before any work
     noise = args.image == "noise"
     image = "noise" if noise else load_image(Path(args.image), max_side=None).array
     guide = load_image(args.guide, max_side=None).array if args.guide else None
+    args.model = dream_model_name(args.model, args.preset)  # unset: the preset's own network
     model = _model(args)
     config = build_config(
         model.name,
@@ -166,8 +168,8 @@ def _cmd_dream(args: argparse.Namespace) -> None:
     )
     source = "noise" if noise else Path(args.image).name
     result = dream_to_file(
-        image, model, args.output, config, source=source, preset=args.preset, fps=args.fps,
-        dreamer=dream,
+        image, model, args.output, config, source=source, fps=args.fps, dreamer=dream,
+        preset=PRESETS[args.preset].label_for(model.name) if args.preset else None,
     )  # fmt: skip
     if result.note:
         print(f"note: {result.note}", file=sys.stderr)
@@ -411,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", help="an image file, or `noise`")
     p.add_argument("-o", "--output", required=True, type=Path, help=".png, .gif or .mp4")
     _add_common_model(p)
+    p.set_defaults(model=None)  # None: the preset's own network, else efficientnet_lite0
     p.add_argument("--layer", default=None)
     p.add_argument("--channel", type=_nonneg_int, default=None)
     p.add_argument("--preset", default=None, help="seed, google2015 or gordic")

@@ -20,6 +20,7 @@ __all__ = [
     "PRECISIONS",
     "PRESETS",
     "DreamConfig",
+    "Fallback",
     "Preset",
     "make_config",
 ]
@@ -152,6 +153,8 @@ def _check_objective(cfg: DreamConfig) -> None:
         raise ValueError(f"objective {cfg.objective} takes no channel")
     if cfg.objective != "layer" and (len(cfg.layers) > 1 or cfg.guide is not None):
         raise ValueError(f"objective {cfg.objective} needs one layer and no guide image")
+    if cfg.guide is not None and len(cfg.layers) > 1:
+        raise ValueError("a guided dream follows one layer: remove the extra layers")
 
 
 def _check(cfg: DreamConfig) -> None:
@@ -190,6 +193,21 @@ def _check(cfg: DreamConfig) -> None:
 
 
 @dataclass(frozen=True)
+class Fallback:
+    """The closest recipe on another network when a preset's own network is not here.
+
+    ``layer`` is the one of ``model`` whose role matches the original layer's (same depth in the
+    network, same kind of patterns), ``config`` the settings to dream it with. A dream made with it
+    is the *closest recipe*, never labelled with the preset's name.
+    """
+
+    model: str
+    layer: str
+    config: DreamConfig
+    why: str
+
+
+@dataclass(frozen=True)
 class Preset:
     """A classic setting: the dream's parameters and the network and layer it was made for."""
 
@@ -198,12 +216,26 @@ class Preset:
     config: DreamConfig
     model: str | None = None  # the network of the original (its layer applies only there)
     layer: str | None = None
+    fallback: Fallback | None = None  # the closest recipe on the embedded model
 
     def config_for(self, model_name: str, **overrides: Any) -> DreamConfig:
         """The preset's config for ``model_name``: its own layer on its own network, else default."""
         layer = self.layer if model_name == self.model else None
         return self.config.with_overrides(**{"layer": layer, **overrides})
 
+    def label_for(self, model_name: str) -> str | None:
+        """The preset's name as a dream's label: only on its own network (else None)."""
+        return self.name if self.model in (None, model_name) else None
+
+
+# The classic settings; each ``fallback`` is the documented mapping to the embedded model's layer
+# of the same depth (used when the original network's weights are not here).
+_SEED = DreamConfig(num_octaves=4, octave_scale=2.0, iterations=25, lr=0.02, jitter=0)
+_GOOGLE = DreamConfig(num_octaves=4, octave_scale=1.4, iterations=10, lr=0.026, jitter=32)
+_GORDIC = DreamConfig(
+    num_octaves=4, octave_scale=1.8, iterations=10, lr=0.09, jitter=32, smoothing=0.5,
+    normalize="std", loss="mean_square", octave_mode="rescale",
+)  # fmt: skip
 
 PRESETS: dict[str, Preset] = {
     "default": Preset(
@@ -214,36 +246,44 @@ PRESETS: dict[str, Preset] = {
     "seed": Preset(
         "seed",
         "the blog's VGG19: at_layer=26, 4 octaves at scale 2, 25 iterations, lr 0.02, no jitter",
-        DreamConfig(num_octaves=4, octave_scale=2.0, iterations=25, lr=0.02, jitter=0),
+        _SEED,
         model="vgg19",
         layer="features.26",
+        fallback=Fallback(
+            "efficientnet_lite0",
+            "_blocks.9",
+            _SEED,
+            "block 9 (stride 16, 80 channels) is as deep as relu4_4: eyes, fur and snouts",
+        ),  # fmt: skip
     ),
     # Google's step 1.5 / mean|g| is in Caffe's 0-255 pixels; DreamLab steps in ImageNet-normalized
     # units (pixels / 255 / std, std about 0.226): 1.5 / 255 / 0.226 = 0.026.
     "google2015": Preset(
         "google2015",
         "google/deepdream: GoogLeNet inception_4c, 4 octaves at 1.4, 10 steps of 1.5 px, jitter 32",
-        DreamConfig(num_octaves=4, octave_scale=1.4, iterations=10, lr=0.026, jitter=32),
+        _GOOGLE,
         model="googlenet",
         layer="inception4c",
+        fallback=Fallback(
+            "efficientnet_lite0",
+            "_blocks.10",
+            _GOOGLE,
+            "block 10 (stride 16, 112 channels) matches inception_4c's depth: animal parts",
+        ),  # fmt: skip
     ),
     "gordic": Preset(
         "gordic",
         "gordicaleksa/pytorch-deepdream: VGG16 relu3_3, pyramid 4 x 1.8 rescaling the image, "
         "10 steps of lr 0.09 on a smoothed, standardized gradient, mean-square loss, jitter 32",
-        DreamConfig(
-            num_octaves=4,
-            octave_scale=1.8,
-            iterations=10,
-            lr=0.09,
-            jitter=32,
-            smoothing=0.5,
-            normalize="std",
-            loss="mean_square",
-            octave_mode="rescale",
-        ),  # fmt: skip
+        _GORDIC,
         model="vgg16",
         layer="features.15",
+        fallback=Fallback(
+            "efficientnet_lite0",
+            "_blocks.5",
+            _GORDIC,
+            "block 5 (stride 8, 40 channels) is as shallow as relu3_3: swirls and stripes",
+        ),  # fmt: skip
     ),
 }
 

@@ -13,7 +13,16 @@ from dreamlab.dream.engine import DreamPlan, dream
 from dreamlab.media import VIDEO_SUFFIXES, write_media
 from dreamlab.models.registry import LoadedModel
 
-__all__ = ["DreamResult", "build_config", "check_output", "dream_params", "dream_to_file"]
+__all__ = [
+    "DreamResult",
+    "build_config",
+    "check_output",
+    "dream_model_name",
+    "dream_params",
+    "dream_to_file",
+]
+
+_DEFAULT_MODEL = "efficientnet_lite0"
 
 _SUFFIXES = (".png", *VIDEO_SUFFIXES)
 
@@ -29,6 +38,33 @@ def build_config(model_name: str, preset: str | None = None, **settings: Any) ->
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     return PRESETS[preset].config_for(model_name, **given)
+
+
+def dream_model_name(model: str | None, preset: str | None = None) -> str:
+    """The network a dream runs on: ``model`` if given, else the preset's own, else the default.
+
+    A preset's own network whose weights are not here is refused with one line naming the
+    weights and how to get them (a preset's dream never runs silently on another network).
+    """
+    if model is not None:
+        return model
+    spec = PRESETS.get(preset) if preset is not None else None
+    if spec is None or spec.model is None:
+        return _DEFAULT_MODEL
+    from dreamlab.models.registry import get_spec, model_status
+
+    weights = get_spec(spec.model).weights
+    status, note = model_status(get_spec(spec.model))
+    if status in ("embedded", "cached"):
+        return spec.model
+    file = getattr(weights, "file", None)
+    where = f"{file.name} from {weights.url} into {file.parent}" if file else "them"
+    fb = spec.fallback
+    closest = f", or pass --model {fb.model} for the closest recipe ({fb.layer})" if fb else ""
+    raise ValueError(
+        f"preset {preset} needs the {spec.model} weights, which are not here ({note}): "
+        f"download {where}{closest}"
+    )
 
 
 def dream_params(

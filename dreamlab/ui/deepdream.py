@@ -9,6 +9,7 @@ so **Stop**, which reruns the script and so interrupts the loop, keeps everythin
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,25 +17,32 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from dreamlab.activations import layer_maps
 from dreamlab.backend import dream
 from dreamlab.dream import PRESETS, DreamConfig, DreamFrame, DreamRun, FrameStore
 from dreamlab.dream.export import dream_params
+from dreamlab.dream.store import decode, encode
 from dreamlab.images import LoadedImage
 from dreamlab.media import gif_bytes, mp4_bytes, png_bytes
-from dreamlab.models import LoadedModel
+from dreamlab.models import LoadedModel, list_models
 from dreamlab.ui import classroom
-from dreamlab.ui.i18n import t
+from dreamlab.ui.i18n import model_note, model_title, t
 from dreamlab.ui.widgets import (
     Throttle,
     advanced_controls,
+    cached_model,
+    device_choice,
     error_line,
     gated,
     image_picker,
     layer_select,
     lesson,
+    model_key,
     model_picker,
+    page_columns,
     presenting,
     show_error,
+    view_columns,
 )
 from dreamlab.viz import colorize, mosaic, shared_scale
 
@@ -59,20 +67,33 @@ _FIELDS = {
 }
 
 
+# zoom loop widget key -> DreamConfig field (apart from _FIELDS: presets and the class leave them)
+_LOOP_FIELDS = {"dd_zoom_frames": "zoom_frames", "dd_zoom": "zoom", "dd_rotate": "rotate"}
+_MAX_LOOP_FRAMES = 240  # JPEGs of the zoom loop kept per run (about 50 kB each at 512 px)
+
+
 @dataclass
 class _RunState:
-    """One dream kept in the session: its settings, a bounded store of frames, the latest frame."""
+    """One dream kept in the session: its settings, a bounded store of frames, the latest frame.
+
+    ``final`` is set once, at Stop or at the end (under ``lock``): from then on every late frame is
+    dropped, so the count, the frames and the loss curve stay as they were at Stop.
+    """
 
     kind: str  # "photo" or "noise"
     model: LoadedModel
     config: DreamConfig
     run: DreamRun
     source: str
-    preset: str | None
+    preset: str | None  # the preset's name, only when dreamed on the preset's own network
+    recipe_of: str | None = None  # the preset whose closest recipe this is (on another network)
     store: FrameStore = field(default_factory=lambda: FrameStore(capacity=48, thumb_side=384))
     latest: DreamFrame | None = None
     channels: list[int] | None = None  # the channels drawn, fixed from the first frame
     done: bool = False
+    final: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    loop_frames: list[bytes] = field(default_factory=list)  # JPEG of each zoom-loop frame
     downloads: dict[str, bytes] = field(default_factory=dict)
 
     @property
@@ -82,7 +103,12 @@ class _RunState:
     def params(self) -> dict[str, Any]:
         p = dream_params(self.model, self.config, self.run.plan, source=self.source,
                          steps=self.steps, preset=self.preset)  # fmt: skip
-        return {**p, "finished": self.done}
+        return {**p, "recipe_of": self.recipe_of, "finished": self.done}
+
+    def finalize(self) -> None:
+        """Fix the run as it is now: later frames are dropped."""
+        with self.lock:
+            self.final = True
 
 
 # ---------------------------------------------------------------- settings
@@ -92,42 +118,115 @@ def _init_state() -> None:
     """Widget values start at the engine's defaults (set once, so presets can overwrite them)."""
     for key, name in _FIELDS.items():
         st.session_state.setdefault(key, getattr(_DEFAULTS, name))
+    for key, name in _LOOP_FIELDS.items():
+        st.session_state.setdefault(key, getattr(_DEFAULTS, name))
     st.session_state.setdefault("dd_preset", "default")
     st.session_state.setdefault("dd_noise", False)
     st.session_state.setdefault("dd_channel", None)
+    st.session_state.setdefault("dd_guide", "none")
+    st.session_state.setdefault("dd_extra_layers", [])
+
+
+def _model_status(name: str) -> tuple[str, str]:
+    """(status, note) of a registered model, as the picker shows it (nothing is loaded)."""
+    info = next((i for i in list_models() if i.name == name), None)
+    return (info.status, info.note) if info is not None else ("unavailable", "")
+
+
+def _model_name(name: str) -> str:
+    info = next((i for i in list_models() if i.name == name), None)
+    return model_title(name, info.title if info else name)
+
+
+def _copy_numbers(config: DreamConfig) -> None:
+    for key, name in _FIELDS.items():
+        if name not in ("max_side", "seed"):
+            st.session_state[key] = getattr(config, name)
 
 
 def _apply_preset() -> None:
-    """Copy the chosen preset's numbers into the form (no model runs: only widget values change)."""
+    """Copy the chosen preset's numbers into the form, and pick its network and layer when that
+    network can be had here (no model runs: only widget values change)."""
+    st.session_state.pop("dd_recipe", None)
     preset = PRESETS.get(st.session_state.get("dd_preset", ""))
     if preset is None:
         return
-    for key, name in _FIELDS.items():
-        if name not in ("max_side", "seed"):
-            st.session_state[key] = getattr(preset.config, name)
-    model_name = st.session_state.get("dd_model")
-    if preset.layer and model_name == preset.model:
-        st.session_state[f"dd_layer_{model_name}"] = preset.layer
+    _copy_numbers(preset.config)
+    if preset.model and _model_status(preset.model)[0] != "unavailable":
+        st.session_state["dd_model"] = preset.model
+        st.session_state[f"dd_layer_{preset.model}"] = preset.layer
 
 
-def _preset_picker() -> None:
+def _apply_fallback() -> None:
+    """The closest recipe on the embedded model: its network, layer and settings (documented in
+    :data:`dreamlab.dream.config.PRESETS`)."""
+    preset = PRESETS[st.session_state["dd_preset"]]
+    fb = preset.fallback
+    assert fb is not None
+    _copy_numbers(fb.config)
+    st.session_state["dd_model"] = fb.model
+    st.session_state[f"dd_layer_{fb.model}"] = fb.layer
+    st.session_state["dd_recipe"] = preset.name
+
+
+def _recipe(model_name: str) -> str | None:
+    """The preset whose closest recipe the form holds, if the model is still the recipe's."""
+    preset = PRESETS.get(st.session_state.get("dd_preset", ""))
+    recipe = st.session_state.get("dd_recipe")
+    if preset is None or recipe != preset.name or preset.fallback is None:
+        return None
+    return recipe if preset.fallback.model == model_name else None
+
+
+def _preset_picker(model_name: str) -> None:
+    """The preset, what it is, and (when its network is not here) why, with the closest recipe."""
     names = list(PRESETS)
+    desc = t(f"deepdream.preset_{st.session_state['dd_preset']}_desc")
     st.selectbox(
         t("deepdream.preset"), names, key="dd_preset", on_change=_apply_preset,
-        format_func=lambda n: t(f"deepdream.preset_{n}"), help=t("deepdream.preset_help"),
+        format_func=lambda n: t(f"deepdream.preset_{n}"),
+        help=f"{t('deepdream.preset_help')}\n\n{desc}",
     )  # fmt: skip
-    st.caption(t(f"deepdream.preset_{st.session_state['dd_preset']}_desc"))
+    preset = PRESETS[st.session_state["dd_preset"]]
+    if preset.model is None or preset.model == model_name:
+        return  # its description is in the help: Dream stays above the fold at 1280 x 720
+    fb = preset.fallback
+    if _recipe(model_name) and fb is not None:
+        st.caption(t("deepdream.recipe_applied", preset=t(f"deepdream.preset_{preset.name}"),
+                     model=_model_name(fb.model), layer=fb.layer))  # fmt: skip
+        return
+    status, note = _model_status(preset.model)
+    if status == "unavailable":
+        st.warning(t("deepdream.preset_missing", preset=t(f"deepdream.preset_{preset.name}"),
+                     model=_model_name(preset.model), reason=model_note(note)),
+                   icon=":material/cloud_off:")  # fmt: skip
+    else:
+        st.caption(t("deepdream.preset_other", model=_model_name(preset.model)))
+    if fb is not None:
+        st.button(t("deepdream.use_fallback"), key="dd_fallback", on_click=_apply_fallback,
+                  help=t("deepdream.fallback_help", model=_model_name(fb.model), layer=fb.layer),
+                  icon=":material/swap_horiz:", width="stretch")  # fmt: skip
 
 
-def _form(model: LoadedModel) -> tuple[bool, str]:
-    """The settings form; returns (Dream pressed, layer)."""
+def _form(model: LoadedModel, usable: bool) -> tuple[bool, str]:
+    """The settings form, **Dream** first; returns (Dream pressed, layer).
+
+    ``usable`` is False when the picked model cannot be loaded: the form stays (for the last
+    usable model) but Dream is disabled until an available model is picked.
+    """
     with st.form("dd_form", border=True):
+        pressed = st.form_submit_button(t("deepdream.dream"), type="primary", width="stretch",
+                                        disabled=not usable, icon=":material/cyclone:")  # fmt: skip
+        if not usable:
+            st.caption(t("deepdream.form_kept", model=_model_name(model.name)))
         layer = layer_select(model, "dd")
         st.slider(t("deepdream.octaves"), 1, 8, key="dd_octaves")
         st.slider(t("deepdream.iterations"), 1, 50, key="dd_iterations")
         st.slider(t("deepdream.lr"), 0.001, 0.3, step=0.001, format="%.3f", key="dd_lr",
                   help=t("deepdream.lr_help"))  # fmt: skip
-        with advanced_controls():
+        st.select_slider(t("deepdream.max_side"), _MAX_SIDES, key="dd_max_side")
+        st.checkbox(t("deepdream.from_noise"), key="dd_noise", help=t("deepdream.from_noise_help"))
+        with advanced_controls() if presenting() else st.expander(t("deepdream.fine")):
             st.number_input(t("deepdream.channel"), min_value=0, step=1, key="dd_channel",
                             placeholder=t("deepdream.channel_all"), help=t("deepdream.channel_help"))  # fmt: skip
             _target_picker()
@@ -138,14 +237,53 @@ def _form(model: LoadedModel) -> tuple[bool, str]:
                       help=t("deepdream.jitter_help"))  # fmt: skip
             st.slider(t("deepdream.smoothing"), 0.0, 2.0, step=0.1, format="%.1f",
                       key="dd_smoothing", help=t("deepdream.smoothing_help"))  # fmt: skip
-            st.select_slider(t("deepdream.max_side"), _MAX_SIDES, key="dd_max_side")
             st.number_input(t("deepdream.seed"), min_value=0, max_value=2**31 - 1, step=1,
                             key="dd_seed")  # fmt: skip
-            st.checkbox(
-                t("deepdream.from_noise"), key="dd_noise", help=t("deepdream.from_noise_help")
-            )
-        pressed = st.form_submit_button(t("deepdream.dream"), type="primary", width="stretch")
+        _zoom_controls()
     return pressed, layer
+
+
+def _zoom_controls() -> None:
+    """The zoom loop: dream the zoomed (and turned) result again, frame after frame."""
+    with st.expander(t("deepdream.zoom_title"), expanded=False):
+        st.caption(t("deepdream.zoom_lesson"))
+        st.slider(t("deepdream.zoom_frames"), 0, 120, key="dd_zoom_frames",
+                  help=t("deepdream.zoom_frames_help"))  # fmt: skip
+        st.slider(t("deepdream.zoom"), 1.0, 1.2, step=0.01, format="%.2f", key="dd_zoom")
+        st.slider(t("deepdream.rotate"), -10.0, 10.0, step=0.5, format="%.1f", key="dd_rotate")
+
+
+def _guide_controls() -> None:
+    """The guide image: a sample or an upload whose features the dream follows."""
+    with st.expander(t("deepdream.guide_title"), expanded=False):
+        st.caption(t("deepdream.guide_lesson"))
+        guide = image_picker("dd_guide_img", label=t("deepdream.guide_image"), default="coffee")
+        st.toggle(t("deepdream.guide_use"), key="dd_guide_on")
+        if guide is not None and st.session_state.get("dd_guide_on"):
+            st.image(guide.array, width=160, caption=guide.name)
+        st.session_state["dd_guide_array"] = guide.array if guide is not None else None
+
+
+def _layer_controls(model: LoadedModel, layer: str) -> None:
+    """Extra layers, each with its weight, added to the target layer's loss."""
+    with st.expander(t("deepdream.layers_title"), expanded=False):
+        st.caption(t("deepdream.layers_lesson"))
+        options = [name for name in model.layers if name != layer]
+        key = f"dd_extra_{model.name}"
+        picked = st.multiselect(t("deepdream.extra_layers"), options, key=key,
+                                placeholder=t("deepdream.extra_none"))  # fmt: skip
+        for name in picked:
+            st.number_input(t("deepdream.layer_weight", layer=name), -10.0, 10.0, 1.0, 0.25,
+                            key=f"dd_w_{model.name}_{name}")  # fmt: skip
+
+
+def _layers(model: LoadedModel, layer: str) -> tuple[tuple[str, float], ...]:
+    """The target layer (weight 1) and the extra layers with their weights; () for one layer."""
+    extra = [n for n in st.session_state.get(f"dd_extra_{model.name}", []) if n != layer]
+    if not extra:
+        return ()
+    weights = [float(st.session_state.get(f"dd_w_{model.name}_{n}", 1.0)) for n in extra]
+    return ((layer, 1.0), *zip(extra, weights, strict=True))
 
 
 _TARGETS = ("layer", "neuron", "logit")  # DreamConfig.objective values offered on the page
@@ -174,10 +312,19 @@ def _target(channel: int | None) -> dict[str, Any]:
 
 
 def _config(model: LoadedModel, layer: str) -> DreamConfig:
-    """The form's values on top of the preset's config (its loss, normalization, octave mode)."""
+    """The form's values on top of the preset's config (its loss, normalization, octave mode),
+    or of its closest recipe's; the zoom loop, the guide image and the extra layers."""
     preset = PRESETS.get(st.session_state.get("dd_preset", ""))
     base = preset.config if preset is not None else _DEFAULTS
+    if preset is not None and preset.fallback is not None and _recipe(model.name):
+        base = preset.fallback.config
     values = {name: st.session_state[key] for key, name in _FIELDS.items()}
+    values.update({name: st.session_state[key] for key, name in _LOOP_FIELDS.items()})
+    values["zoom"] = round(float(values["zoom"]), 3)
+    values["rotate"] = round(float(values["rotate"]), 2)
+    if st.session_state.get("dd_guide_on"):
+        values["guide"] = st.session_state.get("dd_guide_array")
+    values["layers"] = _layers(model, layer)
     channel = st.session_state.get("dd_channel")
     values["octave_scale"] = round(float(values["octave_scale"]), 3)
     values["lr"] = round(float(values["lr"]), 4)
@@ -213,15 +360,19 @@ def _start(
     model: LoadedModel, image: LoadedImage, config: DreamConfig, noise: bool
 ) -> dict[str, _RunState]:
     """Create the runs (everything is checked here, before the gate) and store them."""
-    preset = st.session_state.get("dd_preset")
+    preset = PRESETS.get(st.session_state.get("dd_preset", ""))
+    label = preset.label_for(model.name) if preset is not None else None  # never on another net
+    recipe = _recipe(model.name)
     photo = dream(image.array, model, config)
-    runs = {"photo": _RunState("photo", model, config, photo, image.name, preset)}
+    runs = {"photo": _RunState("photo", model, config, photo, image.name, label, recipe)}
     if noise:
         h, w = photo.plan.size
         noise_cfg = config.with_overrides(noise_size=(h, w))
         runs["noise"] = _RunState("noise", model, noise_cfg, dream("noise", model, noise_cfg),
-                                  "noise", preset)  # fmt: skip
+                                  "noise", label, recipe)  # fmt: skip
     st.session_state[_RUNS] = runs  # replaces the previous runs: memory stays bounded
+    for key in ("dd_scrub", "dd_maps"):  # the new run's own slider and maps switch
+        st.session_state.pop(key, None)
     return runs
 
 
@@ -234,10 +385,25 @@ def _chain(runs: dict[str, _RunState]) -> Iterator[tuple[_RunState, DreamFrame]]
 def _record(
     state: _RunState, frame: DreamFrame, picture: bool
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Keep the frame (loss always, thumbnail if on the store's stride); pictures when needed."""
+    """Keep the frame (loss always, thumbnail if on the store's stride); pictures when needed.
+
+    A frame that arrives after Stop (the run is final) is dropped.
+    """
+    with state.lock:
+        if state.final:
+            return None
+        return _keep(state, frame, picture)
+
+
+def _keep(
+    state: _RunState, frame: DreamFrame, picture: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
     state.latest = frame
     state.store.add_loss(frame.loss)
     state.done = frame.done
+    loop_end = frame.last_of_octave and frame.octave == frame.num_octaves - 1
+    if state.config.zoom_frames and loop_end and len(state.loop_frames) < _MAX_LOOP_FRAMES:
+        state.loop_frames.append(encode(frame.image))
     keep = state.store.wants(frame.step)
     if not (keep or picture):
         return None
@@ -261,13 +427,25 @@ def _progress_text(frame: DreamFrame, kind: str) -> str:
     )  # fmt: skip
 
 
+def _stop() -> None:
+    """Stop's callback: fix every run as it is (frames still in flight are dropped)."""
+    for state in (st.session_state.get(_RUNS) or {}).values():
+        state.finalize()
+
+
 def _live(runs: dict[str, _RunState]) -> None:
-    """Pull the frames through the job gate and draw them side by side, ~10 per second."""
+    """Pull the frames through the job gate and draw them side by side, ~10 per second.
+
+    Drawn at the top of the view column: the progress line and Stop, then the dream and its maps,
+    all on screen without scrolling.
+    """
     total = sum(s.run.plan.total for s in runs.values())
     queue = st.empty()
-    bar = st.progress(0.0, text=t("deepdream.starting"))
-    st.button(t("deepdream.stop"), key="dd_stop", icon=":material/stop_circle:")
-    left, right = st.columns(2)
+    line, stop = st.columns([4, 1], vertical_alignment="bottom")
+    bar = line.progress(0.0, text=t("deepdream.starting"))
+    stop.button(t("deepdream.stop"), key="dd_stop", icon=":material/stop_circle:",
+                on_click=_stop, width="stretch")  # fmt: skip
+    left, right = view_columns(2)
     frame_box, maps_box = left.empty(), right.empty()
     throttle = Throttle(_DRAW_EVERY_S)
     frames = gated(_chain(runs), queue)
@@ -291,6 +469,7 @@ def _live(runs: dict[str, _RunState]) -> None:
     finally:  # Stop (a rerun) lands here too: give the gate slot back and free the dreams now
         frames.close()
         for state in runs.values():
+            state.finalize()
             state.run.close()
         classroom.end(all(s.done for s in runs.values()))
 
@@ -305,12 +484,19 @@ def _download_png(state: _RunState) -> bytes:
 
 
 def _download_video(state: _RunState, kind: str) -> bytes:
+    """The progression (one kept frame per step), or with a zoom loop the loop's frames."""
     if kind not in state.downloads:
-        frames = [f.image for f in _timeline(state)]
+        frames = _video_frames(state)
         state.downloads[kind] = (
             gif_bytes(frames, _FPS) if kind == "gif" else mp4_bytes(frames, _FPS)
         )
     return state.downloads[kind]
+
+
+def _video_frames(state: _RunState) -> list[np.ndarray]:
+    if len(state.loop_frames) > 1:  # the zoom loop, as `dreamlab dream --zoom-frames` writes it
+        return [decode(data) for data in state.loop_frames]
+    return [f.image for f in _timeline(state)]
 
 
 def _timeline(state: _RunState) -> list:
@@ -337,19 +523,57 @@ def _status(state: _RunState) -> None:
 
 
 def _scrubber(state: _RunState) -> None:
+    """The kept frames, one at a time. The slider starts afresh with each run (``_start``) and
+    the run is final, so its range never moves under the user: the first keypress counts."""
     frames = _timeline(state)
     if len(frames) > 1:
-        idx = st.slider(t("deepdream.scrub"), 1, len(frames), len(frames), key="dd_scrub",
-                        help=t("deepdream.scrub_help"))  # fmt: skip
+        idx = st.slider(t("deepdream.scrub"), 1, len(frames), len(frames),
+                        key="dd_scrub", help=t("deepdream.scrub_help"))  # fmt: skip
     else:
         idx = 1
     f = frames[idx - 1]
-    left, right = st.columns(2)
+    layer = _maps_layer(state)
+    left, right = view_columns(2)
     left.image(f.image_data, width="stretch", caption=t("deepdream.frame_caption", step=f.step + 1,
                octave=f.octave + 1, iteration=f.iteration + 1, loss=f"{f.loss:.4g}"))  # fmt: skip
-    if f.maps_data is not None:
-        right.image(f.maps_data, width="stretch",
-                    caption=t("deepdream.live_maps", layer=state.run.plan.targets[0][0]))  # fmt: skip
+    first = state.run.plan.targets[0][0]
+    maps = f.maps_data if layer == first else _other_maps(state, f.image, layer)
+    if maps is not None:
+        right.image(maps, width="stretch", caption=t("deepdream.live_maps", layer=layer))
+
+
+def _maps_layer(state: _RunState) -> str:
+    """Which target layer's maps are shown (a switch when the dream has several)."""
+    names = [name for name, _ in state.run.plan.targets]
+    if len(names) == 1:
+        return names[0]
+    return st.radio(t("deepdream.maps_of"), names, horizontal=True,
+                    key="dd_maps", help=t("deepdream.maps_of_help"))  # fmt: skip
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _layer_picture(
+    _model: LoadedModel, key: str, image: np.ndarray, layer: str, count: int
+) -> np.ndarray:
+    maps = layer_maps(_model, image, layer)  # (C, h, w)
+    return _maps_picture(maps, _pick_channels(maps, None, count))
+
+
+def _other_maps(state: _RunState, image: np.ndarray, layer: str) -> np.ndarray:
+    """Another target layer's maps for a kept frame (measured again on its picture)."""
+    return _layer_picture(state.model, model_key(state.model), image, layer,
+                          len(state.channels or range(16)))  # fmt: skip
+
+
+def _zoom_loop(state: _RunState) -> None:
+    """The zoom loop, played on the page (the MP4 and GIF downloads hold the same frames)."""
+    if len(state.loop_frames) < 2:
+        return
+    st.subheader(t("deepdream.zoom_result"))
+    st.video(_download_video(state, "mp4"), format="video/mp4", loop=True, autoplay=True,
+             muted=True)  # fmt: skip
+    st.caption(t("deepdream.zoom_caption", frames=len(state.loop_frames),
+                 asked=state.config.zoom_frames + 1))  # fmt: skip
 
 
 def _downloads(state: _RunState) -> None:
@@ -376,7 +600,7 @@ def _compare(runs: dict[str, _RunState]) -> None:
     if noise is None or noise.latest is None:
         return
     st.subheader(t("deepdream.compare"))
-    left, right = st.columns(2)
+    left, right = view_columns(2)
     left.image(runs["photo"].latest.image, caption=t("deepdream.source_photo"), width="stretch")
     right.image(noise.latest.image, caption=t("deepdream.source_noise"), width="stretch")
     st.caption(t("deepdream.compare_caption"))
@@ -389,6 +613,7 @@ def _results(runs: dict[str, _RunState]) -> None:
     st.subheader(t("deepdream.result"))
     _status(state)
     _scrubber(state)
+    _zoom_loop(state)
     st.subheader(t("deepdream.loss_curve"))
     st.line_chart({t("deepdream.loss"): state.store.losses}, x_label=t("deepdream.step"),
                   height=220)  # fmt: skip
@@ -399,49 +624,65 @@ def _results(runs: dict[str, _RunState]) -> None:
 # ---------------------------------------------------------------- the page
 
 
-def _controls() -> tuple[LoadedModel | None, LoadedImage | None, bool, str | None]:
+def _usable_model(picked: LoadedModel | None) -> tuple[LoadedModel, bool]:
+    """The model the form is for: the picked one, else (picked one unavailable) the last usable
+    one, or the embedded one; and whether Dream can run."""
+    if picked is not None:
+        st.session_state["dd_last_model"] = picked
+        return picked, True
+    last = st.session_state.get("dd_last_model")
+    return (last or cached_model("efficientnet_lite0", device_choice())), False
+
+
+def _controls() -> tuple[LoadedModel, LoadedImage | None, bool, str, bool]:
     _init_state()
-    model = model_picker("dd")
+    picked = model_picker("dd")  # an unavailable model says why right under the picker
+    model, usable = _usable_model(picked)
     image = image_picker("dd")
-    if model is None or image is None:
-        return model, image, False, None
-    _preset_picker()
-    pressed, layer = _form(model)
-    return model, image, pressed, layer
+    _preset_picker(str(st.session_state.get("dd_model", model.name)))
+    pressed, layer = _form(model, usable and image is not None)
+    _guide_controls()
+    _layer_controls(model, layer)
+    return model, image, pressed, layer, usable
+
+
+def _dream_now(model: LoadedModel, image: LoadedImage, layer: str) -> None:
+    """Dream (live, at the top of the view column), then rerun to show the results."""
+    try:
+        config = _config(model, layer)
+        runs = _start(model, image, config, bool(st.session_state["dd_noise"]))
+    except (ValueError, RuntimeError) as exc:  # one line, and the last results stay
+        show_error(exc)
+        return
+    try:
+        _live(runs)
+    except (ValueError, RuntimeError) as exc:  # e.g. out of memory mid-dream
+        st.session_state["dd_error"] = t("deepdream.failed", error=error_line(exc))
+    st.rerun()  # show the results (the frames are in the session)
 
 
 def render() -> None:
-    """Draw the page."""
+    """Draw the page: the settings on the left (Dream first), the dream on the right."""
     if classroom.watching(_FIELDS):  # a ?class=CODE link: the teacher's dream, live
         return
     st.title(t("deepdream.title"))
-    st.caption(t("deepdream.intro"))
-    lesson("deepdream")
-    controls, view = st.columns([1, 2], gap="large")
+    if not presenting():  # on a projector the large type would push Dream below the fold
+        st.caption(t("deepdream.intro"))
+    controls, view = page_columns([1, 2])
     with controls:
-        model, image, pressed, layer = _controls()
+        model, image, pressed, layer, usable = _controls()
         classroom.share_controls()
+        lesson("deepdream")
     with view:
-        if model is None or image is None or layer is None:
-            return
-        if pressed:
-            try:
-                runs = _start(
-                    model, image, _config(model, layer), bool(st.session_state["dd_noise"])
-                )
-            except (ValueError, RuntimeError) as exc:  # one line, and the last results stay
-                show_error(exc)
-            else:
-                try:
-                    _live(runs)
-                except (ValueError, RuntimeError) as exc:  # e.g. out of memory mid-dream
-                    st.session_state["dd_error"] = t("deepdream.failed", error=error_line(exc))
-                st.rerun()  # show the results (the frames are in the session)
+        if pressed and usable and image is not None:
+            _dream_now(model, image, layer)
         if st.session_state.get("dd_error"):
             st.error(st.session_state.pop("dd_error"), icon="⚠️")
         runs = st.session_state.get(_RUNS)
         if runs:
+            for state in runs.values():  # a run the last script left unfinished is final now
+                state.finalize()
             _results(runs)
-        else:
+        elif image is not None:
             st.image(image.array, caption=image.name, width="stretch")
             st.info(t("deepdream.start_hint"), icon=":material/cyclone:")
