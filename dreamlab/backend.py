@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["backend_url", "classify", "dream", "layer_maps", "set_backend", "visualize"]
+__all__ = [
+    "backend_for",
+    "backend_url",
+    "classify",
+    "dream",
+    "layer_maps",
+    "set_backend",
+    "visualize",
+]
 
 ENV_URL = "DREAMLAB_BACKEND"
 ENV_FALLBACK = "DREAMLAB_BACKEND_FALLBACK"
@@ -28,6 +37,21 @@ def backend_url() -> str | None:
     """The backend's URL (``DREAMLAB_BACKEND``), or None: run here."""
     url = os.environ.get(ENV_URL, "").strip()
     return url or None
+
+
+@contextmanager
+def backend_for(url: str | None) -> Iterator[None]:
+    """Send heavy jobs to ``url`` inside the block (None: leave the setting as it is), then put
+    the process's setting back (the CLI's ``--backend`` lasts one command)."""
+    if not url:
+        yield
+        return
+    before = os.environ.get(ENV_URL)
+    set_backend(url)
+    try:
+        yield
+    finally:
+        set_backend(before)
 
 
 def set_backend(url: str | None) -> None:

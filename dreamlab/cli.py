@@ -541,11 +541,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     func: Callable[[argparse.Namespace], None] = args.func
     try:
-        if getattr(args, "backend", None):
-            from dreamlab.backend import set_backend
+        from dreamlab.backend import backend_for
 
-            set_backend(args.backend)
-        func(args)
+        with backend_for(getattr(args, "backend", None)):  # --backend: for this command only
+            func(args)
     except KeyboardInterrupt:
         return 130
     except _user_errors() as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import subprocess
 import sys
 import textwrap
@@ -202,6 +203,7 @@ def test_cli_backend_unreachable_is_one_line(tmp_path, capsys, monkeypatch) -> N
                  "--max-side", "64", "--backend", "http://127.0.0.1:9"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: the DreamLab backend at http://127.0.0.1:9")
+    assert "DREAMLAB_BACKEND" not in os.environ  # --backend lasted that command only
     assert err.count("\n") == 1 and not out.exists()
 
 
