@@ -207,11 +207,10 @@ def run(args: argparse.Namespace) -> dict:
     }
     try:
         with sync_playwright() as pw:
-            launch = {"executable_path": CHROMIUM, "headless": True, "args": ARGS}
-            if args.client_cpus and shutil.which("taskset"):
-                launch["executable_path"] = shutil.which("taskset")
-                launch["args"] = ["-c", args.client_cpus, CHROMIUM, *ARGS]
-            browser = pw.chromium.launch(**launch)
+            if args.client_cpus:  # Chromium inherits this process's affinity (Playwright refuses
+                # a wrapper such as taskset as its executable)
+                os.sched_setaffinity(0, _cpu_list(args.client_cpus))
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             teacher, code = open_teacher(context, url, args)
             dream_once(teacher, server.pid)  # warm-up: the model loads, caches fill
@@ -261,6 +260,15 @@ def run(args: argparse.Namespace) -> dict:
         "latency_max_s": _pct(lat, 1.0),
     }
     return result
+
+
+def _cpu_list(text: str) -> set[int]:
+    """``"1"``, ``"0,2"`` or ``"2-3"`` as a set of CPU numbers (taskset's list form)."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
 
 
 def main() -> None:
