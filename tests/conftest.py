@@ -65,6 +65,14 @@ def coffee() -> np.ndarray:
 
 
 @pytest.fixture
+def own_models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh models folder (``DREAMLAB_MODELS``) for one test; not created until saved into."""
+    folder = tmp_path / "models"
+    monkeypatch.setenv("DREAMLAB_MODELS", str(folder))
+    return folder
+
+
+@pytest.fixture
 def own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """The model registry as it is now, restored after the test: models a test saves and
     registers never reach later tests' ``list_models()``."""

@@ -25,14 +25,7 @@ from dreamlab.trained_store import (
 )
 from dreamlab.training import EvalResult, train
 
-pytestmark = pytest.mark.usefixtures("own_registry")
-
-
-@pytest.fixture(autouse=True)
-def _own_models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "models"
-    monkeypatch.setenv("DREAMLAB_MODELS", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("own_registry", "own_models_dir")
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +78,12 @@ def test_bad_checkpoints_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_session_model_is_registered_nowhere_and_loads(
-    result: EvalResult, _own_models_dir: Path
+    result: EvalResult, own_models_dir: Path
 ) -> None:
     before = registered_names()
     spec = session_spec(result)
     assert spec.name.startswith("tiny_cnn_shapes_") and "% test accuracy" in spec.title
-    assert registered_names() == before and not _own_models_dir.exists()  # nothing global
+    assert registered_names() == before and not own_models_dir.exists()  # nothing global
     model = load_spec(spec, device="cpu")
     assert model.categories == list(SHAPES_CLASSES)
     assert torch.equal(model.module.conv1.weight, result.state_dict["conv1.weight"])
@@ -112,11 +105,11 @@ def test_good_model_names_pass(name: str) -> None:
 
 
 def test_saved_for_everyone_listed_registered_and_found_again(
-    result: EvalResult, _own_models_dir: Path
+    result: EvalResult, own_models_dir: Path
 ) -> None:
     spec = save_model(result, "shapes_best")
     assert spec.name == "shapes_best" and spec.title.startswith("shapes_best · Tiny CNN · ")
-    assert (_own_models_dir / "shapes_best.pt").is_file()
+    assert (own_models_dir / "shapes_best.pt").is_file()
     assert "shapes_best" in {m.name for m in list_models()}
     assert load_model("shapes_best", device="cpu").categories == list(SHAPES_CLASSES)
     other = dataclasses.replace(result, accuracy=0.5)
@@ -124,25 +117,25 @@ def test_saved_for_everyone_listed_registered_and_found_again(
     listed = saved_models()
     assert [s.name for s in listed] == ["second", "shapes_best"]
     assert listed[0].accuracy == 0.5 and listed[0].dataset == "shapes"
-    (_own_models_dir / "broken.pt").write_bytes(b"junk")
-    (_own_models_dir / "bad name.pt").write_bytes((_own_models_dir / "second.pt").read_bytes())
+    (own_models_dir / "broken.pt").write_bytes(b"junk")
+    (own_models_dir / "bad name.pt").write_bytes((own_models_dir / "second.pt").read_bytes())
     assert sorted(s.name for s in register_saved_models()) == ["second", "shapes_best"]
 
 
-def test_a_taken_name_is_refused(result: EvalResult, _own_models_dir: Path) -> None:
+def test_a_taken_name_is_refused(result: EvalResult, own_models_dir: Path) -> None:
     save_model(result, "mine")
     for taken in ("mine", "efficientnet_lite0", "tiny_cnn"):
         with pytest.raises(DreamLabError, match="already exists") as err:
             save_model(result, taken)
         assert err.value.kind == "model_name_taken"
-    (_own_models_dir / "elsewhere.pt").write_bytes(b"another process saved it")
+    (own_models_dir / "elsewhere.pt").write_bytes(b"another process saved it")
     with pytest.raises(DreamLabError, match="already exists"):
         save_model(result, "elsewhere")  # on disk, not registered here: still taken
-    assert (_own_models_dir / "elsewhere.pt").read_bytes() == b"another process saved it"
+    assert (own_models_dir / "elsewhere.pt").read_bytes() == b"another process saved it"
 
 
-def test_a_saved_file_never_replaces_a_builtin(result: EvalResult, _own_models_dir: Path) -> None:
-    _own_models_dir.mkdir(parents=True)
-    save_trained(_own_models_dir / "efficientnet_lite0.pt", result)
+def test_a_saved_file_never_replaces_a_builtin(result: EvalResult, own_models_dir: Path) -> None:
+    own_models_dir.mkdir(parents=True)
+    save_trained(own_models_dir / "efficientnet_lite0.pt", result)
     assert register_saved_models() == []
     assert load_model("efficientnet_lite0", device="cpu").spec.input_size == 224

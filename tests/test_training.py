@@ -25,11 +25,7 @@ from dreamlab.training import (
 SMALL = {"train_size": 200, "test_size": 100, "batch_size": 16, "device": "cpu"}
 
 
-@pytest.fixture(autouse=True)
-def _own_models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "models"
-    monkeypatch.setenv("DREAMLAB_MODELS", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("own_models_dir")
 
 
 @pytest.fixture(scope="module")

@@ -198,14 +198,16 @@ class DreamService:
             self._per_client[client] = self._per_client.get(client, 0) + 1
             self.counts["started"] += 1
 
-    def _release(self, client: str, *, cancelled: bool) -> None:
+    def _release(self, client: str, *, cancelled: bool | None) -> None:
+        """Free one of ``client``'s seats, counted as cancelled or finished (None: not counted)."""
         with self._lock:
             left = self._per_client.get(client, 0) - 1
             if left > 0:
                 self._per_client[client] = left
             else:
                 self._per_client.pop(client, None)
-            self.counts["cancelled" if cancelled else "finished"] += 1
+            if cancelled is not None:
+                self.counts["cancelled" if cancelled else "finished"] += 1
 
     def _job(self, client: str, make: Any) -> Job:
         """Admit, then build the run (every check before the first step), else free the slot."""
@@ -216,17 +218,9 @@ class DreamService:
             with self._lock:
                 self.counts["started"] -= 1
                 self.counts["refused"] += 1
-            self._release_quiet(client)
+            self._release(client, cancelled=None)
             raise
         return Job(self, client, messages)
-
-    def _release_quiet(self, client: str) -> None:
-        with self._lock:
-            left = self._per_client.get(client, 0) - 1
-            if left > 0:
-                self._per_client[client] = left
-            else:
-                self._per_client.pop(client, None)
 
     def dream_config(self, payload: dict[str, Any]) -> Any:
         """The request's DreamConfig (unknown settings refused), checked against the caps."""

@@ -93,12 +93,7 @@ def test_sharing_teacher_publishes_the_dream_and_its_end(app) -> None:
     at = app().run()
     _button(at, "cls_share").click().run()
     code = at.session_state["cls_code"]
-    at.slider(key="dd_octaves").set_value(2)
-    at.slider(key="dd_iterations").set_value(2)
-    at.select_slider(key="dd_max_side").set_value(128)
-    (dream,) = [b for b in at.button if b.key.startswith("FormSubmitter:dd_form")]
-    dream.click().run()
-    assert_clean(at)
+    _dream(at, octaves=2)
     frame = class_store().latest(code)
     assert frame is not None and frame.state == "finished" and frame.progress == 1.0
     assert frame.image[:2] == b"\xff\xd8"  # encoded once, as JPEG
@@ -160,9 +155,9 @@ def test_viewer_sees_a_finished_dream(app) -> None:
     assert _button(at, "cls_adopt").label == "Rêver avec ces réglages"
 
 
-def _dream(at) -> None:
-    """Press Dream with the smallest settings."""
-    at.slider(key="dd_octaves").set_value(1)
+def _dream(at, octaves: int = 1) -> None:
+    """Press Dream with the smallest settings (2 steps per octave at 128 px)."""
+    at.slider(key="dd_octaves").set_value(octaves)
     at.slider(key="dd_iterations").set_value(2)
     at.select_slider(key="dd_max_side").set_value(128)
     (dream,) = [b for b in at.button if b.key.startswith("FormSubmitter:dd_form")]
