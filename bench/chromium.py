@@ -20,4 +20,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
     "--disable-dev-shm-usage",
+    # every tab is a person's own foreground window: no timer throttling of background tabs (a
+    # viewer's fragment or a queued session would otherwise be woken once a minute at most)
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
 ]

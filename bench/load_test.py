@@ -2,7 +2,6 @@
 
     python bench/load_test.py --sessions 1 10 30 --json bench/results/load_test.json
     python bench/load_test.py --fair --json bench/results/fair_turns.json
-    python bench/load_test.py --viewers 30 --json bench/results/broadcast.json
 
 For each N it starts a fresh server on a free localhost port, opens N Chromium tabs (each its own
 Streamlit session) on the DeepDream page, presses **Dream** in all of them at once with the default
@@ -18,8 +17,8 @@ row prints ``ratio = p95 finish / (N x alone)`` (goal: at most 1.5) and its peak
 
 ``--fair``: session A dreams 8 octaves x 50 steps from a 1024 px image, session B starts the
 default dream 2 s later; reports B's time beside B alone (goal: at most 3x).
-``--viewers N``: a teacher shares a dream (**Share with the class**) and N viewer tabs open its
-``?class=CODE`` link; reports the teacher's dream time with N viewers beside none (goal: 1.5x).
+30 viewers of a teacher's shared dream (**Share with the class**): ``bench/broadcast_bench.py``,
+which uses this script's server, pinning and meters.
 ``--repeat K`` makes each session dream K times in a row, to show memory does not grow across runs.
 Only localhost is contacted; every wait is bounded.
 """
@@ -56,7 +55,6 @@ FINISHED = "Finished:"  # the status line once every step is done
 STOP_BUTTON = "Stop"
 STOPPED = "Stopped after"  # the status line of a stopped dream
 UPLOAD_OWN = "Upload your own…"  # the image picker's upload choice (common.upload_own)
-SHARE_BUTTON = "Share with the class"  # the broadcast button (issue 10, item 3)
 SCRIPT_STATE = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
 
 
@@ -285,15 +283,19 @@ def _big_image(path: Path, side: int = 1024) -> Path:
     return path
 
 
-async def _slider_to_max(page, label: str) -> None:
+async def _slider_to_max(page, label: str) -> str:
+    """Move a slider to its maximum; the value it then shows."""
     slider = page.locator('[data-testid="stSlider"]').filter(has_text=label)
     await slider.get_by_role("slider").focus()
     await page.keyboard.press("End")
+    return await slider.locator('[data-testid="stSliderThumbValue"]').first.inner_text()
 
 
-def long_dream(image: Path, timeout_s: float) -> Callable[[Any], Awaitable[None]]:
+def long_dream(
+    image: Path, timeout_s: float, settings: dict[str, str]
+) -> Callable[[Any], Awaitable[None]]:
     """Prepare a tab for the issue's long dream: an uploaded 1024 px image, max side 1024,
-    8 octaves x 50 steps."""
+    8 octaves x 50 steps; ``settings`` gets the sliders' values as the page shows them."""
 
     async def prepare(page) -> None:
         await (
@@ -310,57 +312,9 @@ def long_dream(image: Path, timeout_s: float) -> Callable[[Any], Awaitable[None]
             await _wait_state(page, "running", 10_000)
         await _wait_state(page, "notRunning", timeout_s * 1000)
         for label in ("Octaves", "Iterations per octave", "Max side (pixels)"):
-            await _slider_to_max(page, label)
+            settings[label] = await _slider_to_max(page, label)
 
     return prepare
-
-
-# ---------------------------------------------------------------- broadcast viewers (--viewers)
-
-
-async def _teacher_and_viewers(url: str, viewers: int, timeout_s: float) -> dict:
-    """The teacher shares, N viewers open the link, the teacher dreams; time it and the viewers.
-
-    A hook for the class broadcast (issue 10, item 3): it expects **Share with the class** on the
-    DeepDream page and a ``?class=CODE`` link in the page once pressed.
-    """
-    from playwright.async_api import async_playwright
-
-    ms = timeout_s * 1000
-    out: dict[str, Any] = {"viewers": viewers, "errors": []}
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        teacher = await (await browser.new_context()).new_page()
-        await teacher.goto(f"{url}/deepdream", timeout=ms)
-        await _wait_state(teacher, "notRunning", ms)
-        code = None
-        if viewers:
-            await teacher.get_by_role("button", name=SHARE_BUTTON).click(timeout=ms)
-            link = teacher.locator("a[href*='?class='], :text-matches('\\?class=')").first
-            await link.wait_for(timeout=ms)
-            href = await link.get_attribute("href") or await link.inner_text()
-            code = href.split("?class=", 1)[1].split("&")[0].split()[0]
-        out["code"] = code
-        tabs = []
-        for _ in range(viewers):
-            tab = await (await browser.new_context()).new_page()
-            await tab.goto(f"{url}/deepdream?class={code}", timeout=ms)
-            tabs.append(tab)
-        t0 = time.monotonic()
-        await teacher.get_by_role("button", name=DREAM_BUTTON, exact=True).click(timeout=ms)
-        await teacher.get_by_text(FINISHED).first.wait_for(timeout=ms)
-        out["teacher_finish_s"] = round(time.monotonic() - t0, 2)
-        seen = await asyncio.gather(
-            *(t.get_by_text(FINISHED).first.wait_for(timeout=ms) for t in tabs),
-            return_exceptions=True,
-        )
-        out["viewers_saw_the_end"] = sum(1 for r in seen if not isinstance(r, Exception))
-        out["viewer_seen_s"] = round(time.monotonic() - t0, 2)
-        out["errors"] = [
-            f"{type(r).__name__}: {str(r)[:120]}" for r in seen if isinstance(r, Exception)
-        ]
-        await browser.close()
-    return out
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -509,12 +463,16 @@ def fair_report(args: argparse.Namespace, cpus: tuple) -> dict:
     """B's default dream alone, then beside A's long dream started 2 s before (goal: <= 3x)."""
     import tempfile
 
+    from PIL import Image
+
     with tempfile.TemporaryDirectory() as tmp:
         big = _big_image(Path(tmp) / "big-1024.png")
+        a_settings: dict[str, str] = {"image": "x".join(map(str, Image.open(big).size))}
         alone = measure(1, 2, args.timeout, cpus)  # B's default dream, warm (second of two)
         b_done = asyncio.Event()  # binds to measure()'s event loop on first use
         plans = [
-            {"prepare": long_dream(big, args.timeout), "stop_on": b_done},  # stopped once B is done
+            # A: stopped once B is done
+            {"prepare": long_dream(big, args.timeout, a_settings), "stop_on": b_done},
             {"delay_s": 2.0, "done": b_done},
         ]
         both = measure(2, 1, args.timeout, cpus, plans)
@@ -523,6 +481,7 @@ def fair_report(args: argparse.Namespace, cpus: tuple) -> dict:
     a_times, b_times = both["finish_each_s"]
     b_beside = b_times[0] if b_times else None
     row = {
+        "a_settings": a_settings,  # the upload's W x H, and the sliders as A's page showed them
         "b_alone_s": b_alone,
         "a_finished_first": bool(a_times),
         "b_beside_a_s": b_beside,
@@ -544,47 +503,12 @@ def fair_report(args: argparse.Namespace, cpus: tuple) -> dict:
     return row
 
 
-def viewers_report(args: argparse.Namespace, cpus: tuple) -> dict:
-    """The teacher's dream with no viewer, then with ``--viewers`` N (goal: <= 1.5x)."""
-    rows = {}
-    for n in (0, args.viewers):
-        port = _free_port()
-        server = start_server(port, cpus=cpus[0])
-        meter = CpuMeter(server.pid)
-        try:
-            with pinned(cpus[1]):
-                rows[n] = asyncio.run(
-                    _teacher_and_viewers(f"http://127.0.0.1:{port}", n, args.timeout)
-                )
-            rows[n]["server_cpu_s"] = meter.used()
-        except Exception as exc:  # the broadcast page may not exist on this branch yet
-            rows[n] = {
-                "viewers": n,
-                "errors": [f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"],
-            }
-        finally:
-            stop_server(server)
-    base, many = rows[0].get("teacher_finish_s"), rows[args.viewers].get("teacher_finish_s")
-    out = {
-        "none": rows[0],
-        "many": rows[args.viewers],
-        "ratio": round(many / base, 2) if base and many else None,
-    }
-    print(
-        f"broadcast: teacher {base} s alone, {many} s with {args.viewers} viewers "
-        f"(x{out['ratio']}, goal <= 1.5)",
-        flush=True,
-    )
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 30])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=600, help="per-session limit, seconds")
     parser.add_argument("--fair", action="store_true", help="only the fair-turns case")
-    parser.add_argument("--viewers", type=int, default=0, help="only the broadcast case, N viewers")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and clients apart")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -602,8 +526,6 @@ def main() -> None:
     }
     if args.fair:
         report["fair"] = fair_report(args, cpus)
-    elif args.viewers:
-        report["broadcast"] = viewers_report(args, cpus)
     else:
         report["runs"] = sessions_report(args, cpus)
     report["machine"]["load_average_after"] = list(os.getloadavg())

@@ -5,8 +5,10 @@ of 30 only reads bytes: nothing is computed or encoded again per viewer. The sto
 keeps only the latest frame of each code (and, when the teacher dreams from their own upload, that
 photo once), refuses a frame or photo over ``max_frame_bytes``, and holds at most ``max_codes``
 codes (making one more drops the least recently active), so its memory never exceeds
-``2 * max_codes * max_frame_bytes``. A code expires ``ttl_s`` (two hours) after its last
-activity (made, or a frame published). One store serves every session of a server (thread-safe).
+``2 * max_codes * max_frame_bytes``, plus the latest frames' ``data:`` URIs once viewers draw
+them (4/3 of a frame's bytes, made once per frame for all its viewers). A code expires ``ttl_s``
+(two hours) after its last activity (made, or a frame published). One store serves every session
+of a server (thread-safe).
 
 Codes are 6 characters from an alphabet without the look-alikes 0/O and 1/I, and are read
 case-insensitively (``k7p2qx`` is ``K7P2QX``).
@@ -14,11 +16,13 @@ case-insensitively (``k7p2qx`` is ``K7P2QX``).
 
 from __future__ import annotations
 
+import base64
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 __all__ = [
@@ -29,6 +33,7 @@ __all__ = [
     "BroadcastStore",
     "ClassCodeError",
     "ClassFrame",
+    "data_uri",
     "normalize_code",
 ]
 
@@ -65,6 +70,22 @@ class ClassFrame:
     @property
     def nbytes(self) -> int:
         return len(self.image) + len(self.maps or b"")
+
+    @cached_property
+    def image_uri(self) -> str:
+        """The dream as a ``data:`` URI, made once per frame for every viewer: a viewer's page
+        carries the picture in its own message, with no media file or extra request per viewer."""
+        return data_uri(self.image)
+
+    @cached_property
+    def maps_uri(self) -> str | None:
+        """The maps picture as a ``data:`` URI (None without maps), made once per frame."""
+        return None if self.maps is None else data_uri(self.maps)
+
+
+def data_uri(jpeg: bytes) -> str:
+    """JPEG bytes as a ``data:image/jpeg;base64,...`` URI."""
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 
 import pytest
@@ -169,6 +170,19 @@ def test_settings_are_copied_at_publish(store: BroadcastStore) -> None:
     store.publish(code, b"a", settings=settings)
     settings["lr"] = 9.0
     assert store.latest(code).settings == {"lr": 0.05}
+
+
+def test_a_frame_is_made_a_data_uri_once_for_every_viewer(store: BroadcastStore) -> None:
+    code = store.create()
+    store.publish(code, b"\xff\xd8jpeg", maps=b"\xff\xd8maps")
+    frame = store.latest(code)
+    uri = frame.image_uri
+    assert uri.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]) == b"\xff\xd8jpeg"
+    assert store.latest(code).image_uri is uri  # the same text for the next viewer, not a copy
+    assert base64.b64decode(frame.maps_uri.split(",", 1)[1]) == b"\xff\xd8maps"
+    store.publish(code, b"\xff\xd8next")
+    assert store.latest(code).maps_uri is None  # a frame without maps has none
 
 
 def test_wait_newer_returns_at_once_when_newer_exists(store: BroadcastStore) -> None:

@@ -43,8 +43,10 @@ CLASS_PHOTO = (
     "dd_class_photo"  # session key: the teacher's photo taken by Dream with these settings
 )
 _PUBLISH_EVERY_S = 0.25  # at most ~4 frames/s to the class: smooth enough, cheap for 30 viewers
-_POLL_S = 0.5  # the viewer's fragment starts again this long after a run ended
-_WATCH_S = 60.0  # one viewer run redraws frames in place for this long (see _watch)
+_POLL_S = 2.0  # the viewer's fragment starts again this long after a run ended
+# One viewer run redraws frames in place for this long (see _watch): each run's end costs the
+# server a full garbage collection (Streamlit's postScriptGC), so runs are long.
+_WATCH_S = 600.0
 _WAIT_S = 0.5  # it waits this long at most for a newer frame (a click waits as long)
 
 
@@ -217,28 +219,39 @@ def _watch(code: str) -> None:
     One fragment run loops for up to ``_WATCH_S`` seconds, so a viewer costs the server one small
     redraw per new frame, not a script run (each run ends with Streamlit's full garbage
     collection, a tenth of a second or more with torch loaded); ``run_every`` then starts the next.
-    Every pass redraws the status line, which is where a click (a rerun) takes over.
+    The layout is drawn once per run and a new frame only refills its slots; the pictures travel
+    as the frame's ``data:`` URIs, made once for the whole class, so a viewer's redraw is a few
+    small messages with no media file and no extra request. The status line is drawn only when
+    it changes; every pass reads the session state, which is where a click (a rerun) takes over.
     """
     store = class_store()
-    status, view = st.empty(), st.empty()
+    status, view = st.empty(), _View()
     deadline = time.monotonic() + _WATCH_S
-    shown = 0
+    shown, settings, line = 0, None, None
     while True:
         try:
             frame = store.latest(code)
         except ClassCodeError:
             status.warning(t("classroom.ended"), icon=":material/timer_off:")
-            view.empty()
+            view.clear()
             return
-        _status(status, frame)
+        if _state(frame) != line:  # drawn when it changes: an idle class costs nothing
+            line = _state(frame)
+            _status(status, frame)
         if frame is not None and frame.seq != shown:
-            with view.container():
-                _draw(frame)
-            shown = frame.seq
+            view.draw(frame, redraw_settings=frame.settings != settings)
+            shown, settings = frame.seq, frame.settings
         if time.monotonic() >= deadline:
             return
+        # reading the session state is where a click (a rerun) stops this loop, with no message
+        _ = _CODE in st.session_state
         with contextlib.suppress(ClassCodeError):  # ended meanwhile: the next pass says so
             store.wait_newer(code, shown, _WAIT_S)
+
+
+def _state(frame: ClassFrame | None) -> str:
+    """The status line's case: waiting for a first frame, or the frame's state."""
+    return "waiting" if frame is None else frame.state
 
 
 def _status(box: Any, frame: ClassFrame | None) -> None:
@@ -253,18 +266,31 @@ def _status(box: Any, frame: ClassFrame | None) -> None:
         box.caption(t("classroom.live"))
 
 
-def _draw(frame: ClassFrame) -> None:
-    """One stored frame: progress, pictures (the stored bytes, served as they are) and settings."""
-    st.progress(frame.progress, text=frame.text)
-    left, right = st.columns(2)
-    left.image(
-        frame.image, output_format="JPEG", width="stretch", caption=t("classroom.frame_caption")
-    )
-    if frame.maps is not None:
-        right.image(
-            frame.maps, output_format="JPEG", width="stretch", caption=t("classroom.maps_caption")
-        )
-    st.caption(_settings_line(frame.settings))
+class _View:
+    """The viewer's slots (progress, dream, maps, settings), laid out once, refilled per frame."""
+
+    def __init__(self) -> None:
+        self.slot = st.empty()
+        root = self.slot.container()
+        self.bar = root.empty()
+        left, right = root.columns(2)
+        self.image, self.maps = left.empty(), right.empty()
+        self.settings = root.empty()
+
+    def draw(self, frame: ClassFrame, *, redraw_settings: bool) -> None:
+        """One stored frame: its progress, pictures (as stored, never re-encoded) and settings."""
+        self.bar.progress(frame.progress, text=frame.text)
+        self.image.image(frame.image_uri, width="stretch", caption=t("classroom.frame_caption"))
+        if frame.maps_uri is None:
+            self.maps.empty()
+        else:
+            self.maps.image(frame.maps_uri, width="stretch", caption=t("classroom.maps_caption"))
+        if redraw_settings:
+            self.settings.caption(_settings_line(frame.settings))
+
+    def clear(self) -> None:
+        """The class ended: nothing left to show."""
+        self.slot.empty()
 
 
 def _settings_line(settings: Mapping[str, Any]) -> str:

@@ -130,7 +130,11 @@ def test_viewer_sees_the_frame_and_takes_the_settings(app) -> None:
     _teacher_frame(code)
     at = app(**{"class": code}).run()
     assert_clean(at)
-    assert len(at.get("image")) == 2  # the dream and its maps, as stored
+    images = at.get("image")
+    assert len(images) == 2  # the dream and its maps, as stored
+    frame = class_store().latest(code)
+    urls = [image.proto.imgs[0].url for image in images]
+    assert urls == [frame.image_uri, frame.maps_uri]  # the stored bytes, no media file per viewer
     assert at.get("progress")[0].proto.text == "From the photo: octave 1/2"
     assert any("_blocks.5" in c.value for c in at.caption)  # the settings line
     _button(at, "cls_adopt").click().run()
