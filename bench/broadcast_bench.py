@@ -14,7 +14,8 @@ all of them watching, and ``--reps`` times with none again (drift check), each t
 **Dream** to "Finished:" on the teacher's page. As ``load_test.py`` does (its helpers are used
 here), the server runs on its own cores and the browsers on the others (``--no-pin``: shared), and
 the server's CPU seconds (its process and children) are recorded beside each wall time, with its
-peak RSS while the viewers watch.
+peak RSS while the viewers watch, and its CPU use per second while they wait between dreams. ``--neighbour`` keeps one of the server's cores busy with
+another process for the whole run (a shared machine; the dreams alone are measured beside it too).
 
 The viewers, per watched dream: how many showed the teacher's last frame (within 60 s of the
 teacher's end), each one's first and last frame after the teacher's click (p50/p95), and the
@@ -48,6 +49,7 @@ from load_test import (
     RssSampler,
     _free_port,
     _pct,
+    neighbour,
     pinned,
     split_cpus,
     start_server,
@@ -64,6 +66,7 @@ RESET = """() => {
 LAST_FRAME = r"/octave (\d+)\/\1, step (\d+)\/\2\b/"
 LAST_FRAME_PY = r"octave (\d+)/\1, step (\d+)/\2\b"
 FINISHED = "Finished:"
+IDLE_S = 20.0  # the viewers' cost between dreams is measured over this long
 WATCHING = "You are watching the teacher's dream live"
 # Records (time, progress text) on every change of the page's progress line.
 RECORDER = """
@@ -236,11 +239,12 @@ def run(args: argparse.Namespace) -> dict:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "load_average_before": list(os.getloadavg()),
+        "neighbour": args.neighbour,
         "server_cpus": sorted(server_cpus) if server_cpus else "all",
         "client_cpus": sorted(client_cpus) if client_cpus else "all",
     }
     try:
-        with pinned(client_cpus), sync_playwright() as pw:
+        with neighbour(server_cpus, args.neighbour), pinned(client_cpus), sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             before = _chromium_pids()  # then the crowd's browser, started at the lowest priority
@@ -255,6 +259,9 @@ def run(args: argparse.Namespace) -> dict:
             others = open_viewers(crowd, url, code, args.viewers - len(probes))
             rss = RssSampler(server.pid)
             rss.start()
+            cpu0 = meter.seconds()
+            time.sleep(IDLE_S)  # the class waits for the teacher's next dream
+            result["idle_server_cpu_per_s"] = round((meter.seconds() - cpu0) / IDLE_S, 4)
             watched, seen = [], []
             for _ in range(args.reps):
                 for tab in probes + others:
@@ -297,6 +304,7 @@ def summary(result: dict) -> dict:
         "server_cpu_alone_s": [r["server_cpu_s"] for r in result["alone"]],
         "server_cpu_watched_s": [r["server_cpu_s"] for r in result["watched"]],
         "server_rss_peak_mb": result.get("server_rss_peak_mb"),
+        "idle_server_cpu_per_s": result.get("idle_server_cpu_per_s"),
     }
     for group in ("probes", "crowd"):
         seen = [s[group] for s in result["seen"]]
@@ -330,6 +338,11 @@ def main() -> None:
         help="key pressed on the Max side slider first (Home: 128 px); default 512",
     )
     ap.add_argument("--no-pin", action="store_true", help="do not pin server and browsers apart")
+    ap.add_argument(
+        "--neighbour",
+        action="store_true",
+        help="a one-core busy process on the server's first core for the whole run (a shared machine)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the result here")
     args = ap.parse_args()
     if args.viewers < 1 or args.reps < 1:

@@ -50,8 +50,13 @@ def main() -> None:
                 kw = {"channels_last": channels_last, "precision": precision}
                 cold = _one(image, model, **kw)
                 warm = min(_one(image, model, **kw) for _ in range(3))
-                row = {"image": sample, "size": list(image.shape[:2]), **kw,
-                       "cold_s": round(cold, 3), "warm_s": round(warm, 3)}  # fmt: skip
+                row = {
+                    "image": sample,
+                    "size": list(image.shape[:2]),
+                    **kw,
+                    "cold_s": round(cold, 3),
+                    "warm_s": round(warm, 3),
+                }
                 rows.append(row)
                 print(row, file=sys.stderr)
     out = {"machine": machine_info(dev), "rows": rows}

@@ -19,6 +19,8 @@ row prints ``ratio = p95 finish / (N x alone)`` (goal: at most 1.5) and its peak
 default dream 2 s later; reports B's time beside B alone (goal: at most 3x).
 30 viewers of a teacher's shared dream (**Share with the class**): ``bench/broadcast_bench.py``,
 which uses this script's server, pinning and meters.
+``--neighbour`` keeps one of the server's cores busy with another process for the whole run
+(as on a shared machine; the baselines are measured beside it too).
 ``--repeat K`` makes each session dream K times in a row, to show memory does not grow across runs.
 Only localhost is contacted; every wait is bounded.
 """
@@ -348,6 +350,16 @@ class CpuMeter:
         return round(self.seconds() - self.start, 2)
 
 
+def neighbour(server_cpus: set[int] | None, wanted: bool) -> contextlib.AbstractContextManager:
+    """A one-core busy process on the server's first core meanwhile (``wanted``), else nothing:
+    the same neighbour as ``dreamlab benchmark --only contention``."""
+    if not wanted:
+        return contextlib.nullcontext()
+    from dreamlab.benchmark import busy_neighbour
+
+    return busy_neighbour(min(server_cpus) if server_cpus else 0)
+
+
 def split_cpus(pin: bool) -> tuple[set[int] | None, set[int] | None]:
     """(server cores, client cores): the first half for the server (at least one), the rest for
     this script and its browsers; (None, None) when not pinning or on one core."""
@@ -510,6 +522,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="per-session limit, seconds")
     parser.add_argument("--fair", action="store_true", help="only the fair-turns case")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and clients apart")
+    parser.add_argument(
+        "--neighbour",
+        action="store_true",
+        help="a one-core busy process on the server's first core for the whole run (a shared machine)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     cpus = split_cpus(not args.no_pin)
@@ -524,10 +541,12 @@ def main() -> None:
         "server_cpus": sorted(cpus[0]) if cpus[0] else "all",
         "client_cpus": sorted(cpus[1]) if cpus[1] else "all",
     }
-    if args.fair:
-        report["fair"] = fair_report(args, cpus)
-    else:
-        report["runs"] = sessions_report(args, cpus)
+    report["neighbour"] = args.neighbour
+    with neighbour(cpus[0], args.neighbour):
+        if args.fair:
+            report["fair"] = fair_report(args, cpus)
+        else:
+            report["runs"] = sessions_report(args, cpus)
     report["machine"]["load_average_after"] = list(os.getloadavg())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -119,13 +119,13 @@ def main(argv: list[str] | None = None) -> int:
             k: v
             for k, v in config.to_dict().items()
             if k in ("max_side", "num_octaves", "iterations", "layer")
-        },  # fmt: skip
+        },
         "machine": {
             "cpus_visible": os.cpu_count(),
             "ray_cpus": args.cpus,
             "device": args.device,
             "python": platform.python_version(),
-        },  # fmt: skip
+        },
         "loadavg_before": _loadavg(),
         "local_one_dream_s": _local_one(image, config, args.device),
         "cases": [],
@@ -161,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for c in result["cases"]:
         mode = "batched  " if c["batching"] else "unbatched"
-        print(f"{mode} {c['users']:>3} users: total {c['total_s']:7.2f} s, per user "
-              f"{c['per_user_mean_s']:6.2f} s (max {c['per_user_max_s']:.2f})")  # fmt: skip
+        print(
+            f"{mode} {c['users']:>3} users: total {c['total_s']:7.2f} s, per user "
+            f"{c['per_user_mean_s']:6.2f} s (max {c['per_user_max_s']:.2f})"
+        )
     return 0
 
 

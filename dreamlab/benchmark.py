@@ -356,10 +356,15 @@ def run_case(case: BenchCase, device: torch.device) -> dict[str, Any]:
     image = load_sample(case.image, max_side=case.max_side)
     hw = image.shape[:2]
     cfg = DreamConfig(
-        layer=case.layer, num_octaves=case.num_octaves, iterations=case.iterations,
-        octave_scale=case.octave_scale, lr=case.lr, max_side=case.max_side, fit_octaves=False,
+        layer=case.layer,
+        num_octaves=case.num_octaves,
+        iterations=case.iterations,
+        octave_scale=case.octave_scale,
+        lr=case.lr,
+        max_side=case.max_side,
+        fit_octaves=False,
         precision=case.precision,
-    )  # fmt: skip
+    )
 
     def engine() -> None:
         last = None
@@ -471,10 +476,13 @@ def _targets(result: dict[str, Any], device: torch.device) -> dict[str, Any]:
         best[c["case"]["model"]] = max(best.get(c["case"]["model"], 0.0), c["speedup"])
     out["best_speedup_per_model"] = best
     default = next(
-        (c for c in result["cases"] if c["case"]["model"] == "efficientnet_lite0"
-         and c["case"]["max_side"] == 512),
+        (
+            c
+            for c in result["cases"]
+            if c["case"]["model"] == "efficientnet_lite0" and c["case"]["max_side"] == 512
+        ),
         None,
-    )  # fmt: skip
+    )
     if default is not None:
         out["default_dream_s"] = default["engine"]["seconds"]
         if device.type == "cpu":

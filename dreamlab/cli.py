@@ -124,9 +124,16 @@ def _cmd_convolve(args: argparse.Namespace) -> None:
     image = load_image(args.image, max_side=None).array  # full size: a convolution is cheap
     out = convolve(to_gray(image) if args.gray else image, kernel, **config.to_dict())
     picture = to_display(out, args.view)
-    params = {"command": "convolve", "image": args.image.name, "kernel": args.kernel,
-              "weights": kernel.tolist(), **config.to_dict(), "view": args.view,
-              "gray": args.gray, "output_shape": list(out.shape)}  # fmt: skip
+    params = {
+        "command": "convolve",
+        "image": args.image.name,
+        "kernel": args.kernel,
+        "weights": kernel.tolist(),
+        **config.to_dict(),
+        "view": args.view,
+        "gray": args.gray,
+        "output_shape": list(out.shape),
+    }
     args.output.write_bytes(png_bytes(picture, params))  # version added by png_bytes
     print(f"{args.output}\t{picture.shape[1]}x{picture.shape[0]}")
 
@@ -168,9 +175,15 @@ def _cmd_dream(args: argparse.Namespace) -> None:
     )
     source = "noise" if noise else Path(args.image).name
     result = dream_to_file(
-        image, model, args.output, config, source=source, fps=args.fps, dreamer=dream,
+        image,
+        model,
+        args.output,
+        config,
+        source=source,
+        fps=args.fps,
+        dreamer=dream,
         preset=PRESETS[args.preset].label_for(model.name) if args.preset else None,
-    )  # fmt: skip
+    )
     if result.note:
         print(f"note: {result.note}", file=sys.stderr)
     h, w = result.size
@@ -320,9 +333,13 @@ def _add_common_model(
         p.add_argument("model", help=what)
     else:
         p.add_argument("--model", default="efficientnet_lite0", help=what)
-    p.add_argument("--weights", type=Path, default=None,
-                   help="a state dict for this architecture (e.g. from `dreamlab train -o`), "
-                   "read with weights_only=True")  # fmt: skip
+    p.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="a state dict for this architecture (e.g. from `dreamlab train -o`), "
+        "read with weights_only=True",
+    )
     if device:
         p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
 
@@ -404,8 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--boundary", choices=("zeros", "reflect", "replicate", "circular"), default="zeros"
     )
-    p.add_argument("--view", choices=("abs", "signed", "clip"), default="abs",
-                   help="how signed outputs become pixels")  # fmt: skip
+    p.add_argument(
+        "--view",
+        choices=("abs", "signed", "clip"),
+        default="abs",
+        help="how signed outputs become pixels",
+    )
     p.add_argument("--gray", action="store_true", help="convolve the grayscale image")
     p.set_defaults(func=_cmd_convolve)
 
@@ -484,8 +505,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_nonneg_int, default=None)
     p.add_argument("--device", default=None, help="auto (the default), cpu, cuda or mps")
     p.add_argument("-o", "--output", type=Path, default=None, help="write the checkpoint here")
-    p.add_argument("--save", default=None, metavar="NAME",
-                   help="save for everyone as the model NAME (then --model NAME)")  # fmt: skip
+    p.add_argument(
+        "--save",
+        default=None,
+        metavar="NAME",
+        help="save for everyone as the model NAME (then --model NAME)",
+    )
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("benchmark", help="measure DreamLab's engine against the seed's loop")
@@ -509,8 +534,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--address", default=None, help="a Ray cluster (default: RAY_ADDRESS, else local)"
     )
-    p.add_argument("--batching", choices=("auto", "on", "off"), default="auto",
-                   help="batch concurrent dreams' steps (auto: on a GPU only)")  # fmt: skip
+    p.add_argument(
+        "--batching",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="batch concurrent dreams' steps (auto: on a GPU only)",
+    )
     p.set_defaults(func=_cmd_serve)
     for name in ("classify", "dream", "visualize"):  # the heavy commands: --backend URL
         sub.choices[name].add_argument(

@@ -52,15 +52,31 @@ __all__ = [
 SIZE = 32  # every image is SIZE x SIZE, the seed's network input
 
 SHAPES_CLASSES = (
-    "circle", "square", "triangle", "cross", "ring",
-    "h-stripes", "v-stripes", "diagonal", "checkerboard", "dots",
-)  # fmt: skip
+    "circle",
+    "square",
+    "triangle",
+    "cross",
+    "ring",
+    "h-stripes",
+    "v-stripes",
+    "diagonal",
+    "checkerboard",
+    "dots",
+)
 CIFAR10_CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = (
-    "T-shirt", "trouser", "pullover", "dress", "coat",
-    "sandal", "shirt", "sneaker", "bag", "ankle boot",
-)  # fmt: skip
+    "T-shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
+)
 
 # ---------------------------------------------------------------- containers
 
@@ -115,16 +131,36 @@ class DatasetInfo:
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
-        DatasetInfo("shapes", "Shapes (synthetic)", SHAPES_CLASSES, "synthetic",
-                    "10 kinds of coloured shapes and textures, generated from a seed; offline"),
-        DatasetInfo("cifar10", "CIFAR-10", CIFAR10_CLASSES, "torchvision",
-                    "the seed's data set: 60,000 small colour photos, 163 MB download"),
-        DatasetInfo("mnist", "MNIST", MNIST_CLASSES, "torchvision",
-                    "70,000 hand-written digits, 11 MB download"),
-        DatasetInfo("fashion_mnist", "Fashion-MNIST", FASHION_CLASSES, "torchvision",
-                    "70,000 clothing pictures, 30 MB download"),
+        DatasetInfo(
+            "shapes",
+            "Shapes (synthetic)",
+            SHAPES_CLASSES,
+            "synthetic",
+            "10 kinds of coloured shapes and textures, generated from a seed; offline",
+        ),
+        DatasetInfo(
+            "cifar10",
+            "CIFAR-10",
+            CIFAR10_CLASSES,
+            "torchvision",
+            "the seed's data set: 60,000 small colour photos, 163 MB download",
+        ),
+        DatasetInfo(
+            "mnist",
+            "MNIST",
+            MNIST_CLASSES,
+            "torchvision",
+            "70,000 hand-written digits, 11 MB download",
+        ),
+        DatasetInfo(
+            "fashion_mnist",
+            "Fashion-MNIST",
+            FASHION_CLASSES,
+            "torchvision",
+            "70,000 clothing pictures, 30 MB download",
+        ),
     )
-}  # fmt: skip
+}
 
 
 def dataset_names() -> list[str]:

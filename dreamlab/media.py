@@ -124,9 +124,15 @@ def gif_bytes(frames: Sequence[np.ndarray], fps: float = 10, *, loop: int = 0) -
     images = [Image.fromarray(f) for f in fit_frames(frames)]
     buf = io.BytesIO()
     images[0].save(
-        buf, format="GIF", save_all=True, append_images=images[1:], duration=duration,
-        loop=loop, optimize=False, disposal=1,
-    )  # fmt: skip
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=duration,
+        loop=loop,
+        optimize=False,
+        disposal=1,
+    )
     return buf.getvalue()
 
 
@@ -140,11 +146,17 @@ def mp4_bytes(frames: Sequence[np.ndarray], fps: float = 10, *, quality: int = 2
     os.close(fd)
     try:
         writer = imageio_ffmpeg.write_frames(
-            name, (w, h), fps=_check_fps(fps), codec="libx264", pix_fmt_in="rgb24",
-            pix_fmt_out="yuv420p", macro_block_size=2, quality=None,
+            name,
+            (w, h),
+            fps=_check_fps(fps),
+            codec="libx264",
+            pix_fmt_in="rgb24",
+            pix_fmt_out="yuv420p",
+            macro_block_size=2,
+            quality=None,
             output_params=["-crf", str(quality), "-movflags", "+faststart"],
             ffmpeg_log_level="error",
-        )  # fmt: skip
+        )
         writer.send(None)  # start ffmpeg
         for f in fitted:
             writer.send(np.ascontiguousarray(f))

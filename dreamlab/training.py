@@ -245,12 +245,19 @@ def _evaluate(
     previews = _predict(net, data, index, device)
     net.train(was_training)
     return EvalResult(
-        epoch=epoch, step=step, accuracy=accuracy, loss=loss, confusion=confusion,
-        classes=data.classes, config=cfg, state_dict=_cpu_state(net),
+        epoch=epoch,
+        step=step,
+        accuracy=accuracy,
+        loss=loss,
+        confusion=confusion,
+        classes=data.classes,
+        config=cfg,
+        state_dict=_cpu_state(net),
         preview_images=data.test.uint8_images(index),
         preview_labels=tuple(int(data.test.labels[i]) for i in index),
-        previews=previews, final=final,
-    )  # fmt: skip
+        previews=previews,
+        final=final,
+    )
 
 
 def _resolve(config: TrainConfig | None, overrides: Mapping[str, Any]) -> TrainConfig:
@@ -259,18 +266,26 @@ def _resolve(config: TrainConfig | None, overrides: Mapping[str, Any]) -> TrainC
 
 def _load(cfg: TrainConfig) -> Dataset:
     return load_dataset(
-        cfg.dataset, train_size=cfg.train_size, test_size=cfg.test_size,
-        seed=cfg.data_seed, root=cfg.data_root,
-    )  # fmt: skip
+        cfg.dataset,
+        train_size=cfg.train_size,
+        test_size=cfg.test_size,
+        seed=cfg.data_seed,
+        root=cfg.data_root,
+    )
 
 
 # ---------------------------------------------------------------- the training loop
 
 
 def _epoch(
-    net: nn.Module, opt: torch.optim.Optimizer, data: Dataset, cfg: TrainConfig,
-    epoch: int, step: int, gen: torch.Generator,
-) -> Iterator[TrainStep]:  # fmt: skip
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    data: Dataset,
+    cfg: TrainConfig,
+    epoch: int,
+    step: int,
+    gen: torch.Generator,
+) -> Iterator[TrainStep]:
     """One pass over the training split in a fresh random order."""
     device = next(net.parameters()).device
     order = torch.randperm(len(data.train), generator=gen)
@@ -300,11 +315,18 @@ def _epoch(
         step += 1
         show = preview_index and (b + 1) % cfg.preview_every == 0
         yield TrainStep(
-            epoch=epoch, batch=b + 1, batches=batches, step=step, loss=value,
-            running_loss=loss_sum / seen, accuracy=correct / seen, batch_accuracy=hits / len(idx),
+            epoch=epoch,
+            batch=b + 1,
+            batches=batches,
+            step=step,
+            loss=value,
+            running_loss=loss_sum / seen,
+            accuracy=correct / seen,
+            batch_accuracy=hits / len(idx),
             filters=net.conv1.weight.detach().to("cpu", copy=True),  # (6, 3, 5, 5)
-            previews=_predict_eval(net, data, preview_index, device) if show else None, _net=net,
-        )  # fmt: skip
+            previews=_predict_eval(net, data, preview_index, device) if show else None,
+            _net=net,
+        )
 
 
 def _predict_eval(

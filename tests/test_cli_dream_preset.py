@@ -28,9 +28,22 @@ def test_preset_with_an_explicit_model_dreams_on_that_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "x.png"
-    argv = ["dream", str(SAMPLES / "coffee.png"), "-o", str(out), "--preset", "seed",
-            "--model", "efficientnet_lite0", "--octaves", "1", "--iterations", "1",
-            "--max-side", "96"]  # fmt: skip
+    argv = [
+        "dream",
+        str(SAMPLES / "coffee.png"),
+        "-o",
+        str(out),
+        "--preset",
+        "seed",
+        "--model",
+        "efficientnet_lite0",
+        "--octaves",
+        "1",
+        "--iterations",
+        "1",
+        "--max-side",
+        "96",
+    ]
     assert main(argv) == 0, capsys.readouterr().err
     params = read_png_params(out.read_bytes())
     assert params["preset"] is None  # never labelled with the preset while on another network

@@ -49,12 +49,24 @@ def _labels(out: str) -> list[str]:
 def test_weights_file_on_classify_uses_the_file_and_its_classes(
     weights: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(capsys, "classify", COFFEE, "--model", "tiny_cnn", "--weights",
-                          str(weights), "--top", "10", "--device", "cpu")  # fmt: skip
+    code, out, err = _run(
+        capsys,
+        "classify",
+        COFFEE,
+        "--model",
+        "tiny_cnn",
+        "--weights",
+        str(weights),
+        "--top",
+        "10",
+        "--device",
+        "cpu",
+    )
     assert code == 0 and err == ""
     assert sorted(_labels(out)) == sorted(SHAPES_CLASSES)  # the checkpoint's classes
-    code, again, _ = _run(capsys, "classify", COFFEE, "--model", "tiny_cnn", "--weights",
-                          str(weights), "--top", "10")  # fmt: skip
+    code, again, _ = _run(
+        capsys, "classify", COFFEE, "--model", "tiny_cnn", "--weights", str(weights), "--top", "10"
+    )
     assert again == out  # the file's weights, not a random initialisation
 
 
@@ -65,12 +77,27 @@ def test_weights_file_on_layers_dream_and_visualize(
     code, out, _ = _run(capsys, "layers", "tiny_cnn", "--weights", str(weights))
     assert code == 0 and "relu2\t(default)" in out
     dream = tmp_path / "d.png"
-    code, out, err = _run(capsys, "dream", "noise", "-o", str(dream), *w, "--iterations", "2",
-                          "--octaves", "1", "--max-side", "64", "--seed", "1")  # fmt: skip
+    code, out, err = _run(
+        capsys,
+        "dream",
+        "noise",
+        "-o",
+        str(dream),
+        *w,
+        "--iterations",
+        "2",
+        "--octaves",
+        "1",
+        "--max-side",
+        "64",
+        "--seed",
+        "1",
+    )
     assert code == 0 and dream.is_file(), err
     vis = tmp_path / "v.png"
-    code, out, err = _run(capsys, "visualize", "-o", str(vis), *w, "--layer", "conv2",
-                          "--steps", "2", "--size", "32")  # fmt: skip
+    code, out, err = _run(
+        capsys, "visualize", "-o", str(vis), *w, "--layer", "conv2", "--steps", "2", "--size", "32"
+    )
     assert code == 0 and vis.is_file(), err
 
 
@@ -86,9 +113,16 @@ def test_a_wrong_weights_file_is_one_line_exit_2(
         "classify": ["classify", COFFEE, "--model", "tiny_cnn"],
         "layers": ["layers", "tiny_cnn"],
         "dream": ["dream", "noise", "-o", str(tmp_path / "d.png"), "--model", "tiny_cnn"],
-        "visualize": ["visualize", "-o", str(tmp_path / "v.png"), "--model", "tiny_cnn",
-                      "--layer", "conv1"],
-    }[command]  # fmt: skip
+        "visualize": [
+            "visualize",
+            "-o",
+            str(tmp_path / "v.png"),
+            "--model",
+            "tiny_cnn",
+            "--layer",
+            "conv1",
+        ],
+    }[command]
     assert "not a PyTorch weights file" in _one_error(
         *_run(capsys, *argv, "--weights", str(junk))[::2]
     )
@@ -108,8 +142,9 @@ def test_a_checkpoint_for_the_wrong_architecture_is_refused(
 def test_train_save_lists_the_model_and_it_works_as_model_name(
     _models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(capsys, "train", "--epochs", "1", "--train-size", "100",
-                          "--save", "class_shapes")  # fmt: skip
+    code, out, err = _run(
+        capsys, "train", "--epochs", "1", "--train-size", "100", "--save", "class_shapes"
+    )
     assert code == 0, err
     assert out.splitlines()[-1] == (
         "saved for everyone as the model class_shapes (use --model class_shapes)"
@@ -126,8 +161,19 @@ def test_train_save_lists_the_model_and_it_works_as_model_name(
     code, out, _ = _run(capsys, "layers", "class_shapes")
     assert code == 0 and out.splitlines()[0] == "conv1"
     vis = tmp_path / "v.png"
-    argv = ["visualize", "-o", str(vis), "--model", "class_shapes", "--layer", "conv2",
-            "--steps", "2", "--size", "32"]  # fmt: skip
+    argv = [
+        "visualize",
+        "-o",
+        str(vis),
+        "--model",
+        "class_shapes",
+        "--layer",
+        "conv2",
+        "--steps",
+        "2",
+        "--size",
+        "32",
+    ]
     assert main(argv) == 0 and vis.is_file()
 
 

@@ -208,8 +208,9 @@ def test_same_padding_gives_ceil_n_over_s(n: int, k: int, s: int, d: int) -> Non
 
 def test_valid_is_zero_padding() -> None:
     img = _rng(6).random((9, 9))
-    np.testing.assert_array_equal(convolve(img, np.ones((3, 3)), padding="valid"),
-                                  convolve(img, np.ones((3, 3)), padding=0))  # fmt: skip
+    np.testing.assert_array_equal(
+        convolve(img, np.ones((3, 3)), padding="valid"), convolve(img, np.ones((3, 3)), padding=0)
+    )
 
 
 # ---------------------------------------------------------------- bad input
@@ -270,8 +271,13 @@ def test_window_sum_equals_output_pixel(stride, padding, dilation, boundary, mod
     rng = _rng(seed)
     img = rng.integers(0, 256, (11, 13, 3), dtype=np.uint8)
     ker = rng.standard_normal((k, k)).astype(np.float32)
-    cfg = {"stride": stride, "padding": padding, "dilation": dilation, "mode": mode,
-           "boundary": boundary}  # fmt: skip
+    cfg = {
+        "stride": stride,
+        "padding": padding,
+        "dilation": dilation,
+        "mode": mode,
+        "boundary": boundary,
+    }
     out = convolve(img, ker, **cfg)
     i, j, c = rng.integers(out.shape[0]), rng.integers(out.shape[1]), rng.integers(3)
     win = window(img, ker, int(i), int(j), channel=int(c), **cfg)
@@ -409,8 +415,12 @@ def test_normalize_sum() -> None:
 def test_config_to_dict_is_json() -> None:
     cfg = ConvConfig(np.int64(2), np.int64(1), 1, "convolve", "reflect")
     assert json.loads(json.dumps(cfg.to_dict())) == {
-        "stride": 2, "padding": 1, "dilation": 1, "mode": "convolve", "boundary": "reflect"
-    }  # fmt: skip
+        "stride": 2,
+        "padding": 1,
+        "dilation": 1,
+        "mode": "convolve",
+        "boundary": "reflect",
+    }
 
 
 # ---------------------------------------------------------------- display
@@ -469,8 +479,21 @@ def test_import_does_no_work() -> None:
 
 def test_cli_convolve_writes_png_with_parameters(tmp_path, capsys) -> None:
     out = tmp_path / "edge.png"
-    rc = main(["convolve", str(SAMPLES / "chelsea.png"), "--kernel", "horizontal_edge",
-               "-o", str(out), "--gray", "--padding", "same", "--stride", "2"])  # fmt: skip
+    rc = main(
+        [
+            "convolve",
+            str(SAMPLES / "chelsea.png"),
+            "--kernel",
+            "horizontal_edge",
+            "-o",
+            str(out),
+            "--gray",
+            "--padding",
+            "same",
+            "--stride",
+            "2",
+        ]
+    )
     assert rc == 0
     with Image.open(out) as im:
         meta = json.loads(im.text["dreamlab"])
@@ -484,8 +507,22 @@ def test_cli_convolve_writes_png_with_parameters(tmp_path, capsys) -> None:
 
 def test_cli_json_kernel_signed_view(tmp_path) -> None:
     out = tmp_path / "lap.png"
-    rc = main(["convolve", str(SAMPLES / "coffee.png"), "--kernel", "[[0,1,0],[1,-4,1],[0,1,0]]",
-               "-o", str(out), "--view", "signed", "--boundary", "reflect", "--padding", "1"])  # fmt: skip
+    rc = main(
+        [
+            "convolve",
+            str(SAMPLES / "coffee.png"),
+            "--kernel",
+            "[[0,1,0],[1,-4,1],[0,1,0]]",
+            "-o",
+            str(out),
+            "--view",
+            "signed",
+            "--boundary",
+            "reflect",
+            "--padding",
+            "1",
+        ]
+    )
     assert rc == 0
     with Image.open(out) as im:
         assert im.size == (3 * 600 + 8, 400)  # the three channel maps side by side
@@ -510,14 +547,30 @@ def test_cli_bad_kernel_exits_2_with_one_line(tmp_path, capsys, extra) -> None:
 
 
 def test_cli_refuses_a_missing_folder(tmp_path, capsys) -> None:
-    rc = main(["convolve", str(SAMPLES / "chelsea.png"), "--kernel", "sobel_x",
-               "-o", str(tmp_path / "nope" / "x.png")])  # fmt: skip
+    rc = main(
+        [
+            "convolve",
+            str(SAMPLES / "chelsea.png"),
+            "--kernel",
+            "sobel_x",
+            "-o",
+            str(tmp_path / "nope" / "x.png"),
+        ]
+    )
     assert rc == 2 and "does not exist" in capsys.readouterr().err
 
 
 def test_cli_refuses_non_png_output(tmp_path, capsys) -> None:
-    rc = main(["convolve", str(SAMPLES / "chelsea.png"), "--kernel", "sobel_x",
-               "-o", str(tmp_path / "x.jpg")])  # fmt: skip
+    rc = main(
+        [
+            "convolve",
+            str(SAMPLES / "chelsea.png"),
+            "--kernel",
+            "sobel_x",
+            "-o",
+            str(tmp_path / "x.jpg"),
+        ]
+    )
     assert rc == 2 and ".png" in capsys.readouterr().err
 
 

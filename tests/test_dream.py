@@ -60,8 +60,9 @@ def test_one_step_is_the_seeds_formula(lite0, small) -> None:
 
 @pytest.mark.parametrize(("octaves", "iterations"), [(1, 3), (2, 2), (3, 1)])
 def test_frames_count_is_octaves_times_iterations(lite0, small, octaves, iterations) -> None:
-    run = dream(small, lite0, max_side=96, num_octaves=octaves, iterations=iterations,
-                octave_scale=1.2)  # fmt: skip
+    run = dream(
+        small, lite0, max_side=96, num_octaves=octaves, iterations=iterations, octave_scale=1.2
+    )
     frames = list(run)
     assert len(frames) == octaves * iterations == run.plan.total
     assert [f.step for f in frames] == list(range(len(frames)))
@@ -125,8 +126,9 @@ def test_stopping_early_does_no_more_work(lite0, small) -> None:
 
 
 def test_lite0_channel_target_and_its_loss(lite0, small) -> None:
-    (frame,) = list(dream(small, lite0, max_side=96, num_octaves=1, iterations=1, jitter=0,
-                          channel=5))  # fmt: skip
+    (frame,) = list(
+        dream(small, lite0, max_side=96, num_octaves=1, iterations=1, jitter=0, channel=5)
+    )
     acts = layer_activations(lite0, to_tensor(small), ["_blocks.9"])["_blocks.9"]
     assert frame.loss == pytest.approx(float(acts[0, 5].norm()), rel=1e-4)
 
@@ -147,14 +149,24 @@ def test_dream_from_noise_is_seeded(lite0) -> None:
 
 
 def test_guided_dream_runs_and_grows(lite0, small, coffee) -> None:
-    frames = list(dream(small, lite0, guide=coffee, max_side=96, num_octaves=1, iterations=4,
-                        jitter=0))  # fmt: skip
+    frames = list(
+        dream(small, lite0, guide=coffee, max_side=96, num_octaves=1, iterations=4, jitter=0)
+    )
     assert frames[-1].loss > frames[0].loss
 
 
 def test_smoothing_and_standardized_step(lite0, small) -> None:
-    frames = list(dream(small, lite0, smoothing=0.5, normalize="std", loss="mean_square",
-                        octave_mode="rescale", **FAST))  # fmt: skip
+    frames = list(
+        dream(
+            small,
+            lite0,
+            smoothing=0.5,
+            normalize="std",
+            loss="mean_square",
+            octave_mode="rescale",
+            **FAST,
+        )
+    )
     assert len(frames) == 3 and frames[-1].loss > frames[0].loss
 
 
@@ -267,8 +279,13 @@ def test_presets_reproduce_the_classic_settings() -> None:
     assert g.lr == pytest.approx(1.5 / 255 / 0.226, rel=0.01)  # 1.5 grey levels per step
     gd = PRESETS["gordic"].config
     assert (gd.octave_scale, gd.lr, gd.smoothing, gd.normalize, gd.loss, gd.octave_mode) == (
-        1.8, 0.09, 0.5, "std", "mean_square", "rescale",
-    )  # fmt: skip
+        1.8,
+        0.09,
+        0.5,
+        "std",
+        "mean_square",
+        "rescale",
+    )
     assert seed.config_for("vgg19").layer == "features.26"
     assert seed.config_for("efficientnet_lite0").layer is None  # the model's default instead
 
@@ -328,8 +345,21 @@ def test_frame_store_is_bounded_and_spans_the_run() -> None:
 def test_cli_seed_gives_byte_identical_pngs(tmp_path, capsys) -> None:
     from dreamlab.images import sample_path
 
-    args = ["dream", str(sample_path("chelsea")), "--max-side", "64", "--octaves", "1",
-            "--iterations", "2", "--seed", "1", "--device", "cpu", "-o"]  # fmt: skip
+    args = [
+        "dream",
+        str(sample_path("chelsea")),
+        "--max-side",
+        "64",
+        "--octaves",
+        "1",
+        "--iterations",
+        "2",
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+        "-o",
+    ]
     assert main([*args, str(tmp_path / "a.png")]) == 0
     assert main([*args, str(tmp_path / "b.png")]) == 0
     a, b = (tmp_path / "a.png").read_bytes(), (tmp_path / "b.png").read_bytes()
@@ -344,8 +374,22 @@ def test_cli_seed_gives_byte_identical_pngs(tmp_path, capsys) -> None:
 @pytest.mark.parametrize("suffix", [".gif", ".mp4"])
 def test_cli_writes_videos(tmp_path, suffix) -> None:
     out = tmp_path / f"dream{suffix}"
-    code = main(["dream", "noise", "-o", str(out), "--max-side", "64", "--octaves", "1",
-                 "--iterations", "3", "--device", "cpu"])  # fmt: skip
+    code = main(
+        [
+            "dream",
+            "noise",
+            "-o",
+            str(out),
+            "--max-side",
+            "64",
+            "--octaves",
+            "1",
+            "--iterations",
+            "3",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0 and out.stat().st_size > 100
 
 

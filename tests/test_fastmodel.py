@@ -19,9 +19,15 @@ from dreamlab.models.registry import LoadedModel, ModelSpec
 def _loaded(module: nn.Module, layers: tuple[str, ...]) -> LoadedModel:
     """A LoadedModel around a toy module (not registered)."""
     spec = ModelSpec(
-        name=f"toy{id(module)}", title="toy", build=lambda: module, weights=W.NoWeights("toy"),
-        layers=layers, default_layer=layers[-1], first_conv=layers[0], input_size=32,
-    )  # fmt: skip
+        name=f"toy{id(module)}",
+        title="toy",
+        build=lambda: module,
+        weights=W.NoWeights("toy"),
+        layers=layers,
+        default_layer=layers[-1],
+        first_conv=layers[0],
+        input_size=32,
+    )
     module.eval()
     for p in module.parameters():
         p.requires_grad_(False)

@@ -38,8 +38,9 @@ def test_a_hooked_model_dreams_and_visualizes(lite0) -> None:
         assert any(h.features is not None and not h.features.is_leaf for h in hooks.values())
         calls = {name: h.calls for name, h in hooks.items()}
         image = load_sample("chelsea")
-        frames = list(dream(image, lite0, max_side=64, num_octaves=1, iterations=2,
-                            layer="_blocks.4"))  # fmt: skip
+        frames = list(
+            dream(image, lite0, max_side=64, num_octaves=1, iterations=2, layer="_blocks.4")
+        )
         assert len(frames) == 2 and frames[-1].image.shape[2] == 3
         vis = list(visualize(lite0, "_blocks.4:1", steps=2, size=32, upsample=False))
         assert len(vis) == 2

@@ -89,8 +89,9 @@ def test_bad_input_is_one_line(call, match) -> None:
 def test_write_media_by_suffix(tmp_path) -> None:
     frames = _frames(3)
     assert read_png_params(write_media(tmp_path / "a.png", frames, {"k": 1})) == {
-        "k": 1, "version": __version__,
-    }  # fmt: skip
+        "k": 1,
+        "version": __version__,
+    }
     assert write_media(tmp_path / "a.GIF", frames).read_bytes()[:6] == b"GIF89a"
     with pytest.raises(ValueError, match="use a .png, .gif or .mp4"):
         write_media(tmp_path / "a.jpg", frames)

@@ -57,8 +57,16 @@ def _python(code: str, tmp_path: Path) -> dict:
 
 def test_the_backend_list_is_complete() -> None:
     names = _backend_modules()
-    for expected in ("dreamlab", "dreamlab.images", "dreamlab.models", "dreamlab.models.registry",
-                     "dreamlab.activations", "dreamlab.jobs", "dreamlab.cli", "dreamlab.viz"):  # fmt: skip
+    for expected in (
+        "dreamlab",
+        "dreamlab.images",
+        "dreamlab.models",
+        "dreamlab.models.registry",
+        "dreamlab.activations",
+        "dreamlab.jobs",
+        "dreamlab.cli",
+        "dreamlab.viz",
+    ):
         assert expected in names
     assert not any(name.startswith("dreamlab.ui") for name in names)
 

@@ -26,9 +26,16 @@ from dreamlab.threads import (
 
 @pytest.mark.parametrize(
     ("text", "cores"),
-    [("max 100000", None), ("200000 100000", 2.0), ("50000 100000", 0.5), ("150000", 1.5),
-     ("", None), ("junk 100000", None), ("0 100000", None)],
-)  # fmt: skip
+    [
+        ("max 100000", None),
+        ("200000 100000", 2.0),
+        ("50000 100000", 0.5),
+        ("150000", 1.5),
+        ("", None),
+        ("junk 100000", None),
+        ("0 100000", None),
+    ],
+)
 def test_parse_cpu_max(text: str, cores: float | None) -> None:
     assert parse_cpu_max(text) == cores
 
@@ -76,9 +83,17 @@ def test_no_cgroup_files_means_no_limit(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("affinity", "quota", "cores"),
-    [(1, None, 1), (2, None, 2), (16, None, 16), (16, 2.0, 2), (16, 1.5, 1), (2, 0.5, 1),
-     (2, 8.0, 2), (16, 15.99999999999, 16)],
-)  # fmt: skip
+    [
+        (1, None, 1),
+        (2, None, 2),
+        (16, None, 16),
+        (16, 2.0, 2),
+        (16, 1.5, 1),
+        (2, 0.5, 1),
+        (2, 8.0, 2),
+        (16, 15.99999999999, 16),
+    ],
+)
 def test_usable_cores_on_1_2_and_16_cores(affinity: int, quota: float | None, cores: int) -> None:
     assert usable_cores(affinity, quota, read_quota=False) == cores
 
@@ -156,10 +171,16 @@ class Frame:
 
 def _governor(machine: Machine, frames: Iterator[tuple[int, int]], **kw: object) -> ThreadGovernor:
     return ThreadGovernor(
-        (Frame(s) for s in frames), top=machine.cores, start=kw.pop("start", None),
-        clock=lambda: machine.now, cpu_clock=lambda: machine.cpu,
-        set_threads=machine.set_threads, idle=machine.idle, remember=False, **kw,
-    )  # fmt: skip
+        (Frame(s) for s in frames),
+        top=machine.cores,
+        start=kw.pop("start", None),
+        clock=lambda: machine.now,
+        cpu_clock=lambda: machine.cpu,
+        set_threads=machine.set_threads,
+        idle=machine.idle,
+        remember=False,
+        **kw,
+    )
 
 
 def test_quiet_machine_keeps_every_thread() -> None:

@@ -160,8 +160,14 @@ def test_architecture_is_measured() -> None:
     rows = architecture()
     by_name = {r.name: r for r in rows}
     assert [r.name for r in rows][:7] == [
-        "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten",
-    ]  # fmt: skip
+        "conv1",
+        "relu1",
+        "pool1",
+        "conv2",
+        "relu2",
+        "pool2",
+        "flatten",
+    ]
     assert by_name["conv1"].output_shape == (6, 28, 28)
     assert by_name["pool2"].output_shape == (16, 5, 5)
     assert by_name["flatten"].output_shape == (400,)
@@ -177,8 +183,21 @@ def test_architecture_is_measured() -> None:
 
 def test_cli_trains_and_saves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli.pt"
-    code = main(["train", "--epochs", "1", "--train-size", "100", "--batch-size", "20",
-                 "--seed", "1", "-o", str(out)])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--epochs",
+            "1",
+            "--train-size",
+            "100",
+            "--batch-size",
+            "20",
+            "--seed",
+            "1",
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("epoch 0/1") and lines[1].startswith("epoch 1/1  train loss")
@@ -196,9 +215,12 @@ def test_cli_trains_and_saves(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ],
 )
 def test_cli_bad_input_is_one_line(
-    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setenv("DREAMLAB_DATA", str(tmp_path / "data"))
     assert main(["train", *argv, "-o", str(tmp_path / "x.pt")]) == 2
     err = capsys.readouterr().err

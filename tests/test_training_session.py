@@ -100,8 +100,7 @@ def test_stopped_before_any_batch_has_nothing_to_evaluate() -> None:
 @pytest.mark.parametrize("first", ["done", "error", "stopped"])
 def test_a_finished_status_never_moves_again(first: str) -> None:
     run = TrainingRun(CONFIG)
-    {"done": run.mark_done, "error": lambda: run.mark_failed("boom"),
-     "stopped": run.close}[first]()  # fmt: skip
+    {"done": run.mark_done, "error": lambda: run.mark_failed("boom"), "stopped": run.close}[first]()
     assert run.status == first and run.finished.is_set() == (first == "stopped")
     for move in (run.mark_done, lambda: run.mark_failed("again")):
         with pytest.raises(ValueError, match=f"a {first} run cannot become"):

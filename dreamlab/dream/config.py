@@ -233,9 +233,16 @@ class Preset:
 _SEED = DreamConfig(num_octaves=4, octave_scale=2.0, iterations=25, lr=0.02, jitter=0)
 _GOOGLE = DreamConfig(num_octaves=4, octave_scale=1.4, iterations=10, lr=0.026, jitter=32)
 _GORDIC = DreamConfig(
-    num_octaves=4, octave_scale=1.8, iterations=10, lr=0.09, jitter=32, smoothing=0.5,
-    normalize="std", loss="mean_square", octave_mode="rescale",
-)  # fmt: skip
+    num_octaves=4,
+    octave_scale=1.8,
+    iterations=10,
+    lr=0.09,
+    jitter=32,
+    smoothing=0.5,
+    normalize="std",
+    loss="mean_square",
+    octave_mode="rescale",
+)
 
 PRESETS: dict[str, Preset] = {
     "default": Preset(
@@ -254,7 +261,7 @@ PRESETS: dict[str, Preset] = {
             "_blocks.9",
             _SEED,
             "block 9 (stride 16, 80 channels) is as deep as relu4_4: eyes, fur and snouts",
-        ),  # fmt: skip
+        ),
     ),
     # Google's step 1.5 / mean|g| is in Caffe's 0-255 pixels; DreamLab steps in ImageNet-normalized
     # units (pixels / 255 / std, std about 0.226): 1.5 / 255 / 0.226 = 0.026.
@@ -269,7 +276,7 @@ PRESETS: dict[str, Preset] = {
             "_blocks.10",
             _GOOGLE,
             "block 10 (stride 16, 112 channels) matches inception_4c's depth: animal parts",
-        ),  # fmt: skip
+        ),
     ),
     "gordic": Preset(
         "gordic",
@@ -283,7 +290,7 @@ PRESETS: dict[str, Preset] = {
             "_blocks.5",
             _GORDIC,
             "block 5 (stride 8, 40 channels) is as shallow as relu3_3: swirls and stripes",
-        ),  # fmt: skip
+        ),
     ),
 }
 

@@ -68,9 +68,14 @@ def dream_model_name(model: str | None, preset: str | None = None) -> str:
 
 
 def dream_params(
-    model: LoadedModel, config: DreamConfig, plan: DreamPlan, *, source: str, steps: int,
+    model: LoadedModel,
+    config: DreamConfig,
+    plan: DreamPlan,
+    *,
+    source: str,
+    steps: int,
     preset: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Everything needed to make the image again (stored as JSON in the PNG)."""
     return {
         "command": "dream",
@@ -107,9 +112,16 @@ def check_output(path: Path) -> None:
 
 
 def dream_to_file(
-    image: Any, model: LoadedModel, output: str | Path, config: DreamConfig, *,
-    source: str, preset: str | None = None, fps: float = 10, dreamer: Any = None,
-) -> DreamResult:  # fmt: skip
+    image: Any,
+    model: LoadedModel,
+    output: str | Path,
+    config: DreamConfig,
+    *,
+    source: str,
+    preset: str | None = None,
+    fps: float = 10,
+    dreamer: Any = None,
+) -> DreamResult:
     """Dream and write a PNG (the final image, parameters in its metadata), a GIF or an MP4.
 
     A video shows the progression, one frame per step (every frame resized to the final size);

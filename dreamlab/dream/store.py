@@ -92,18 +92,30 @@ class FrameStore:
         return step % self.stride == 0
 
     def make(
-        self, step: int, octave: int, iteration: int, loop: int, loss: float,
-        image: np.ndarray, maps: np.ndarray | None = None,
-    ) -> KeptFrame:  # fmt: skip
+        self,
+        step: int,
+        octave: int,
+        iteration: int,
+        loop: int,
+        loss: float,
+        image: np.ndarray,
+        maps: np.ndarray | None = None,
+    ) -> KeptFrame:
         """A :class:`KeptFrame` with the images shrunk and compressed (not stored)."""
         small = encode(thumbnail(image, self.thumb_side))
         maps_data = encode(thumbnail(maps, self.thumb_side)) if maps is not None else None
         return KeptFrame(step, octave, iteration, loop, float(loss), small, maps_data)
 
     def keep(
-        self, step: int, octave: int, iteration: int, loop: int, loss: float,
-        image: np.ndarray, maps: np.ndarray | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        step: int,
+        octave: int,
+        iteration: int,
+        loop: int,
+        loss: float,
+        image: np.ndarray,
+        maps: np.ndarray | None = None,
+    ) -> None:
         """Store one frame (call when :meth:`wants` says so); thins out the store when full."""
         self.frames.append(self.make(step, octave, iteration, loop, loss, image, maps))
         while len(self.frames) > self.capacity:

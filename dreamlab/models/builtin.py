@@ -55,10 +55,23 @@ def _resnet_layers(blocks: Sequence[int]) -> tuple[str, ...]:
 
 _EFF_LAYERS = ("_stem_act", *_indexed("_blocks", 16), "_head_act")
 _GOOGLENET_LAYERS = (
-    "conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
-    "inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "maxpool4",
-    "inception5a", "inception5b",
-)  # fmt: skip
+    "conv1",
+    "maxpool1",
+    "conv2",
+    "conv3",
+    "maxpool2",
+    "inception3a",
+    "inception3b",
+    "maxpool3",
+    "inception4a",
+    "inception4b",
+    "inception4c",
+    "inception4d",
+    "inception4e",
+    "maxpool4",
+    "inception5a",
+    "inception5b",
+)
 
 
 def tiny_cnn_spec(

@@ -225,8 +225,11 @@ class TorchvisionWeights:
         expected = re.search(r"-([a-f0-9]{6,})\.", self.file.name)
         try:
             yield from fetch(
-                self.url, self.file, digest="sha256",
-                expected=expected.group(1) if expected else None, chunk=chunk,
-            )  # fmt: skip
+                self.url,
+                self.file,
+                digest="sha256",
+                expected=expected.group(1) if expected else None,
+                chunk=chunk,
+            )
         except DownloadError as exc:
             raise ModelError(str(exc)) from None

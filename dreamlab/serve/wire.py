@@ -202,8 +202,9 @@ def frame_from(msg: Message, mean: torch.Tensor, std: torch.Tensor) -> DreamFram
 
 
 def vis_message(frame: VisFrame) -> bytes:
-    return encode("vis", {"step": frame.step, "steps": frame.steps, "loss": frame.loss},
-                  images=frame.images)  # fmt: skip
+    return encode(
+        "vis", {"step": frame.step, "steps": frame.steps, "loss": frame.loss}, images=frame.images
+    )
 
 
 def vis_from(msg: Message) -> VisFrame:

@@ -101,8 +101,14 @@ class _RunState:
         return len(self.store.losses)
 
     def params(self) -> dict[str, Any]:
-        p = dream_params(self.model, self.config, self.run.plan, source=self.source,
-                         steps=self.steps, preset=self.preset)  # fmt: skip
+        p = dream_params(
+            self.model,
+            self.config,
+            self.run.plan,
+            source=self.source,
+            steps=self.steps,
+            preset=self.preset,
+        )
         return {**p, "recipe_of": self.recipe_of, "finished": self.done}
 
     def finalize(self) -> None:
@@ -183,29 +189,49 @@ def _preset_picker(model_name: str) -> None:
     names = list(PRESETS)
     desc = t(f"deepdream.preset_{st.session_state['dd_preset']}_desc")
     st.selectbox(
-        t("deepdream.preset"), names, key="dd_preset", on_change=_apply_preset,
+        t("deepdream.preset"),
+        names,
+        key="dd_preset",
+        on_change=_apply_preset,
         format_func=lambda n: t(f"deepdream.preset_{n}"),
         help=f"{t('deepdream.preset_help')}\n\n{desc}",
-    )  # fmt: skip
+    )
     preset = PRESETS[st.session_state["dd_preset"]]
     if preset.model is None or preset.model == model_name:
         return  # its description is in the help: Dream stays above the fold at 1280 x 720
     fb = preset.fallback
     if _recipe(model_name) and fb is not None:
-        st.caption(t("deepdream.recipe_applied", preset=t(f"deepdream.preset_{preset.name}"),
-                     model=_model_name(fb.model), layer=fb.layer))  # fmt: skip
+        st.caption(
+            t(
+                "deepdream.recipe_applied",
+                preset=t(f"deepdream.preset_{preset.name}"),
+                model=_model_name(fb.model),
+                layer=fb.layer,
+            )
+        )
         return
     status, note = _model_status(preset.model)
     if status == "unavailable":
-        st.warning(t("deepdream.preset_missing", preset=t(f"deepdream.preset_{preset.name}"),
-                     model=_model_name(preset.model), reason=model_note(note)),
-                   icon=":material/cloud_off:")  # fmt: skip
+        st.warning(
+            t(
+                "deepdream.preset_missing",
+                preset=t(f"deepdream.preset_{preset.name}"),
+                model=_model_name(preset.model),
+                reason=model_note(note),
+            ),
+            icon=":material/cloud_off:",
+        )
     else:
         st.caption(t("deepdream.preset_other", model=_model_name(preset.model)))
     if fb is not None:
-        st.button(t("deepdream.use_fallback"), key="dd_fallback", on_click=_apply_fallback,
-                  help=t("deepdream.fallback_help", model=_model_name(fb.model), layer=fb.layer),
-                  icon=":material/swap_horiz:", width="stretch")  # fmt: skip
+        st.button(
+            t("deepdream.use_fallback"),
+            key="dd_fallback",
+            on_click=_apply_fallback,
+            help=t("deepdream.fallback_help", model=_model_name(fb.model), layer=fb.layer),
+            icon=":material/swap_horiz:",
+            width="stretch",
+        )
 
 
 def _form(model: LoadedModel, usable: bool) -> tuple[bool, str]:
@@ -215,30 +241,62 @@ def _form(model: LoadedModel, usable: bool) -> tuple[bool, str]:
     usable model) but Dream is disabled until an available model is picked.
     """
     with st.form("dd_form", border=True):
-        pressed = st.form_submit_button(t("deepdream.dream"), type="primary", width="stretch",
-                                        disabled=not usable, icon=":material/cyclone:")  # fmt: skip
+        pressed = st.form_submit_button(
+            t("deepdream.dream"),
+            type="primary",
+            width="stretch",
+            disabled=not usable,
+            icon=":material/cyclone:",
+        )
         if not usable:
             st.caption(t("deepdream.form_kept", model=_model_name(model.name)))
         layer = layer_select(model, "dd")
         st.slider(t("deepdream.octaves"), 1, 8, key="dd_octaves")
         st.slider(t("deepdream.iterations"), 1, 50, key="dd_iterations")
-        st.slider(t("deepdream.lr"), 0.001, 0.3, step=0.001, format="%.3f", key="dd_lr",
-                  help=t("deepdream.lr_help"))  # fmt: skip
+        st.slider(
+            t("deepdream.lr"),
+            0.001,
+            0.3,
+            step=0.001,
+            format="%.3f",
+            key="dd_lr",
+            help=t("deepdream.lr_help"),
+        )
         st.select_slider(t("deepdream.max_side"), _MAX_SIDES, key="dd_max_side")
         st.checkbox(t("deepdream.from_noise"), key="dd_noise", help=t("deepdream.from_noise_help"))
         with advanced_controls() if presenting() else st.expander(t("deepdream.fine")):
-            st.number_input(t("deepdream.channel"), min_value=0, step=1, key="dd_channel",
-                            placeholder=t("deepdream.channel_all"), help=t("deepdream.channel_help"))  # fmt: skip
+            st.number_input(
+                t("deepdream.channel"),
+                min_value=0,
+                step=1,
+                key="dd_channel",
+                placeholder=t("deepdream.channel_all"),
+                help=t("deepdream.channel_help"),
+            )
             _target_picker()
             st.slider(
                 t("deepdream.octave_scale"), 1.1, 2.5, step=0.1, format="%.1f", key="dd_scale"
             )
-            st.slider(t("deepdream.jitter"), 0, 64, step=4, key="dd_jitter",
-                      help=t("deepdream.jitter_help"))  # fmt: skip
-            st.slider(t("deepdream.smoothing"), 0.0, 2.0, step=0.1, format="%.1f",
-                      key="dd_smoothing", help=t("deepdream.smoothing_help"))  # fmt: skip
-            st.number_input(t("deepdream.seed"), min_value=0, max_value=2**31 - 1, step=1,
-                            key="dd_seed")  # fmt: skip
+            st.slider(
+                t("deepdream.jitter"),
+                0,
+                64,
+                step=4,
+                key="dd_jitter",
+                help=t("deepdream.jitter_help"),
+            )
+            st.slider(
+                t("deepdream.smoothing"),
+                0.0,
+                2.0,
+                step=0.1,
+                format="%.1f",
+                key="dd_smoothing",
+                help=t("deepdream.smoothing_help"),
+            )
+            st.number_input(
+                t("deepdream.seed"), min_value=0, max_value=2**31 - 1, step=1, key="dd_seed"
+            )
         _zoom_controls()
     return pressed, layer
 
@@ -247,8 +305,13 @@ def _zoom_controls() -> None:
     """The zoom loop: dream the zoomed (and turned) result again, frame after frame."""
     with st.expander(t("deepdream.zoom_title"), expanded=False):
         st.caption(t("deepdream.zoom_lesson"))
-        st.slider(t("deepdream.zoom_frames"), 0, 120, key="dd_zoom_frames",
-                  help=t("deepdream.zoom_frames_help"))  # fmt: skip
+        st.slider(
+            t("deepdream.zoom_frames"),
+            0,
+            120,
+            key="dd_zoom_frames",
+            help=t("deepdream.zoom_frames_help"),
+        )
         st.slider(t("deepdream.zoom"), 1.0, 1.2, step=0.01, format="%.2f", key="dd_zoom")
         st.slider(t("deepdream.rotate"), -10.0, 10.0, step=0.5, format="%.1f", key="dd_rotate")
 
@@ -270,11 +333,18 @@ def _layer_controls(model: LoadedModel, layer: str) -> None:
         st.caption(t("deepdream.layers_lesson"))
         options = [name for name in model.layers if name != layer]
         key = f"dd_extra_{model.name}"
-        picked = st.multiselect(t("deepdream.extra_layers"), options, key=key,
-                                placeholder=t("deepdream.extra_none"))  # fmt: skip
+        picked = st.multiselect(
+            t("deepdream.extra_layers"), options, key=key, placeholder=t("deepdream.extra_none")
+        )
         for name in picked:
-            st.number_input(t("deepdream.layer_weight", layer=name), -10.0, 10.0, 1.0, 0.25,
-                            key=f"dd_w_{model.name}_{name}")  # fmt: skip
+            st.number_input(
+                t("deepdream.layer_weight", layer=name),
+                -10.0,
+                10.0,
+                1.0,
+                0.25,
+                key=f"dd_w_{model.name}_{name}",
+            )
 
 
 def _layers(model: LoadedModel, layer: str) -> tuple[tuple[str, float], ...]:
@@ -368,8 +438,9 @@ def _start(
     if noise:
         h, w = photo.plan.size
         noise_cfg = config.with_overrides(noise_size=(h, w))
-        runs["noise"] = _RunState("noise", model, noise_cfg, dream("noise", model, noise_cfg),
-                                  "noise", label, recipe)  # fmt: skip
+        runs["noise"] = _RunState(
+            "noise", model, noise_cfg, dream("noise", model, noise_cfg), "noise", label, recipe
+        )
     st.session_state[_RUNS] = runs  # replaces the previous runs: memory stays bounded
     for key in ("dd_scrub", "dd_maps"):  # the new run's own slider and maps switch
         st.session_state.pop(key, None)
@@ -421,10 +492,14 @@ def _keep(
 
 def _progress_text(frame: DreamFrame, kind: str) -> str:
     return t(
-        "deepdream.progress", source=t(f"deepdream.source_{kind}"),
-        octave=frame.octave + 1, octaves=frame.num_octaves, iteration=frame.iteration + 1,
-        iterations=frame.iterations, loss=f"{frame.loss:.4g}",
-    )  # fmt: skip
+        "deepdream.progress",
+        source=t(f"deepdream.source_{kind}"),
+        octave=frame.octave + 1,
+        octaves=frame.num_octaves,
+        iteration=frame.iteration + 1,
+        iterations=frame.iterations,
+        loss=f"{frame.loss:.4g}",
+    )
 
 
 def _stop() -> None:
@@ -443,8 +518,13 @@ def _live(runs: dict[str, _RunState]) -> None:
     queue = st.empty()
     line, stop = st.columns([4, 1], vertical_alignment="bottom")
     bar = line.progress(0.0, text=t("deepdream.starting"))
-    stop.button(t("deepdream.stop"), key="dd_stop", icon=":material/stop_circle:",
-                on_click=_stop, width="stretch")  # fmt: skip
+    stop.button(
+        t("deepdream.stop"),
+        key="dd_stop",
+        icon=":material/stop_circle:",
+        on_click=_stop,
+        width="stretch",
+    )
     left, right = view_columns(2)
     frame_box, maps_box = left.empty(), right.empty()
     throttle = Throttle(_DRAW_EVERY_S)
@@ -455,10 +535,14 @@ def _live(runs: dict[str, _RunState]) -> None:
             pictures = _record(state, frame, draw)
             if draw and pictures is not None:
                 h, w = frame.size
-                frame_box.image(pictures[0], width="stretch",
-                                caption=t("deepdream.live_frame", h=h, w=w))  # fmt: skip
-                maps_box.image(pictures[1], width="stretch",
-                               caption=t("deepdream.live_maps", layer=frame.layer))  # fmt: skip
+                frame_box.image(
+                    pictures[0], width="stretch", caption=t("deepdream.live_frame", h=h, w=w)
+                )
+                maps_box.image(
+                    pictures[1],
+                    width="stretch",
+                    caption=t("deepdream.live_maps", layer=frame.layer),
+                )
                 bar.progress(min(done / total, 1.0), text=_progress_text(frame, state.kind))
                 classroom.publish(
                     *pictures,
@@ -505,8 +589,17 @@ def _timeline(state: _RunState) -> list:
     latest = state.latest
     if latest is not None and (not frames or frames[-1].step != latest.step):
         maps = _maps_picture(latest.activations, state.channels or [0])
-        frames.append(state.store.make(latest.step, latest.octave, latest.iteration, latest.loop,
-                                       latest.loss, latest.image, maps))  # fmt: skip
+        frames.append(
+            state.store.make(
+                latest.step,
+                latest.octave,
+                latest.iteration,
+                latest.loop,
+                latest.loss,
+                latest.image,
+                maps,
+            )
+        )
     return frames
 
 
@@ -515,11 +608,19 @@ def _status(state: _RunState) -> None:
     if state.done:
         st.success(t("deepdream.finished", steps=state.steps), icon=":material/check_circle:")
     else:
-        st.warning(t("deepdream.stopped", steps=state.steps, total=plan.total),
-                   icon=":material/pause_circle:")  # fmt: skip
+        st.warning(
+            t("deepdream.stopped", steps=state.steps, total=plan.total),
+            icon=":material/pause_circle:",
+        )
     if plan.note:
-        st.caption(t("deepdream.dropped", kept=len(plan.sizes), asked=len(plan.sizes) + plan.dropped,
-                     side=plan.min_side))  # fmt: skip
+        st.caption(
+            t(
+                "deepdream.dropped",
+                kept=len(plan.sizes),
+                asked=len(plan.sizes) + plan.dropped,
+                side=plan.min_side,
+            )
+        )
 
 
 def _scrubber(state: _RunState) -> None:
@@ -527,15 +628,30 @@ def _scrubber(state: _RunState) -> None:
     the run is final, so its range never moves under the user: the first keypress counts."""
     frames = _timeline(state)
     if len(frames) > 1:
-        idx = st.slider(t("deepdream.scrub"), 1, len(frames), len(frames),
-                        key="dd_scrub", help=t("deepdream.scrub_help"))  # fmt: skip
+        idx = st.slider(
+            t("deepdream.scrub"),
+            1,
+            len(frames),
+            len(frames),
+            key="dd_scrub",
+            help=t("deepdream.scrub_help"),
+        )
     else:
         idx = 1
     f = frames[idx - 1]
     layer = _maps_layer(state)
     left, right = view_columns(2)
-    left.image(f.image_data, width="stretch", caption=t("deepdream.frame_caption", step=f.step + 1,
-               octave=f.octave + 1, iteration=f.iteration + 1, loss=f"{f.loss:.4g}"))  # fmt: skip
+    left.image(
+        f.image_data,
+        width="stretch",
+        caption=t(
+            "deepdream.frame_caption",
+            step=f.step + 1,
+            octave=f.octave + 1,
+            iteration=f.iteration + 1,
+            loss=f"{f.loss:.4g}",
+        ),
+    )
     first = state.run.plan.targets[0][0]
     maps = f.maps_data if layer == first else _other_maps(state, f.image, layer)
     if maps is not None:
@@ -547,8 +663,13 @@ def _maps_layer(state: _RunState) -> str:
     names = [name for name, _ in state.run.plan.targets]
     if len(names) == 1:
         return names[0]
-    return st.radio(t("deepdream.maps_of"), names, horizontal=True,
-                    key="dd_maps", help=t("deepdream.maps_of_help"))  # fmt: skip
+    return st.radio(
+        t("deepdream.maps_of"),
+        names,
+        horizontal=True,
+        key="dd_maps",
+        help=t("deepdream.maps_of_help"),
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -561,8 +682,9 @@ def _layer_picture(
 
 def _other_maps(state: _RunState, image: np.ndarray, layer: str) -> np.ndarray:
     """Another target layer's maps for a kept frame (measured again on its picture)."""
-    return _layer_picture(state.model, model_key(state.model), image, layer,
-                          len(state.channels or range(16)))  # fmt: skip
+    return _layer_picture(
+        state.model, model_key(state.model), image, layer, len(state.channels or range(16))
+    )
 
 
 def _zoom_loop(state: _RunState) -> None:
@@ -570,28 +692,59 @@ def _zoom_loop(state: _RunState) -> None:
     if len(state.loop_frames) < 2:
         return
     st.subheader(t("deepdream.zoom_result"))
-    st.video(_download_video(state, "mp4"), format="video/mp4", loop=True, autoplay=True,
-             muted=True)  # fmt: skip
-    st.caption(t("deepdream.zoom_caption", frames=len(state.loop_frames),
-                 asked=state.config.zoom_frames + 1))  # fmt: skip
+    st.video(
+        _download_video(state, "mp4"), format="video/mp4", loop=True, autoplay=True, muted=True
+    )
+    st.caption(
+        t(
+            "deepdream.zoom_caption",
+            frames=len(state.loop_frames),
+            asked=state.config.zoom_frames + 1,
+        )
+    )
 
 
 def _downloads(state: _RunState) -> None:
     st.subheader(t("deepdream.downloads"))
     stem = f"dream-{state.model.name}-{state.run.plan.targets[0][0]}-seed{state.config.seed}"
     c1, c2, c3, c4 = st.columns(4)
-    c1.download_button(t("deepdream.download_png"), lambda: _download_png(state), f"{stem}.png",
-                       "image/png", key="dd_dl_png", on_click="ignore", width="stretch",
-                       help=t("deepdream.download_help"))  # fmt: skip
-    c2.download_button(t("deepdream.download_gif"), lambda: _download_video(state, "gif"),
-                       f"{stem}.gif", "image/gif", key="dd_dl_gif", on_click="ignore",
-                       width="stretch")  # fmt: skip
-    c3.download_button(t("deepdream.download_mp4"), lambda: _download_video(state, "mp4"),
-                       f"{stem}.mp4", "video/mp4", key="dd_dl_mp4", on_click="ignore",
-                       width="stretch")  # fmt: skip
-    c4.download_button(t("deepdream.download_json"), json.dumps(state.params(), indent=2),
-                       f"{stem}.json", "application/json", key="dd_dl_json", on_click="ignore",
-                       width="stretch")  # fmt: skip
+    c1.download_button(
+        t("deepdream.download_png"),
+        lambda: _download_png(state),
+        f"{stem}.png",
+        "image/png",
+        key="dd_dl_png",
+        on_click="ignore",
+        width="stretch",
+        help=t("deepdream.download_help"),
+    )
+    c2.download_button(
+        t("deepdream.download_gif"),
+        lambda: _download_video(state, "gif"),
+        f"{stem}.gif",
+        "image/gif",
+        key="dd_dl_gif",
+        on_click="ignore",
+        width="stretch",
+    )
+    c3.download_button(
+        t("deepdream.download_mp4"),
+        lambda: _download_video(state, "mp4"),
+        f"{stem}.mp4",
+        "video/mp4",
+        key="dd_dl_mp4",
+        on_click="ignore",
+        width="stretch",
+    )
+    c4.download_button(
+        t("deepdream.download_json"),
+        json.dumps(state.params(), indent=2),
+        f"{stem}.json",
+        "application/json",
+        key="dd_dl_json",
+        on_click="ignore",
+        width="stretch",
+    )
 
 
 def _compare(runs: dict[str, _RunState]) -> None:
@@ -615,8 +768,9 @@ def _results(runs: dict[str, _RunState]) -> None:
     _scrubber(state)
     _zoom_loop(state)
     st.subheader(t("deepdream.loss_curve"))
-    st.line_chart({t("deepdream.loss"): state.store.losses}, x_label=t("deepdream.step"),
-                  height=220)  # fmt: skip
+    st.line_chart(
+        {t("deepdream.loss"): state.store.losses}, x_label=t("deepdream.step"), height=220
+    )
     _downloads(state)
     _compare(runs)
 

@@ -45,8 +45,12 @@ _LRS = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
 _BATCHES = [4, 8, 16, 32, 64, 128, 256]
 _SIZES = [200, 500, 1000, 2000, 5000, 10000, 20000, 50000]
 _DEFAULTS = TrainConfig()
-_SEED_SETTINGS = {"train_optimizer": "sgd", "train_lr": 0.001, "train_momentum": 0.9,
-                  "train_batch": 4}  # fmt: skip
+_SEED_SETTINGS = {
+    "train_optimizer": "sgd",
+    "train_lr": 0.001,
+    "train_momentum": 0.9,
+    "train_batch": 4,
+}
 
 
 @dataclass
@@ -83,8 +87,10 @@ def _dataset_ready(name: str) -> bool:
     bar = st.progress(0.0, text=t("train.downloading", mb="0"))
     try:
         for done, total in download_dataset(name):
-            bar.progress(min(done / total, 1.0) if total else 0.0,
-                         text=t("train.downloading", mb=f"{done / 1e6:.0f}"))  # fmt: skip
+            bar.progress(
+                min(done / total, 1.0) if total else 0.0,
+                text=t("train.downloading", mb=f"{done / 1e6:.0f}"),
+            )
     except ValueError as exc:
         show_error(exc)
         return False
@@ -100,10 +106,13 @@ def _init_state() -> None:
     """The widgets' starting values, from :class:`TrainConfig`'s defaults (set once per session,
     so the "article's settings" button can change them without a widget warning)."""
     for key, value in (
-        ("train_optimizer", _DEFAULTS.optimizer), ("train_lr", _DEFAULTS.lr),
-        ("train_batch", _DEFAULTS.batch_size), ("train_epochs", _DEFAULTS.epochs),
-        ("train_momentum", _DEFAULTS.momentum), ("train_seed", _DEFAULTS.seed),
-    ):  # fmt: skip
+        ("train_optimizer", _DEFAULTS.optimizer),
+        ("train_lr", _DEFAULTS.lr),
+        ("train_batch", _DEFAULTS.batch_size),
+        ("train_epochs", _DEFAULTS.epochs),
+        ("train_momentum", _DEFAULTS.momentum),
+        ("train_seed", _DEFAULTS.seed),
+    ):
         st.session_state.setdefault(key, value)
 
 
@@ -116,38 +125,59 @@ def _controls() -> tuple[TrainConfig | None, bool]:
     _init_state()
     lang = current_lang()  # option labels fixed at drawing time (AppTest formats them later)
     dataset = st.selectbox(
-        t("train.data_set"), list(DATASETS), key="train_dataset",
+        t("train.data_set"),
+        list(DATASETS),
+        key="train_dataset",
         format_func=lambda n: _dataset_label(n, lang),
-    )  # fmt: skip
+    )
     ready = _dataset_ready(dataset)
     optimizer = st.radio(
-        t("train.optimizer"), ["adam", "sgd"], key="train_optimizer", horizontal=True,
+        t("train.optimizer"),
+        ["adam", "sgd"],
+        key="train_optimizer",
+        horizontal=True,
         format_func=lambda o: translate(lang, f"train.optimizer_{o}"),
-    )  # fmt: skip
+    )
     lr = st.select_slider(t("train.lr"), _LRS, key="train_lr")
     batch = st.select_slider(t("train.batch_size"), _BATCHES, key="train_batch")
     epochs = st.slider(t("train.epochs"), 1, 30, key="train_epochs")
     left, right = st.columns(2)
-    start = left.button(t("train.train"), type="primary", key="train_start",
-                        disabled=not ready, width="stretch")  # fmt: skip
+    start = left.button(
+        t("train.train"), type="primary", key="train_start", disabled=not ready, width="stretch"
+    )
     right.button(t("train.stop"), key="train_stop", width="stretch")
     with advanced_controls():
         momentum = st.slider(
-            t("train.momentum"), 0.0, 0.99, step=0.01, key="train_momentum",
+            t("train.momentum"),
+            0.0,
+            0.99,
+            step=0.01,
+            key="train_momentum",
             disabled=optimizer != "sgd",
-        )  # fmt: skip
+        )
         st.session_state.setdefault(f"train_size_{dataset}", 5000 if dataset == "shapes" else 10000)
         size = st.select_slider(t("train.train_size"), _SIZES, key=f"train_size_{dataset}")
         seed = st.number_input(t("train.seed"), 0, 10**6, step=1, key="train_seed")
-        st.button(t("train.seed_settings"), help=t("train.seed_settings_help"),
-                  on_click=_apply_seed_settings, key="train_seed_settings")  # fmt: skip
+        st.button(
+            t("train.seed_settings"),
+            help=t("train.seed_settings_help"),
+            on_click=_apply_seed_settings,
+            key="train_seed_settings",
+        )
     if not ready:
         return None, False
     config = TrainConfig(
-        dataset=dataset, optimizer=optimizer, lr=float(lr), momentum=float(momentum),
-        batch_size=int(batch), epochs=int(epochs), seed=int(seed), train_size=int(size),
-        test_size=None if dataset == "shapes" else 2000, device=device_choice(),
-    )  # fmt: skip
+        dataset=dataset,
+        optimizer=optimizer,
+        lr=float(lr),
+        momentum=float(momentum),
+        batch_size=int(batch),
+        epochs=int(epochs),
+        seed=int(seed),
+        train_size=int(size),
+        test_size=None if dataset == "shapes" else 2000,
+        device=device_choice(),
+    )
     return config, start
 
 
@@ -198,10 +228,14 @@ def _curve_chart(run: _Run, train_values: list[float], col: int, title: str) -> 
     frames = [
         pd.DataFrame({"x": x, "v": _thin(train_values), "s": train_name, "test": False}),
         pd.DataFrame(
-            {"x": [e[0] for e in run.evals], "v": [e[col] for e in run.evals],
-             "s": test_name, "test": True}
+            {
+                "x": [e[0] for e in run.evals],
+                "v": [e[col] for e in run.evals],
+                "s": test_name,
+                "test": True,
+            }
         ),
-    ]  # fmt: skip
+    ]
     data = pd.concat(frames, ignore_index=True)
     y_scale = alt.Scale(domain=[0, 1]) if col == 1 else alt.Scale(zero=True)
     base = alt.Chart(data).encode(
@@ -304,8 +338,11 @@ class _Slots:
             self.status.error(_status_text(run), icon="⚠️")
         else:
             self.status.markdown(_status_text(run))
-        text = t("train.progress", epoch=epoch, epochs=run.config.epochs, batch=batch,
-                 batches=batches) if batches else t("train.before")  # fmt: skip
+        text = (
+            t("train.progress", epoch=epoch, epochs=run.config.epochs, batch=batch, batches=batches)
+            if batches
+            else t("train.before")
+        )
         self.progress.progress(run.fraction, text=text)
         with self.charts.container():
             left, right = st.columns(2)
@@ -390,8 +427,9 @@ def _save_for_everyone(run: _Run) -> None:
         st.success(t("train.saved_everyone", name=run.public_name))
         return
     left, right = st.columns([2, 1], vertical_alignment="bottom")
-    name = left.text_input(t("train.model_name"), key="train_model_name", max_chars=40,
-                           help=t("train.model_name_help"))  # fmt: skip
+    name = left.text_input(
+        t("train.model_name"), key="train_model_name", max_chars=40, help=t("train.model_name_help")
+    )
     if not right.button(t("train.save_everyone"), key="train_save", width="stretch"):
         return
     try:
@@ -413,9 +451,12 @@ def _show_result(run: _Run) -> None:
     st.metric(t("train.test_accuracy"), f"{run.result.accuracy:.1%}")
     if run.saved_bytes:
         st.download_button(
-            t("train.download_weights"), run.saved_bytes, file_name=run.saved_file,
-            mime="application/octet-stream", key="train_download_weights",
-        )  # fmt: skip
+            t("train.download_weights"),
+            run.saved_bytes,
+            file_name=run.saved_file,
+            mime="application/octet-stream",
+            key="train_download_weights",
+        )
         name = run.saved_file.removesuffix(".pt")
         st.success(t("train.saved_as", title=model_title(name, run.saved_title)))
         _save_for_everyone(run)

@@ -57,17 +57,36 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A ``streamlit run streamlit_app.py`` on a free localhost port, for the whole session."""
     port = _free_port()
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {**os.environ, "DREAMLAB_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
-           "TORCH_HOME": str(tmp_path_factory.mktemp("torch-home")),
-           "DREAMLAB_MODELS": str(tmp_path_factory.mktemp("models")),
-           "DREAMLAB_DATA": str(tmp_path_factory.mktemp("data"))}  # fmt: skip
+    env = {
+        **os.environ,
+        "DREAMLAB_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TORCH_HOME": str(tmp_path_factory.mktemp("torch-home")),
+        "DREAMLAB_MODELS": str(tmp_path_factory.mktemp("models")),
+        "DREAMLAB_DATA": str(tmp_path_factory.mktemp("data")),
+    }
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "streamlit_app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url, proc)

@@ -77,9 +77,13 @@ def _inside(page, locator) -> bool:
     view = page.viewport_size
     scrolled = page.evaluate(_SCROLL)
     return (
-        box is not None and scrolled == 0 and box["x"] >= 0 and box["y"] >= 0
-        and box["x"] + box["width"] <= view["width"] and box["y"] + box["height"] <= view["height"]
-    )  # fmt: skip
+        box is not None
+        and scrolled == 0
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= view["width"]
+        and box["y"] + box["height"] <= view["height"]
+    )
 
 
 _TO_TOP = """() => { window.scrollTo(0, 0);

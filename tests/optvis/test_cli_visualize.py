@@ -14,8 +14,25 @@ from dreamlab.media import read_png_params
 
 def test_visualize_writes_a_png_with_its_parameters(tmp_path: Path, capsys) -> None:
     out = tmp_path / "vis.png"
-    argv = ["visualize", "-o", str(out), "--model", "tiny_cnn", "--layer", "conv2",
-            "--channel", "3", "--steps", "3", "--size", "24", "--seed", "5", "--device", "cpu"]  # fmt: skip
+    argv = [
+        "visualize",
+        "-o",
+        str(out),
+        "--model",
+        "tiny_cnn",
+        "--layer",
+        "conv2",
+        "--channel",
+        "3",
+        "--steps",
+        "3",
+        "--size",
+        "24",
+        "--seed",
+        "5",
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 0
     img = np.asarray(Image.open(out))
     assert img.shape == (24, 24, 3)
@@ -29,8 +46,23 @@ def test_visualize_writes_a_png_with_its_parameters(tmp_path: Path, capsys) -> N
 
 def test_same_parameters_give_the_same_pixels(tmp_path: Path) -> None:
     # the embedded model (fixed weights; the untrained tiny CNN gets new ones on every load)
-    argv = ["visualize", "--layer", "_blocks.3", "--channel", "7", "--steps", "2", "--size", "32",
-            "--seed", "3", "--device", "cpu", "--no-upsample", "-o"]  # fmt: skip
+    argv = [
+        "visualize",
+        "--layer",
+        "_blocks.3",
+        "--channel",
+        "7",
+        "--steps",
+        "2",
+        "--size",
+        "32",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--no-upsample",
+        "-o",
+    ]
     assert main([*argv, str(tmp_path / "a.png")]) == 0
     assert main([*argv, str(tmp_path / "b.png")]) == 0
     a, b = (np.asarray(Image.open(tmp_path / n)) for n in ("a.png", "b.png"))
@@ -40,16 +72,45 @@ def test_same_parameters_give_the_same_pixels(tmp_path: Path) -> None:
 def test_naive_run_whole_layer_and_class(tmp_path: Path) -> None:
     base = ["--model", "tiny_cnn", "--steps", "2", "--size", "16", "--device", "cpu"]
     naive = tmp_path / "naive.png"
-    assert main(["visualize", "-o", str(naive), "--layer", "conv1", "--param", "pixel",
-                 "--no-decorrelate", "--no-transforms", *base]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "visualize",
+                "-o",
+                str(naive),
+                "--layer",
+                "conv1",
+                "--param",
+                "pixel",
+                "--no-decorrelate",
+                "--no-transforms",
+                *base,
+            ]
+        )
+        == 0
+    )
     p = read_png_params(naive)
     assert p["objective"] == "layer(conv1)" and p["param"] == "pixel" and not p["transforms"]
     cls = tmp_path / "class.png"
     assert main(["visualize", "-o", str(cls), "--layer", "logits", "--channel", "3", *base]) == 0
     assert read_png_params(cls)["objective"] == "class(3)"
     neuron = tmp_path / "neuron.png"
-    assert main(["visualize", "-o", str(neuron), "--layer", "conv2", "--channel", "1",
-                 "--neuron", *base]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "visualize",
+                "-o",
+                str(neuron),
+                "--layer",
+                "conv2",
+                "--channel",
+                "1",
+                "--neuron",
+                *base,
+            ]
+        )
+        == 0
+    )
     assert read_png_params(neuron)["objective"] == "neuron(conv2:1)"
 
 

@@ -82,9 +82,14 @@ def test_seed_reproduces_the_initial_image() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"size": 0}, {"size": 8, "batch": 0}, {"size": 8, "param": "wavelet"},
-     {"size": 8, "sd": float("nan")}, {"size": 8, "sd": -1.0}],
-)  # fmt: skip
+    [
+        {"size": 0},
+        {"size": 8, "batch": 0},
+        {"size": 8, "param": "wavelet"},
+        {"size": 8, "sd": float("nan")},
+        {"size": 8, "sd": -1.0},
+    ],
+)
 def test_bad_arguments_raise_value_error(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         P.image(**kwargs)

@@ -36,11 +36,25 @@ def test_config_defaults_are_lucents_and_designs() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"steps": 0}, {"steps": 2.5}, {"steps": True}, {"size": 4}, {"size": 100_000},
-     {"lr": float("nan")}, {"lr": -1.0}, {"lr": "0.1"}, {"batch": 0}, {"batch": 1000},
-     {"param": "wavelet"}, {"decorrelate": "yes"}, {"seed": -1}, {"decay_power": math.inf},
-     {"thresholds": (0,)}, {"steps": 4, "thresholds": (9,)}],
-)  # fmt: skip
+    [
+        {"steps": 0},
+        {"steps": 2.5},
+        {"steps": True},
+        {"size": 4},
+        {"size": 100_000},
+        {"lr": float("nan")},
+        {"lr": -1.0},
+        {"lr": "0.1"},
+        {"batch": 0},
+        {"batch": 1000},
+        {"param": "wavelet"},
+        {"decorrelate": "yes"},
+        {"seed": -1},
+        {"decay_power": math.inf},
+        {"thresholds": (0,)},
+        {"steps": 4, "thresholds": (9,)},
+    ],
+)
 def test_bad_settings_are_one_line_value_errors(bad: dict) -> None:
     with pytest.raises(ValueError) as info:
         FeatureVisConfig(**bad)

@@ -163,8 +163,11 @@ def test_visualize_maps_and_classify(service, lite0, chelsea) -> None:
     small = chelsea[::4, ::4].copy()
     got = service.classify({"model": "efficientnet_lite0", "image": png_b64(small), "top": 3})
     assert [label for label, _ in got["top"]] == [label for label, _ in lite0.classify(small, 3)]
-    msg = _messages(service.feature_maps({"image": png_b64(small), "layer": "_blocks.5",
-                                          "model": "efficientnet_lite0"}))[0]  # fmt: skip
+    msg = _messages(
+        service.feature_maps(
+            {"image": png_b64(small), "layer": "_blocks.5", "model": "efficientnet_lite0"}
+        )
+    )[0]
     from dreamlab.activations import layer_maps
 
     np.testing.assert_allclose(msg.arrays["maps"], layer_maps(lite0, small, "_blocks.5"), atol=1e-5)
@@ -199,8 +202,22 @@ def test_cli_backend_unreachable_is_one_line(tmp_path, capsys, monkeypatch) -> N
     monkeypatch.delenv("DREAMLAB_BACKEND_FALLBACK", raising=False)
     monkeypatch.delenv("DREAMLAB_BACKEND", raising=False)
     out = tmp_path / "d.png"
-    code = main(["dream", "noise", "-o", str(out), "--iterations", "1", "--octaves", "1",
-                 "--max-side", "64", "--backend", "http://127.0.0.1:9"])  # fmt: skip
+    code = main(
+        [
+            "dream",
+            "noise",
+            "-o",
+            str(out),
+            "--iterations",
+            "1",
+            "--octaves",
+            "1",
+            "--max-side",
+            "64",
+            "--backend",
+            "http://127.0.0.1:9",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: the DreamLab backend at http://127.0.0.1:9")
     assert "DREAMLAB_BACKEND" not in os.environ  # --backend lasted that command only

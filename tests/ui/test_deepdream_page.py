@@ -84,8 +84,9 @@ def test_videos_and_json_download_data() -> None:
 
     model = load_model("efficientnet_lite0", device="cpu")
     cfg = DreamConfig(max_side=96, num_octaves=1, iterations=3)
-    state = page._RunState("photo", model, cfg, dream(load_sample("coffee"), model, cfg),
-                           "coffee", "default")  # fmt: skip
+    state = page._RunState(
+        "photo", model, cfg, dream(load_sample("coffee"), model, cfg), "coffee", "default"
+    )
     for frame in state.run:
         page._record(state, frame, picture=False)
     assert page._download_video(state, "gif")[:6] == b"GIF89a"
@@ -197,8 +198,9 @@ def test_stop_is_final_late_frames_are_dropped(lite0) -> None:
     from dreamlab.ui import deepdream as page
 
     cfg = DreamConfig(max_side=96, num_octaves=1, iterations=6)
-    state = page._RunState("photo", lite0, cfg, dream(load_sample("coffee"), lite0, cfg),
-                           "coffee", "default")  # fmt: skip
+    state = page._RunState(
+        "photo", lite0, cfg, dream(load_sample("coffee"), lite0, cfg), "coffee", "default"
+    )
     frames = iter(state.run)
     for _ in range(3):
         page._record(state, next(frames), picture=False)

@@ -49,10 +49,33 @@ ALLOWED = _words_of(
 )
 _WORD = re.compile(r"[A-Za-zÀ-ÿ]+(?:'[A-Za-z]+)?")
 # Fields that hold identifiers, URLs, data or formats, never text a person reads.
-_SKIP_FIELDS = {"id", "form_id", "key", "url", "src", "type", "format", "icon", "data", "spec",
-                "css", "arrow_data", "styler", "value_json", "component_name", "json_args",
-                "page_script_hash", "page_name", "url_path", "page_hash", "vega_lite_chart",
-                "theme", "column_config", "markdown_allowed", "selected"}  # fmt: off
+_SKIP_FIELDS = {
+    "id",
+    "form_id",
+    "key",
+    "url",
+    "src",
+    "type",
+    "format",
+    "icon",
+    "data",
+    "spec",
+    "css",
+    "arrow_data",
+    "styler",
+    "value_json",
+    "component_name",
+    "json_args",
+    "page_script_hash",
+    "page_name",
+    "url_path",
+    "page_hash",
+    "vega_lite_chart",
+    "theme",
+    "column_config",
+    "markdown_allowed",
+    "selected",
+}
 
 
 def _strings(msg: Message) -> list[str]:

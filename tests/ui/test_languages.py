@@ -8,8 +8,13 @@ from dreamlab.ui.app import PAGES
 from dreamlab.ui.i18n import LANGS, translate
 from tests.ui.conftest import assert_clean, page_app
 
-MODULES = {"convolution": "convolution", "feature_maps": "feature_maps", "deepdream": "deepdream",
-           "feature_vis": "feature_vis", "train": "train"}  # fmt: skip
+MODULES = {
+    "convolution": "convolution",
+    "feature_maps": "feature_maps",
+    "deepdream": "deepdream",
+    "feature_vis": "feature_vis",
+    "train": "train",
+}
 
 
 @pytest.mark.parametrize("lang", list(LANGS))
