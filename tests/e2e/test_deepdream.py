@@ -176,11 +176,12 @@ def test_guided_dream_and_extra_layers(page, app_url: str) -> None:
     act_and_wait(page, lambda: page.get_by_text("Dream with this guide").click())  # off again
 
     wait_idle(page)
-    page.get_by_text("Extra layers", exact=True).click()
+    act_and_wait(page, lambda: page.get_by_text("Extra layers", exact=True).click())
     picker = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Layers added")
-    picker.locator("input").click()  # opens the list of layers; typing filters it
-    page.keyboard.type("_blocks.5")
-    act_and_wait(page, lambda: page.keyboard.press("Enter"))
+    picker.locator("input").click()
+    picker.locator("input").fill("_blocks.5")  # typing opens the list of layers, filtered
+    # the option itself: Enter may pick every match (newer Streamlit offers "Select 2 matches")
+    act_and_wait(page, lambda: page.get_by_role("option", name="_blocks.5", exact=True).click())
     page.keyboard.press("Escape")
     page.get_by_text("Weight of _blocks.5").wait_for()  # its weight, once the rerun is drawn
     wait_idle(page)
