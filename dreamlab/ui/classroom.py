@@ -235,7 +235,7 @@ def _watch(code: str) -> None:
             status.warning(t("classroom.ended"), icon=":material/timer_off:")
             view.clear()
             return
-        if _state(frame) != line:  # drawn when it changes: an idle class costs nothing
+        if _state(frame) != line:  # drawn when it changes: an idle class costs next to nothing
             line = _state(frame)
             _status(status, frame)
         if frame is not None and frame.seq != shown:
