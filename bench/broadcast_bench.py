@@ -62,9 +62,9 @@ RESET = """() => {
   const el = document.querySelector('[data-testid="stProgress"]');
   window.__progress = el && el.innerText.trim() ? [[0, el.innerText.trim()]] : [];
 }"""
-# The progress text of a dream's last frame ("octave 4/4, step 10/10"), in JavaScript and Python.
-LAST_FRAME = r"/octave (\d+)\/\1, step (\d+)\/\2\b/"
-LAST_FRAME_PY = r"octave (\d+)/\1, step (\d+)/\2\b"
+# The progress text of a dream's last frame ("octave 4/4, step 10/10"), for Python's re and
+# JavaScript's RegExp alike.
+LAST_FRAME = r"octave (\d+)/\1, step (\d+)/\2\b"
 FINISHED = "Finished:"
 IDLE_S = 20.0  # the viewers' cost between dreams is measured over this long
 WATCHING = "You are watching the teacher's dream live"
@@ -149,7 +149,8 @@ def watch_report(teacher, viewers: list, clicked_ms: int, wait_s: float) -> dict
         try:
             left_ms = max(deadline - time.monotonic(), 0.001) * 1000
             tab.wait_for_function(
-                f"() => window.__progress.some((e) => e[0] > 0 && {LAST_FRAME}.test(e[1]))",
+                "(p) => window.__progress.some((e) => e[0] > 0 && new RegExp(p).test(e[1]))",
+                arg=LAST_FRAME,
                 timeout=left_ms,
             )
             completed += 1
@@ -159,7 +160,7 @@ def watch_report(teacher, viewers: list, clicked_ms: int, wait_s: float) -> dict
         log = [e for e in tab.evaluate("() => window.__progress") if e[0]]  # (0, before)
         if log:
             first_s.append((log[0][0] - clicked_ms) / 1000)
-        ends = [ms for ms, text in log if re.search(LAST_FRAME_PY, text)]
+        ends = [ms for ms, text in log if re.search(LAST_FRAME, text)]
         if ends:
             finish_s.append((ends[0] - clicked_ms) / 1000)
         for ms, text in log:  # when the teacher's tab first had this frame or a newer one

@@ -235,8 +235,8 @@ def _watch(code: str) -> None:
             status.warning(t("classroom.ended"), icon=":material/timer_off:")
             view.clear()
             return
-        if _state(frame) != line:  # drawn when it changes: an idle class costs next to nothing
-            line = _state(frame)
+        if (state := _state(frame)) != line:  # drawn on a change: an idle class costs ~nothing
+            line = state
             _status(status, frame)
         if frame is not None and frame.seq != shown:
             view.draw(frame, redraw_settings=frame.settings != settings)
