@@ -348,6 +348,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.viewers < 1 or args.reps < 1:
         sys.exit("error: --viewers and --reps must be at least 1")
+    if args.probes < 0:
+        sys.exit("error: --probes must be 0 or more")
     if not Path(CHROMIUM).exists():
         sys.exit(f"error: Chromium not found at {CHROMIUM}")
     result = run(args)
