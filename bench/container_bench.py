@@ -229,7 +229,7 @@ def _row(limit_mb, n, repeat, results, box, died, wall, used, idle_mb, peak_rss)
         "finish_p95_s": _pct(finishes, 0.95),
         "finish_each_s": [[round(t, 2) for t in r.finish_s] for r in results],
         "wall_s": round(wall, 2),
-        "server_cpu_s": used,
+        "server_cpu_s": used if used >= 0 else None,  # a dead server's children are gone
         "server_rss_idle_mb": idle_mb,
         "server_rss_peak_mb": round(peak_rss / 2**20),
         "cgroup_peak_mb": box.peak_mb(),

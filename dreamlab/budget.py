@@ -1,0 +1,414 @@
+"""The server's memory budget: the container's limit, what the server holds, what each job will need.
+
+A small container (Community Cloud gives an app 690 MB to 2.7 GB) kills the whole server when its
+memory runs out: every user loses their work. So every heavy job states its expected peak before it
+starts (:func:`dream_cost`, :func:`vis_cost`, :func:`train_cost`, :func:`maps_cost`), and the job
+gate (:mod:`dreamlab.jobs`) seats it only when it fits:
+
+    limit     DREAMLAB_MEMORY_MB, else the cgroup's limit (v2 ``memory.max``, v1
+              ``memory.limit_in_bytes``; v1 writes "unlimited" as a huge number), else the RAM
+    usable    limit x (1 - margin)              (the margin absorbs estimation error)
+    committed baseline + held + the seated jobs' expected peaks
+    baseline  the server's own anonymous resident memory when the budget was made (Python, torch,
+              Streamlit), less what the holders held then
+    held      what holders report now: cached models, fast copies, frame stores, the class
+              broadcast store, photos and uploads kept in sessions (:meth:`MemoryBudget.hold`)
+
+Only anonymous memory counts (``RssAnon``): file pages (torch's libraries) are page cache the
+kernel reclaims before it kills anything. When nothing is seated and the process holds more than the
+ledger says (freed memory malloc has not handed back yet), the measured figure is used instead.
+
+The expected peaks are calibrated by measurement (``tests/test_budget.py`` runs real jobs and
+checks each estimate against its measured peak): a job's peak grows with the activations it keeps
+for the backward pass, which :func:`activation_floats` counts per input pixel for a model up to a
+layer, times the pixels it runs at (the largest octave; a feature visualization's batch at the size
+the network sees).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dreamlab.errors import DreamLabError
+
+if TYPE_CHECKING:
+    from dreamlab.models.registry import LoadedModel
+
+__all__ = [
+    "DEFAULT_MARGIN",
+    "JobCost",
+    "MemoryBudget",
+    "MemoryLimit",
+    "MemoryRefused",
+    "activation_floats",
+    "anon_resident",
+    "dream_cost",
+    "dream_run_cost",
+    "maps_image_cost",
+    "vis_config_cost",
+    "maps_cost",
+    "read_limit",
+    "shared_budget",
+    "train_cost",
+    "vis_cost",
+]
+
+MB = 2**20
+DEFAULT_MARGIN = 0.15  # of the limit kept free: estimation error, Streamlit's own buffers
+_UNLIMITED = 2**60  # cgroup v1 says "no limit" with a number near 2**63
+_ENV = "DREAMLAB_MEMORY_MB"
+
+# Calibration (measured: bench/CONTAINER.md, "Calibration"; checked by tests/test_budget.py).
+# A job's peak over the baseline = FIXED + PER_FLOAT x 4 bytes x activation floats it runs at.
+DREAM_FIXED = 40 * MB  # the fast copy, torch's first-use buffers, a frame's pictures
+DREAM_PER_FLOAT = 1.0  # forward activations kept for the backward pass (gradients reuse them)
+VIS_FIXED = 40 * MB
+VIS_PER_FLOAT = 1.15  # a batch: Adam's state and the transformed copies on top
+MAPS_FIXED = 20 * MB
+MAPS_PER_FLOAT = 0.3  # forward only, no gradients: each layer's output is freed after the next
+TRAIN_FIXED = 250 * MB  # the data set in memory, its first-use imports, the net, Adam's state
+TRAIN_PER_SAMPLE = 32 * 1024  # one 32 x 32 image's activations and gradients, with slack
+
+
+class MemoryRefused(DreamLabError):
+    """A job that cannot fit in the server's memory even alone (one line: the limit, what to lower)."""
+
+
+@dataclass(frozen=True)
+class MemoryLimit:
+    """How many bytes the server may use, and where the figure came from."""
+
+    bytes: int
+    source: str  # "DREAMLAB_MEMORY_MB", "cgroup v2", "cgroup v1" or "machine"
+
+    @property
+    def mb(self) -> int:
+        return round(self.bytes / MB)
+
+
+@dataclass(frozen=True)
+class JobCost:
+    """A job's expected peak memory over the baseline, and what its user can lower if too big."""
+
+    bytes: int
+    job: str  # "dream", "vis", "train" or "maps": picks the refusal's advice
+    detail: str = ""  # what the estimate was made from, for logs and benchmarks
+
+    @property
+    def mb(self) -> int:
+        return round(self.bytes / MB)
+
+
+# ---------------------------------------------------------------- the limit
+
+
+def _read_int(path: Path) -> int | None:
+    """A cgroup file's number; None if missing, unreadable, "max" or "unlimited"."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    if not text.isdigit():
+        return None
+    value = int(text)
+    return value if value < _UNLIMITED else None
+
+
+def _own_cgroups(proc_cgroup: Path) -> dict[str, str]:
+    """This process's cgroup path per hierarchy: ``{"": path}`` for v2, ``{"memory": path}`` v1."""
+    out: dict[str, str] = {}
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            for name in parts[1].split(",") if parts[1] else [""]:
+                out[name] = parts[2]
+    return out
+
+
+def _smallest_up(base: Path, rel: str, name: str) -> int | None:
+    """The smallest limit ``name`` from the cgroup ``rel`` up to ``base`` (a parent can limit)."""
+    found: list[int] = []
+    node = Path(rel.strip("/") or ".")
+    while True:
+        value = _read_int(base / node / name)
+        if value is not None:
+            found.append(value)
+        if node == Path("."):
+            break
+        node = node.parent
+    return min(found, default=None)
+
+
+def _mem_total(meminfo: Path) -> int:
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 4 * 2**30  # no /proc (macOS, Windows): assume a small laptop
+
+
+def read_limit(
+    env: Mapping[str, str] | None = None,
+    cgroup_root: Path = Path("/sys/fs/cgroup"),
+    proc_cgroup: Path = Path("/proc/self/cgroup"),
+    meminfo: Path = Path("/proc/meminfo"),
+) -> MemoryLimit:
+    """The server's memory limit: ``DREAMLAB_MEMORY_MB``, else the cgroup's, else the RAM.
+
+    A malformed ``DREAMLAB_MEMORY_MB`` raises :class:`~dreamlab.errors.DreamLabError` (one line).
+    """
+    raw = (os.environ if env is None else env).get(_ENV, "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) < 64:
+            raise DreamLabError(
+                f"{_ENV} must be a whole number of megabytes, at least 64; got {raw!r}",
+                "memory_env",
+                value=raw,
+            )
+        return MemoryLimit(int(raw) * MB, _ENV)
+    total = _mem_total(meminfo)
+    own = _own_cgroups(proc_cgroup)
+    if (cgroup_root / "cgroup.controllers").exists():
+        v2 = _smallest_up(cgroup_root, own.get("", "/"), "memory.max")
+        if v2 is not None:
+            return MemoryLimit(min(v2, total), "cgroup v2")
+    v1 = _smallest_up(cgroup_root / "memory", own.get("memory", "/"), "memory.limit_in_bytes")
+    if v1 is not None and v1 < total:
+        return MemoryLimit(v1, "cgroup v1")
+    return MemoryLimit(total, "machine")
+
+
+def anon_resident(status: Path = Path("/proc/self/status")) -> int | None:
+    """This process's anonymous resident bytes (``RssAnon``), None where /proc has no such line."""
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+# ---------------------------------------------------------------- the ledger
+
+
+@dataclass
+class MemoryBudget:
+    """Bytes the server may commit: ``limit`` less a margin, its baseline and what holders hold.
+
+    ``measure`` (bytes in use now, or None) is injectable for tests; holders are callables giving
+    the bytes they hold now (registered with :meth:`hold`, dropped with :meth:`release`).
+    """
+
+    limit: MemoryLimit
+    margin: float = DEFAULT_MARGIN
+    measure: Callable[[], int | None] = anon_resident
+    baseline: int = 0
+    _holders: dict[str, Callable[[], int]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def usable(self) -> int:
+        """The limit less the margin: what baseline, holders and jobs may add up to."""
+        return int(self.limit.bytes * (1.0 - self.margin))
+
+    def hold(self, name: str, nbytes: Callable[[], int]) -> None:
+        """Count what ``nbytes()`` reports in the budget from now on (same name: replaced)."""
+        with self._lock:
+            self._holders[name] = nbytes
+
+    def release(self, name: str) -> None:
+        """Stop counting a holder (unknown: no-op)."""
+        with self._lock:
+            self._holders.pop(name, None)
+
+    def held(self) -> int:
+        """Bytes the holders report now (a holder that fails counts 0)."""
+        with self._lock:
+            holders = list(self._holders.values())
+        total = 0
+        for nbytes in holders:
+            try:
+                total += max(0, int(nbytes()))
+            except Exception:  # a holder that broke must not stop admission
+                continue
+        return total
+
+    def set_baseline(self) -> int:
+        """The baseline is what the process holds now outside the holders (call when idle)."""
+        now = self.measure()
+        self.baseline = max(0, (now or 0) - self.held())
+        return self.baseline
+
+    def committed(self, seated: int, idle: bool) -> int:
+        """Bytes spoken for: baseline + held + ``seated`` (the seated jobs' peaks). With ``idle``
+        (no job seated) the measured figure counts if it is higher."""
+        ledger = self.baseline + self.held() + seated
+        if idle:
+            now = self.measure()
+            if now is not None:
+                return max(ledger, now)
+        return ledger
+
+    def alone_room(self) -> int:
+        """The most a single job may need: usable less the baseline and what is held."""
+        return self.usable - self.baseline - self.held()
+
+    def refusal(self, cost: JobCost) -> MemoryRefused | None:
+        """The one-line refusal for a job that cannot fit even alone, else None."""
+        room = self.alone_room()
+        if cost.bytes <= room:
+            return None
+        lower = _LOWER.get(cost.job, "the job's size")
+        return MemoryRefused(
+            f"this {_JOBS.get(cost.job, 'job')} needs about {cost.mb} MB but only "
+            f"{max(0, room) // MB} MB of the server's {self.limit.mb} MB memory limit "
+            f"({self.limit.source}) is free for it: lower {lower}",
+            f"memory_too_big_{cost.job}",
+            need=cost.mb,
+            free=max(0, room) // MB,
+            limit=self.limit.mb,
+        )
+
+
+_JOBS = {
+    "dream": "dream",
+    "vis": "feature visualization",
+    "train": "training",
+    "maps": "feature map",
+}
+_LOWER = {
+    "dream": "Max side (or the octave scale)",
+    "vis": "the size or the batch",
+    "train": "the batch size",
+    "maps": "the image size",
+}
+
+_SHARED: list[MemoryBudget] = []
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_budget() -> MemoryBudget:
+    """The one budget of this process (made on first use: limit read, baseline measured)."""
+    with _SHARED_LOCK:
+        if not _SHARED:
+            budget = MemoryBudget(read_limit())
+            budget.set_baseline()
+            _SHARED.append(budget)
+        return _SHARED[0]
+
+
+# ---------------------------------------------------------------- job costs
+
+
+def activation_floats(fast: object, side: int = 128) -> float:
+    """Floats of activation per input pixel a fast copy computes (every leaf module's output up to
+    its deepest target, summed), from one small forward pass at ``side`` x ``side``.
+
+    ``fast`` is a :class:`~dreamlab.ascent.fastcopy.FastModel`; cached per copy.
+    """
+    cached = _FLOATS.get(fast)
+    if cached is not None:
+        return cached
+    import torch
+
+    side = max(side, int(getattr(fast, "min_side", 1)))
+    total = [0]
+
+    def count(_m: object, _i: object, out: object) -> None:
+        if isinstance(out, torch.Tensor):
+            total[0] += out.numel()
+
+    leaves = [m for m in fast.module.modules() if not list(m.children())]  # type: ignore[attr-defined]
+    hooks = [m.register_forward_hook(count) for m in leaves]
+    try:
+        with torch.no_grad():
+            fast(torch.zeros(1, 3, side, side, device=fast.device))  # type: ignore[operator]
+    finally:
+        for h in hooks:
+            h.remove()
+    value = total[0] / (side * side)
+    _FLOATS[fast] = value
+    return value
+
+
+_FLOATS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _floats(model: LoadedModel, layers: Sequence[str], output: bool = False, **kw: Any) -> float:
+    from dreamlab.ascent.fastcopy import fast_model
+
+    return activation_floats(fast_model(model, list(layers), output=output, **kw))
+
+
+def dream_run_cost(model: LoadedModel, run: Any) -> JobCost:
+    """The cost of a dream made by :func:`dreamlab.dream.dream` (its plan and config), before its
+    first step; a dream computed elsewhere (``--backend``) costs nothing here."""
+    plan, cfg = getattr(run, "plan", None), getattr(run, "config", None)
+    if plan is None or cfg is None or not getattr(plan, "sizes", None):
+        return JobCost(0, "dream", "remote")
+    layers = [name for name, _ in plan.targets]
+    logits = getattr(cfg, "objective", "") == "logit"
+    floats = _floats(model, layers, logits, channels_last=cfg.channels_last)
+    return dream_cost(floats, plan.size)
+
+
+def vis_config_cost(model: LoadedModel, layers: Sequence[str], config: Any) -> JobCost:
+    """The cost of a feature visualization of ``layers`` with a ``FeatureVisConfig``."""
+    side = int(config.size)
+    if getattr(config, "upsample", True):
+        side = max(side, int(model.spec.input_size))  # lucent zooms small images up
+    real = [name for name in layers if name != "logits"]
+    try:
+        floats = _floats(model, real or [model.default_layer], output=len(real) < len(layers))
+    except ValueError:  # a layer without spatial maps: the whole network, as a logit
+        floats = _floats(model, [model.default_layer], output=True)
+    return vis_cost(floats, side, int(config.batch))
+
+
+def maps_image_cost(model: LoadedModel, layer: str, size: tuple[int, int]) -> JobCost:
+    """The cost of one image's maps at ``layer`` (size (H, W))."""
+    try:
+        return maps_cost(_floats(model, [layer]), size)
+    except ValueError:
+        return maps_cost(_floats(model, [model.default_layer], output=True), size)
+
+
+def dream_cost(floats_per_pixel: float, size: tuple[int, int], model_bytes: int = 0) -> JobCost:
+    """A dream's peak: its largest octave ``size`` (H, W) through a copy that computes
+    ``floats_per_pixel``; ``model_bytes``: a fast copy not made yet (0 when cached)."""
+    h, w = size
+    act = 4 * floats_per_pixel * h * w
+    peak = DREAM_FIXED + model_bytes + int(DREAM_PER_FLOAT * act)
+    return JobCost(peak, "dream", f"{w}x{h}, {floats_per_pixel:.0f} floats/px")
+
+
+def vis_cost(floats_per_pixel: float, side: int, batch: int, model_bytes: int = 0) -> JobCost:
+    """A feature visualization's peak: ``batch`` images of ``side`` px as the network sees them."""
+    act = 4 * floats_per_pixel * side * side * batch
+    peak = VIS_FIXED + model_bytes + int(VIS_PER_FLOAT * act)
+    return JobCost(peak, "vis", f"{batch} x {side}px, {floats_per_pixel:.0f} floats/px")
+
+
+def maps_cost(floats_per_pixel: float, size: tuple[int, int]) -> JobCost:
+    """Feature maps of one image (a forward pass, no gradients)."""
+    h, w = size
+    peak = MAPS_FIXED + int(MAPS_PER_FLOAT * 4 * floats_per_pixel * h * w)
+    return JobCost(peak, "maps", f"{w}x{h}")
+
+
+def train_cost(batch: int) -> JobCost:
+    """Training the small CNN with ``batch`` images per step."""
+    return JobCost(TRAIN_FIXED + TRAIN_PER_SAMPLE * batch, "train", f"batch {batch}")
