@@ -51,6 +51,9 @@ __all__ = [
     "dream_cost",
     "dream_run_cost",
     "maps_image_cost",
+    "module_bytes",
+    "track",
+    "tracked_bytes",
     "vis_config_cost",
     "maps_cost",
     "read_limit",
@@ -293,7 +296,7 @@ _LOWER = {
     "dream": "Max side (or the octave scale)",
     "vis": "the size or the batch",
     "train": "the batch size",
-    "maps": "the image size",
+    "maps": "the image's size",
 }
 
 _SHARED: list[MemoryBudget] = []
@@ -301,13 +304,82 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_budget() -> MemoryBudget:
-    """The one budget of this process (made on first use: limit read, baseline measured)."""
+    """The one budget of this process (made on first use: limit read, baseline measured), with
+    every :func:`track`-ed object and the fast model copies as holders."""
     with _SHARED_LOCK:
         if not _SHARED:
             budget = MemoryBudget(read_limit())
+            budget.hold("tracked", tracked_bytes)
+            budget.hold("fast copies", _fast_copies_bytes)
             budget.set_baseline()
             _SHARED.append(budget)
         return _SHARED[0]
+
+
+# ---------------------------------------------------------------- what holds memory
+
+_TRACKED: dict[int, tuple[weakref.ref, Callable[[Any], int]]] = {}
+_TRACKED_LOCK = threading.Lock()
+
+
+def track(obj: Any, size: Callable[[Any], int] | int | None = None) -> Any:
+    """Count ``obj``'s bytes in the budget for as long as it lives; returns ``obj``.
+
+    ``size`` is a number, a function of ``obj``, or None for ``obj.nbytes`` read each time (a
+    frame store that grows). Frame stores, the broadcast store, loaded models and the photos kept in
+    sessions call this; nothing is counted twice (one entry per object).
+    """
+    if callable(size):
+        measure = size
+    elif size is None:
+        measure = _nbytes
+    else:
+        fixed = int(size)
+        measure = lambda _obj: fixed  # noqa: E731
+    key = id(obj)
+    ref = weakref.ref(obj, lambda _r, key=key: _forget(key))
+    with _TRACKED_LOCK:
+        _TRACKED[key] = (ref, measure)
+    return obj
+
+
+def _nbytes(obj: Any) -> int:
+    return int(getattr(obj, "nbytes", 0))
+
+
+def _forget(key: int) -> None:
+    with _TRACKED_LOCK:
+        _TRACKED.pop(key, None)
+
+
+def tracked_bytes() -> int:
+    """Bytes held by every live :func:`track`-ed object."""
+    with _TRACKED_LOCK:
+        entries = list(_TRACKED.values())
+    total = 0
+    for ref, measure in entries:
+        obj = ref()
+        if obj is not None:
+            try:
+                total += max(0, int(measure(obj)))
+            except Exception:  # a broken size counts nothing; admission goes on
+                continue
+    return total
+
+
+def module_bytes(module: Any) -> int:
+    """Bytes of a module's parameters and buffers."""
+    tensors = [*module.parameters(), *module.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def _fast_copies_bytes() -> int:
+    import sys
+
+    fastcopy = sys.modules.get("dreamlab.ascent.fastcopy")  # none made yet: nothing held
+    if fastcopy is None:
+        return 0
+    return sum(module_bytes(fm.module) for fm in fastcopy.cached_copies())
 
 
 # ---------------------------------------------------------------- job costs
