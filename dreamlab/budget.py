@@ -277,7 +277,7 @@ class MemoryBudget:
         lower = _LOWER.get(cost.job, "the job's size")
         return MemoryRefused(
             f"this {_JOBS.get(cost.job, 'job')} needs about {cost.mb} MB but only "
-            f"{max(0, room) // MB} MB of the server's {self.limit.mb} MB memory limit "
+            f"{max(0, room) // MB} MB of the {self.limit.mb} MB memory limit "
             f"({self.limit.source}) is free for it: lower {lower}",
             f"memory_too_big_{cost.job}",
             need=cost.mb,

@@ -185,3 +185,26 @@ def test_estimate_against_the_measured_peak(spec: dict) -> None:
     assert LOW <= ratio <= HIGH, (
         f"{spec}: estimate {est / MB:.0f} MB vs measured peak {peak / MB:.0f} MB (x{ratio:.2f})"
     )
+
+
+@pytest.mark.slow
+def test_the_cli_refuses_a_dream_too_big_for_the_limit_in_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from dreamlab.images import sample_path
+
+    env = {**os.environ, "DREAMLAB_MEMORY_MB": "300", "DREAMLAB_OFFLINE": "1"}
+    out = tmp_path / "big.png"
+    args = [str(sample_path("coffee")), "-o", str(out), "--max-side", "1024", "--octaves", "1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "dreamlab", "dream", *args, "--iterations", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and not out.exists()
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: this dream needs about")
+    assert "300 MB memory limit" in lines[0] and "Max side" in lines[0]
