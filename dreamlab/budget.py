@@ -256,13 +256,20 @@ class MemoryBudget:
         return self.baseline
 
     def committed(self, seated: int, idle: bool) -> int:
-        """Bytes spoken for: baseline + held + ``seated`` (the seated jobs' peaks). With ``idle``
-        (no job seated) the measured figure counts if it is higher."""
-        ledger = self.baseline + self.held() + seated
-        if idle:
-            now = self.measure()
-            if now is not None:
-                return max(ledger, now)
+        """Bytes spoken for: baseline + held + ``seated`` (the seated jobs' expected peaks).
+
+        The measured figure corrects it: idle (no job seated), it counts if higher (freed memory
+        malloc has not handed back yet). With jobs seated, the process holds at least
+        ``measured - seated - held`` outside the jobs, so the baseline is raised to that if
+        higher (sessions that grew while the gate never idled); :meth:`set_baseline` lowers it
+        again once idle."""
+        held = self.held()
+        now = self.measure()
+        if now is not None and not idle:
+            self.baseline = max(self.baseline, now - seated - held)
+        ledger = self.baseline + held + seated
+        if idle and now is not None:
+            return max(ledger, now)
         return ledger
 
     def alone_room(self) -> int:
@@ -396,7 +403,8 @@ def activation_floats(fast: object, side: int = 128) -> float:
         return cached
     import torch
 
-    side = max(side, int(getattr(fast, "min_side", 1)))
+    if not getattr(fast, "output", False):
+        side = max(side, int(getattr(fast, "min_side", 1)))
     total = [0]
 
     def count(_m: object, _i: object, out: object) -> None:
@@ -420,9 +428,22 @@ _FLOATS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _floats(model: LoadedModel, layers: Sequence[str], output: bool = False, **kw: Any) -> float:
+    """Activation floats per pixel of the fast copy the engines will use (probed once per copy).
+
+    With ``output`` the whole network runs, so the probe is at the model's input size (a
+    classifier's dense layers need it). A probe that fails counts :data:`_UNKNOWN_FLOATS`: a job
+    is never stopped by its estimate."""
     from dreamlab.ascent.fastcopy import fast_model
 
-    return activation_floats(fast_model(model, list(layers), output=output, **kw))
+    fast = fast_model(model, list(layers), output=output, **kw)
+    side = int(model.spec.input_size) if output else 128
+    try:
+        return activation_floats(fast, side)
+    except RuntimeError:
+        return _UNKNOWN_FLOATS
+
+
+_UNKNOWN_FLOATS = 2000.0  # floats per pixel if a probe fails: more than the built-in nets need
 
 
 def dream_run_cost(model: LoadedModel, run: Any) -> JobCost:

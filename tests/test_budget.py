@@ -138,7 +138,7 @@ def test_idle_uses_the_measured_figure_when_higher() -> None:
     b.set_baseline()
     used["mb"] = 500  # freed memory not handed back yet
     assert b.committed(0, idle=True) == 500 * MB
-    assert b.committed(0, idle=False) == 300 * MB
+    assert b.baseline == 300 * MB  # idle: not taken as the baseline until settled
 
 
 def test_refusal_is_one_line_naming_the_limit_and_what_to_lower() -> None:
@@ -208,3 +208,16 @@ def test_the_cli_refuses_a_dream_too_big_for_the_limit_in_one_line(tmp_path: Pat
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: this dream needs about")
     assert "300 MB memory limit" in lines[0] and "Max side" in lines[0]
+
+
+def test_a_busy_server_that_grew_raises_its_baseline() -> None:
+    used = {"mb": 300}
+    b = MemoryBudget(MemoryLimit(1000 * MB, "test"), measure=lambda: used["mb"] * MB)
+    b.set_baseline()
+    used["mb"] = 700  # one 200 MB job seated, and the sessions grew by 200 MB meanwhile
+    assert b.committed(200 * MB, idle=False) == 700 * MB
+    assert b.baseline == 500 * MB
+    used["mb"] = 450  # the job's memory is not in use yet: the baseline does not drop
+    assert b.committed(200 * MB, idle=False) == 700 * MB
+    used["mb"] = 320
+    assert b.set_baseline() == 320 * MB  # idle again: measured afresh
