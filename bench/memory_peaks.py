@@ -134,7 +134,7 @@ def run_job(model, spec: dict[str, Any]) -> None:
 
 def estimate_spec(model, spec: dict[str, Any]):
     """The budget's estimate (a :class:`dreamlab.budget.JobCost`), made as the pages make it."""
-    from dreamlab import budget as B
+    from dreamlab import job_costs as B
 
     kind = spec["kind"]
     if kind == "dream":

@@ -192,7 +192,8 @@ def _cmd_dream(args: argparse.Namespace) -> None:
 
 def _within_memory(dreamer: Any) -> Any:
     """``dreamer``, refusing (one line, exit 2) a dream this machine's memory budget cannot hold."""
-    from dreamlab.budget import dream_run_cost, shared_budget
+    from dreamlab.budget import shared_budget
+    from dreamlab.job_costs import dream_run_cost
 
     def checked(image: Any, model: Any, config: Any = None, **kw: Any) -> Any:
         run = dreamer(image, model, config, **kw)

@@ -15,11 +15,10 @@ from dreamlab.budget import (
     MemoryLimit,
     MemoryRefused,
     anon_resident,
-    dream_cost,
     read_limit,
-    train_cost,
 )
 from dreamlab.errors import DreamLabError
+from dreamlab.job_costs import dream_cost, train_cost
 
 GB = 2**30
 

@@ -19,11 +19,12 @@ import streamlit as st
 
 from dreamlab.activations import layer_maps
 from dreamlab.backend import dream
-from dreamlab.budget import JobCost, dream_run_cost
+from dreamlab.budget import JobCost
 from dreamlab.dream import PRESETS, DreamConfig, DreamFrame, DreamRun, FrameStore
 from dreamlab.dream.export import dream_params
 from dreamlab.dream.store import decode, encode
 from dreamlab.images import LoadedImage
+from dreamlab.job_costs import dream_run_cost
 from dreamlab.media import gif_bytes, mp4_bytes, png_bytes
 from dreamlab.models import LoadedModel, list_models
 from dreamlab.ui import classroom

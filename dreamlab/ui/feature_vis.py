@@ -18,7 +18,8 @@ import numpy as np
 import streamlit as st
 
 from dreamlab.backend import visualize
-from dreamlab.budget import JobCost, vis_config_cost
+from dreamlab.budget import JobCost
+from dreamlab.job_costs import vis_config_cost
 from dreamlab.media import png_bytes
 from dreamlab.models import LoadedModel
 from dreamlab.optvis import (

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dreamlab.budget import train_cost
 from dreamlab.datasets import DATASETS, dataset_status, download_dataset
 from dreamlab.errors import DreamLabError
+from dreamlab.job_costs import train_cost
 from dreamlab.trained_store import save_model, session_spec, trained_bytes
 from dreamlab.training import TrainConfig, TrainStep, architecture, train
 from dreamlab.training_session import TrainingRun
