@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -277,6 +278,9 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    # SIGTERM (a timeout, a kill) ends like Ctrl-C: the finally blocks stop the server and remove
+    # the cgroups, and atexit runs
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if min(args.limits) < 1 or min(args.sessions) < 1 or args.cpus <= 0:
         print("error: limits, sessions and cpus must be positive", file=sys.stderr)
         sys.exit(2)

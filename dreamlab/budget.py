@@ -7,7 +7,8 @@ starts (a :class:`JobCost`, from :mod:`dreamlab.job_costs`), and the job gate
 
     limit     DREAMLAB_MEMORY_MB, else the cgroup's limit (v2 ``memory.max``, v1
               ``memory.limit_in_bytes``; v1 writes "unlimited" as a huge number), else the RAM
-    usable    limit x (1 - margin)              (the margin absorbs estimation error)
+    usable    limit x (1 - margin)   for jobs side by side (the margin absorbs estimation error);
+              a job alone may use up to limit x (1 - ALONE_MARGIN), else it is refused
     committed baseline + held + the seated jobs' expected peaks
     baseline  the server's own anonymous resident memory when the budget was made (Python, torch,
               Streamlit), less what the holders held then
@@ -32,6 +33,7 @@ from typing import Any
 from dreamlab.errors import DreamLabError
 
 __all__ = [
+    "ALONE_MARGIN",
     "DEFAULT_MARGIN",
     "JobCost",
     "MemoryBudget",
@@ -46,7 +48,8 @@ __all__ = [
 ]
 
 MB = 2**20
-DEFAULT_MARGIN = 0.15  # of the limit kept free: estimation error, Streamlit's own buffers
+DEFAULT_MARGIN = 0.15  # of the limit kept free while jobs run side by side (estimation error)
+ALONE_MARGIN = 0.05  # of the limit kept free by a job running alone (the kernel's own slack)
 _UNLIMITED = 2**60  # cgroup v1 says "no limit" with a number near 2**63
 _ENV = "DREAMLAB_MEMORY_MB"
 
@@ -245,8 +248,9 @@ class MemoryBudget:
         return ledger
 
     def alone_room(self) -> int:
-        """The most a single job may need: usable less the baseline and what is held."""
-        return self.usable - self.baseline - self.held()
+        """The most a job running alone may need: the limit less :data:`ALONE_MARGIN`, the
+        baseline and what is held (the wider margin is for several estimates at once)."""
+        return int(self.limit.bytes * (1.0 - ALONE_MARGIN)) - self.baseline - self.held()
 
     def refusal(self, cost: JobCost) -> MemoryRefused | None:
         """The one-line refusal for a job that cannot fit even alone, else None."""

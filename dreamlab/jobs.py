@@ -102,6 +102,7 @@ class JobGate:
         self.max_passes = max_passes
         self._costs: dict[int, int] = {}  # ticket -> expected peak bytes (waiting or seated)
         self._passes: dict[int, int] = {}  # waiting ticket -> later jobs seated before it
+        self._jobs: dict[int, str] = {}  # ticket -> its kind of job (the refusal's advice)
         self._clock = clock
         self._slack = slack
         self._cond = threading.Condition()
@@ -157,25 +158,40 @@ class JobGate:
             ticket = Ticket(next(self._counter), self)
             self._waiting.append(ticket.number)
             self._costs[ticket.number] = cost.bytes if cost is not None else 0
+            self._jobs[ticket.number] = cost.job if cost is not None else ""
             self._passes[ticket.number] = 0
             return ticket
 
     def wait_turn(self, ticket: Ticket, timeout: float | None = None) -> bool:
-        """Block until ``ticket`` has a seat (True) or ``timeout`` seconds pass (False)."""
+        """Block until ``ticket`` has a seat (True) or ``timeout`` seconds pass (False).
+
+        With a budget, a job first in the queue of an idle gate that cannot fit even alone
+        (the server now holds more than when it entered) leaves the queue and raises
+        :class:`~dreamlab.budget.MemoryRefused`: waiting would free nothing."""
         number = ticket.number
         with self._cond:
             if number in self._used:  # asked again once seated: still seated
                 return True
             # Also wake if the ticket left the queue (leave() from elsewhere): it can never start.
             self._cond.wait_for(
-                lambda: number not in self._waiting or self._can_sit(number), timeout=timeout
+                lambda: (
+                    number not in self._waiting
+                    or self._can_sit(number)
+                    or self._hopeless(number) is not None
+                ),
+                timeout=timeout,
             )
+            refused = self._hopeless(number)
+            if refused is not None:
+                self._drop(number)
+                raise refused
             if number not in self._waiting or not self._can_sit(number):
                 return False
             for ahead in self._waiting[: self._waiting.index(number)]:
                 self._passes[ahead] += 1  # it waits for memory: one more job went before it
             self._waiting.remove(number)
             self._passes.pop(number, None)
+            self._jobs.pop(number, None)
             self._used[number] = min(self._used.values(), default=0.0)  # level with the others
             self._ended[number] = self._clock()
             return True
@@ -185,6 +201,21 @@ class JobGate:
 
     def _can_sit(self, number: int) -> bool:
         return number in self._eligible()
+
+    def _hopeless(self, number: int):
+        """The refusal for the first waiter of an idle gate that cannot fit even alone, else None."""
+        if self.budget is None or self._used or not self._waiting or self._waiting[0] != number:
+            return None
+        from dreamlab.budget import JobCost
+
+        return self.budget.refusal(JobCost(self._costs.get(number, 0), self._jobs.get(number, "")))
+
+    def _drop(self, number: int) -> None:
+        for table in (self._costs, self._passes, self._jobs):
+            table.pop(number, None)
+        if number in self._waiting:
+            self._waiting.remove(number)
+        self._cond.notify_all()
 
     def _eligible(self) -> set[int]:
         """The waiters that may take a seat now, in queue order as the policy says (module doc):
@@ -198,11 +229,12 @@ class JobGate:
         idle = not self._used
         seated = sum(self._costs.get(n, 0) for n in self._used)
         room = self.budget.usable - self.budget.committed(seated, idle)
+        alone_room = self.budget.alone_room() if idle else 0
         out: set[int] = set()
         for n in self._waiting:
             cost = self._costs.get(n, 0)
             alone = idle and not out and n == self._waiting[0]  # nothing runs: it cannot wait
-            if cost <= room or (alone and cost <= self.budget.alone_room()):
+            if cost <= room or (alone and cost <= alone_room):
                 out.add(n)
                 room -= cost
                 seats -= 1
@@ -219,6 +251,7 @@ class JobGate:
             self._used.pop(number, None)
             self._costs.pop(number, None)
             self._passes.pop(number, None)
+            self._jobs.pop(number, None)
             self._ended.pop(number, None)
             self._asking.discard(number)
             self._active.pop(number, None)

@@ -528,3 +528,20 @@ def test_settle_re_measures_the_baseline_when_idle() -> None:
     gate.leave(ticket)
     gate.settle()  # idle: sessions keep 150 MB more than at start
     assert budget.baseline == 250 * MB
+
+
+def test_a_waiter_that_can_no_longer_fit_alone_is_refused_not_left_hanging() -> None:
+    from dreamlab.budget import MemoryRefused
+
+    gate = _memory_gate(limit_mb=1000, baseline_mb=100)
+    assert gate.budget is not None
+    held = {"mb": 0}
+    gate.budget.hold("photos", lambda: held["mb"] * MB)
+    running = gate.enter(_cost(300))
+    assert gate.wait_turn(running, timeout=0)
+    waiting = gate.enter(_cost(700))  # fits alone when it enters (950 - 100 = 850 MB)
+    held["mb"] = 300  # then the sessions' photos grow: 950 - 100 - 300 < 700
+    gate.leave(running)
+    with pytest.raises(MemoryRefused):
+        gate.wait_turn(waiting, timeout=WAIT_S)
+    assert gate.waiting == 0 and gate.running == 0

@@ -491,8 +491,12 @@ def gated(
         box.error(error_line(exc), icon="⚠️")
         return
     try:
-        while not gate.wait_turn(ticket, timeout=0.25):
-            box.info(_waiting_line(ticket, gate))
+        try:
+            while not gate.wait_turn(ticket, timeout=0.25):
+                box.info(_waiting_line(ticket, gate))
+        except MemoryRefused as exc:  # the server grew while it waited: it can never fit now
+            box.error(error_line(exc), icon="⚠️")
+            return
         box.empty()
         with model_cache().using(model):
             yield from gate.take_turns(ticket, frames)
