@@ -22,6 +22,7 @@ ledger says (freed memory malloc has not handed back yet), the measured figure i
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
 import weakref
@@ -303,6 +304,7 @@ def shared_budget() -> MemoryBudget:
 
 _TRACKED: dict[int, tuple[weakref.ref, Callable[[Any], int]]] = {}
 _TRACKED_LOCK = threading.Lock()
+_DEAD: collections.deque[tuple[int, weakref.ref]] = collections.deque()  # keys of tracked objects since collected
 
 
 def track(obj: Any, size: Callable[[Any], int] | int | None = None) -> Any:
@@ -319,25 +321,37 @@ def track(obj: Any, size: Callable[[Any], int] | int | None = None) -> Any:
     else:
         fixed = int(size)
         measure = lambda _obj: fixed  # noqa: E731
-    key = id(obj)
-    ref = weakref.ref(obj, lambda _r, key=key: _forget(key))
+    ref = weakref.ref(obj, _collected(id(obj)))
     with _TRACKED_LOCK:
-        _TRACKED[key] = (ref, measure)
+        _purge()
+        _TRACKED[id(obj)] = (ref, measure)
     return obj
+
+
+def _collected(key: int) -> Callable[[weakref.ref], None]:
+    # Runs inside the garbage collector, on whatever thread allocated (maybe one holding
+    # _TRACKED_LOCK): it must take no lock. deque.append is atomic; the entry goes at the next
+    # _purge(), and a dead entry counts nothing meanwhile.
+    return lambda ref: _DEAD.append((key, ref))
+
+
+def _purge() -> None:
+    """Drop the entries of collected objects (call holding ``_TRACKED_LOCK``)."""
+    while _DEAD:
+        key, ref = _DEAD.popleft()
+        entry = _TRACKED.get(key)
+        if entry is not None and entry[0] is ref:  # not a new object that reused the id
+            del _TRACKED[key]
 
 
 def _nbytes(obj: Any) -> int:
     return int(getattr(obj, "nbytes", 0))
 
 
-def _forget(key: int) -> None:
-    with _TRACKED_LOCK:
-        _TRACKED.pop(key, None)
-
-
 def tracked_bytes() -> int:
     """Bytes held by every live :func:`track`-ed object."""
     with _TRACKED_LOCK:
+        _purge()
         entries = list(_TRACKED.values())
     total = 0
     for ref, measure in entries:

@@ -110,3 +110,31 @@ def test_loaded_models_count_in_the_budget() -> None:
     del model
     gc.collect()
     assert tracked_bytes() == before
+
+
+def test_an_object_collected_while_the_tracker_is_locked_does_not_deadlock() -> None:
+    # the garbage collector runs weakref callbacks on whatever thread allocates, maybe one that
+    # holds the tracker's lock (a server froze that way: the job gate's lock held forever)
+    import gc
+    import threading
+
+    from dreamlab import budget
+
+    class Node:
+        pass
+
+    before = budget.tracked_bytes()
+    node = Node()
+    node.me = node  # a cycle: only the cyclic collector frees it
+    budget.track(node, 1000)
+    del node
+    done = threading.Event()
+
+    def collect_under_the_lock() -> None:
+        with budget._TRACKED_LOCK:
+            gc.collect()
+        done.set()
+
+    threading.Thread(target=collect_under_the_lock, daemon=True).start()
+    assert done.wait(30), "the tracker's weakref callback took its own lock"
+    assert budget.tracked_bytes() == before
