@@ -50,7 +50,7 @@ __all__ = [
 
 MB = 2**20
 DEFAULT_MARGIN = 0.15  # of the limit kept free while jobs run side by side (estimation error)
-ALONE_MARGIN = 0.05  # of the limit kept free by a job running alone (the kernel's own slack)
+ALONE_MARGIN = 0.03  # of the limit kept free by a job running alone (the kernel's own slack)
 _UNLIMITED = 2**60  # cgroup v1 says "no limit" with a number near 2**63
 _ENV = "DREAMLAB_MEMORY_MB"
 
@@ -304,7 +304,9 @@ def shared_budget() -> MemoryBudget:
 
 _TRACKED: dict[int, tuple[weakref.ref, Callable[[Any], int]]] = {}
 _TRACKED_LOCK = threading.Lock()
-_DEAD: collections.deque[tuple[int, weakref.ref]] = collections.deque()  # keys of tracked objects since collected
+_DEAD: collections.deque[tuple[int, weakref.ref]] = (
+    collections.deque()
+)  # keys of tracked objects since collected
 
 
 def track(obj: Any, size: Callable[[Any], int] | int | None = None) -> Any:

@@ -10,6 +10,7 @@ bench/CONTAINER.md), and ``tests/test_budget.py`` checks the estimates against f
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,8 +33,8 @@ __all__ = [
 
 # Calibration (measured: bench/CONTAINER.md, "Calibration"; checked by tests/test_budget.py).
 # A job's peak over the baseline = FIXED + PER_FLOAT x 4 bytes x activation floats it runs at.
-DREAM_FIXED = 40 * MB  # the fast copy, torch's first-use buffers, a frame's pictures
-DREAM_PER_FLOAT = 1.0  # forward activations kept for the backward pass (gradients reuse them)
+DREAM_FIXED = 80 * MB  # the fast copy, torch's first-use buffers, a frame's pictures
+DREAM_PER_FLOAT = 1.15  # forward activations kept for the backward pass (gradients reuse them)
 VIS_FIXED = 40 * MB
 VIS_PER_FLOAT = 1.15  # a batch: Adam's state and the transformed copies on top
 MAPS_FIXED = 20 * MB
@@ -46,34 +47,43 @@ def activation_floats(fast: object, side: int = 128) -> float:
     """Floats of activation per input pixel a fast copy computes (every leaf module's output up to
     its deepest target, summed), from one small forward pass at ``side`` x ``side``.
 
-    ``fast`` is a :class:`~dreamlab.ascent.fastcopy.FastModel`; cached per copy.
+    ``fast`` is a :class:`~dreamlab.ascent.fastcopy.FastModel`, shared by every session: other
+    threads may run it meanwhile (their dreams, their own probes), so only this thread's calls are
+    counted, and one probe per copy runs at a time (then the figure is cached).
     """
     cached = _FLOATS.get(fast)
     if cached is not None:
         return cached
+    with _PROBE_LOCK:
+        cached = _FLOATS.get(fast)
+        if cached is None:
+            cached = _FLOATS[fast] = _probe(fast, side)
+        return cached
+
+
+def _probe(fast: Any, side: int) -> float:
     import torch
 
     if not getattr(fast, "output", False):
         side = max(side, int(getattr(fast, "min_side", 1)))
-    total = [0]
+    me, total = threading.get_ident(), [0]
 
     def count(_m: object, _i: object, out: object) -> None:
-        if isinstance(out, torch.Tensor):
+        if threading.get_ident() == me and isinstance(out, torch.Tensor):
             total[0] += out.numel()
 
-    leaves = [m for m in fast.module.modules() if not list(m.children())]  # type: ignore[attr-defined]
+    leaves = [m for m in fast.module.modules() if not list(m.children())]
     hooks = [m.register_forward_hook(count) for m in leaves]
     try:
         with torch.no_grad():
-            fast(torch.zeros(1, 3, side, side, device=fast.device))  # type: ignore[operator]
+            fast(torch.zeros(1, 3, side, side, device=fast.device))
     finally:
         for h in hooks:
             h.remove()
-    value = total[0] / (side * side)
-    _FLOATS[fast] = value
-    return value
+    return total[0] / (side * side)
 
 
+_PROBE_LOCK = threading.Lock()
 _FLOATS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

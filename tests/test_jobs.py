@@ -539,8 +539,8 @@ def test_a_waiter_that_can_no_longer_fit_alone_is_refused_not_left_hanging() -> 
     gate.budget.hold("photos", lambda: held["mb"] * MB)
     running = gate.enter(_cost(300))
     assert gate.wait_turn(running, timeout=0)
-    waiting = gate.enter(_cost(700))  # fits alone when it enters (950 - 100 = 850 MB)
-    held["mb"] = 300  # then the sessions' photos grow: 950 - 100 - 300 < 700
+    waiting = gate.enter(_cost(700))  # fits alone when it enters (970 - 100 = 870 MB)
+    held["mb"] = 300  # then the sessions' photos grow: 970 - 100 - 300 < 700
     gate.leave(running)
     with pytest.raises(MemoryRefused):
         gate.wait_turn(waiting, timeout=WAIT_S)
