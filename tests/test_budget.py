@@ -220,3 +220,30 @@ def test_a_busy_server_that_grew_raises_its_baseline() -> None:
     assert b.committed(200 * MB, idle=False) == 700 * MB
     used["mb"] = 320
     assert b.set_baseline() == 320 * MB  # idle again: measured afresh
+
+
+def test_the_activation_probe_ignores_other_threads_running_the_same_copy() -> None:
+    import threading
+
+    import torch
+
+    from dreamlab.ascent.fastcopy import fast_model
+    from dreamlab.job_costs import _probe
+    from dreamlab.models import load_model
+
+    fast = fast_model(load_model("tiny_cnn", device="cpu"), ["conv2"])
+    alone = _probe(fast, 64)
+    stop = threading.Event()
+
+    def busy() -> None:  # another session's dream, running the shared copy meanwhile
+        with torch.no_grad():
+            while not stop.is_set():
+                fast(torch.zeros(1, 3, 96, 96))
+
+    thread = threading.Thread(target=busy, daemon=True)
+    thread.start()
+    try:
+        assert all(_probe(fast, 64) == alone for _ in range(20))
+    finally:
+        stop.set()
+        thread.join(10)
