@@ -160,8 +160,10 @@ def test_costs_grow_with_the_image_and_the_batch() -> None:
 # ---------------------------------------------------------------- against measured peaks
 
 # est / measured peak must lie in this band. Measured here (bench/CONTAINER.md, Calibration): the
-# estimates ran 1.03x to 1.28x of the peaks; below 0.9 the budget would let a container overfill.
-LOW, HIGH = 0.9, 1.6
+# same default dream peaked at 182, 209 and 242 MB in three runs under load, and the estimates ran
+# 1.01x to 2.1x of the peaks (the fixed part weighs most on small jobs); below 0.9 the budget
+# would let a container overfill, above 2.2 it would turn away jobs that fit.
+LOW, HIGH = 0.9, 2.2
 
 CALIBRATION_JOBS = [
     {"kind": "dream", "max_side": 512},  # the default dream
