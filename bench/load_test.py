@@ -105,11 +105,16 @@ def _free_port() -> int:
 
 
 def start_server(
-    port: int, env_extra: dict[str, str] | None = None, cpus: set[int] | None = None
+    port: int,
+    env_extra: dict[str, str] | None = None,
+    cpus: set[int] | None = None,
+    wrap: list[str] | None = None,
 ) -> subprocess.Popen:
-    """``streamlit run`` on ``port``, pinned to ``cpus`` (its own cores) when given."""
+    """``streamlit run`` on ``port``, pinned to ``cpus`` (its own cores) when given; ``wrap`` is a
+    command prefix that execs the rest (``bench/container_bench.py`` joins a cgroup with it)."""
     env = {**os.environ, "DREAMLAB_OFFLINE": "1", **(env_extra or {})}
     command = [
+        *(wrap or []),
         sys.executable,
         "-m",
         "streamlit",

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+from dreamlab.budget import track
+
 __all__ = [
     "CODE_ALPHABET",
     "CODE_LENGTH",
@@ -113,6 +115,7 @@ class BroadcastStore:
         self._clock = clock
         self._channels: dict[str, _Channel] = {}
         self._changed = threading.Condition()  # guards _channels; notified on every publish
+        track(self)  # its frames and photos count in the server's memory budget
 
     # ------------------------------------------------------------ codes
 

@@ -181,13 +181,29 @@ def _cmd_dream(args: argparse.Namespace) -> None:
         config,
         source=source,
         fps=args.fps,
-        dreamer=dream,
+        dreamer=_within_memory(dream),
         preset=PRESETS[args.preset].label_for(model.name) if args.preset else None,
     )
     if result.note:
         print(f"note: {result.note}", file=sys.stderr)
     h, w = result.size
     print(f"{result.path}\t{w}x{h}\t{result.steps} steps\t{result.frames} frame(s)")
+
+
+def _within_memory(dreamer: Any) -> Any:
+    """``dreamer``, refusing (one line, exit 2) a dream this machine's memory budget cannot hold."""
+    from dreamlab.budget import shared_budget
+    from dreamlab.job_costs import dream_run_cost
+
+    def checked(image: Any, model: Any, config: Any = None, **kw: Any) -> Any:
+        run = dreamer(image, model, config, **kw)
+        refused = shared_budget().refusal(dream_run_cost(model, run))
+        if refused is not None:
+            run.close()
+            raise refused
+        return run
+
+    return checked
 
 
 def _dream_objective(args: argparse.Namespace) -> str | None:

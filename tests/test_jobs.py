@@ -403,3 +403,145 @@ def test_closing_the_stream_ends_its_turn() -> None:
     next(stream)
     stream.close()  # the consumer stopped pulling (a rerun): no turn is kept
     assert gate.begin_turn(b, timeout=0)
+
+
+# ---------------------------------------------------------------- admission by memory
+
+MB = 2**20
+
+
+def _memory_gate(limit_mb: int = 1000, baseline_mb: int = 100, **kw) -> JobGate:
+    """A gate with 8 seats over a budget of ``limit_mb`` (no margin) and a fixed baseline."""
+    from dreamlab.budget import MemoryBudget, MemoryLimit
+
+    budget = MemoryBudget(
+        MemoryLimit(limit_mb * MB, "test"), margin=0.0, measure=lambda: baseline_mb * MB
+    )
+    budget.set_baseline()
+    return JobGate(capacity=8, budget=budget, **kw)
+
+
+def _cost(mb: int, kind: str = "dream"):
+    from dreamlab.budget import JobCost
+
+    return JobCost(mb * MB, kind)
+
+
+def test_jobs_are_seated_while_they_fit_then_wait_for_memory() -> None:
+    gate = _memory_gate()  # 900 MB for jobs
+    a, b, c = gate.enter(_cost(400)), gate.enter(_cost(400)), gate.enter(_cost(400))
+    assert gate.wait_turn(a, timeout=0) and gate.wait_turn(b, timeout=0)
+    assert not gate.wait_turn(c, timeout=0)  # 1200 MB would not fit
+    assert (c.position, c.reason) == (1, "memory")
+    gate.leave(a)
+    assert c.position == 0 and gate.wait_turn(c, timeout=0)
+
+
+def test_a_job_too_big_even_alone_is_refused_in_one_line() -> None:
+    from dreamlab.budget import MemoryRefused
+
+    gate = _memory_gate(limit_mb=900, baseline_mb=300)
+    with pytest.raises(MemoryRefused) as info:
+        gate.enter(_cost(700))
+    assert "\n" not in str(info.value) and "Max side" in str(info.value)
+    assert gate.waiting == 0 and gate.running == 0  # it never joined the queue
+
+
+def test_a_small_job_passes_a_waiting_big_one_at_most_max_passes_times() -> None:
+    gate = _memory_gate(max_passes=2)  # 900 MB for jobs
+    running = gate.enter(_cost(500))
+    assert gate.wait_turn(running, timeout=0)
+    big = gate.enter(_cost(850))  # waits for the running job's 500 MB
+    smalls = [gate.enter(_cost(100)) for _ in range(3)]
+    assert not gate.wait_turn(big, timeout=0) and big.reason == "memory"
+    assert gate.wait_turn(smalls[0], timeout=0)  # fits now: passes the big one (1st pass)
+    assert gate.wait_turn(smalls[1], timeout=0)  # 2nd pass
+    assert not gate.wait_turn(smalls[2], timeout=0)  # passed twice: now everyone waits for it
+    assert smalls[2].position == 2 and smalls[2].reason == "memory"
+    for ticket in (running, *smalls[:2]):
+        gate.leave(ticket)
+    assert gate.wait_turn(big, timeout=0)  # the big one goes first
+    assert not gate.wait_turn(smalls[2], timeout=0)  # 850 + 100 > 900
+    gate.leave(big)
+    assert gate.wait_turn(smalls[2], timeout=0)
+
+
+def test_an_idle_gate_seats_the_first_job_that_fits_alone() -> None:
+    used = {"mb": 100}
+    from dreamlab.budget import MemoryBudget, MemoryLimit
+
+    budget = MemoryBudget(MemoryLimit(1000 * MB, "t"), margin=0.0, measure=lambda: used["mb"] * MB)
+    budget.set_baseline()
+    gate = JobGate(capacity=4, budget=budget)
+    used["mb"] = 600  # memory malloc has not handed back yet: the measured figure is high
+    ticket = gate.enter(_cost(700))
+    assert gate.wait_turn(ticket, timeout=0)  # nothing runs, so waiting would free nothing
+
+
+def test_holders_shrink_what_jobs_may_use() -> None:
+    gate = _memory_gate()
+    held = {"mb": 0}
+    assert gate.budget is not None
+    gate.budget.hold("stores", lambda: held["mb"] * MB)
+    a = gate.enter(_cost(500))
+    assert gate.wait_turn(a, timeout=0)
+    held["mb"] = 300  # the frame stores grew meanwhile
+    b = gate.enter(_cost(200))
+    assert not gate.wait_turn(b, timeout=0) and b.reason == "memory"
+    held["mb"] = 0
+    assert gate.wait_turn(b, timeout=0)
+
+
+def test_memory_waiters_are_seated_by_threads_and_never_overfill() -> None:
+    gate = _memory_gate()  # 900 MB for jobs
+    lock, now, peak = threading.Lock(), [0], [0]
+    release = threading.Event()
+
+    def job(mb: int) -> None:
+        with gate.slot(cost=_cost(mb)):
+            with lock:
+                now[0] += mb
+                peak[0] = max(peak[0], now[0])
+            release.wait(WAIT_S)
+            with lock:
+                now[0] -= mb
+
+    threads = [_start(lambda mb=mb: job(mb)) for mb in (400, 300, 300, 200, 500, 100)]
+    _until(lambda: gate.running + gate.waiting == 6, "all six jobs in the gate")
+    release.set()
+    _join(threads)
+    assert peak[0] <= 900 and gate.running == 0 and gate.waiting == 0
+
+
+def test_settle_re_measures_the_baseline_when_idle() -> None:
+    used = {"mb": 100}
+    from dreamlab.budget import MemoryBudget, MemoryLimit
+
+    budget = MemoryBudget(MemoryLimit(1000 * MB, "t"), measure=lambda: used["mb"] * MB)
+    budget.set_baseline()
+    gate = JobGate(capacity=2, budget=budget)
+    ticket = gate.enter(_cost(100))
+    assert gate.wait_turn(ticket, timeout=0)
+    used["mb"] = 250
+    gate.settle()  # a job is seated: its memory is not the baseline
+    assert budget.baseline == 100 * MB
+    gate.leave(ticket)
+    gate.settle()  # idle: sessions keep 150 MB more than at start
+    assert budget.baseline == 250 * MB
+
+
+def test_a_waiter_that_can_no_longer_fit_alone_is_refused_not_left_hanging() -> None:
+    from dreamlab.budget import MemoryRefused
+
+    gate = _memory_gate(limit_mb=1000, baseline_mb=100)
+    assert gate.budget is not None
+    held = {"mb": 0}
+    gate.budget.hold("photos", lambda: held["mb"] * MB)
+    running = gate.enter(_cost(300))
+    assert gate.wait_turn(running, timeout=0)
+    waiting = gate.enter(_cost(700))  # fits alone when it enters (970 - 100 = 870 MB)
+    held["mb"] = 300  # then the sessions' photos grow: 970 - 100 - 300 < 700
+    gate.leave(running)
+    with pytest.raises(MemoryRefused):
+        gate.wait_turn(waiting, timeout=WAIT_S)
+    assert gate.waiting == 0 and gate.running == 0

@@ -38,6 +38,7 @@ from dreamlab.models.registry import LoadedModel, ModelError
 
 __all__ = [
     "MAX_CACHED",
+    "cached_copies",
     "MIN_INPUT_SIDE",
     "FastModel",
     "Probe",
@@ -429,6 +430,12 @@ def fast_model(
         while len(_CACHE) > MAX_CACHED:
             _CACHE.popitem(last=False)
         return fm
+
+
+def cached_copies() -> list[FastModel]:
+    """The fast copies kept now (the memory budget counts their weights)."""
+    with _LOCK:
+        return [fm for _, fm in _CACHE.values()]
 
 
 def clear_cache() -> None:

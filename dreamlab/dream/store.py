@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from dreamlab.budget import track
 from dreamlab.images import resize_max_side
 
 __all__ = ["FrameStore", "KeptFrame", "decode", "encode", "thumbnail"]
@@ -82,6 +83,7 @@ class FrameStore:
     def __post_init__(self) -> None:
         if self.capacity < 2:
             raise ValueError("capacity must be at least 2")
+        track(self)  # its thumbnails count in the server's memory budget while it lives
 
     def add_loss(self, loss: float) -> None:
         """Record one step's loss (every step has one)."""

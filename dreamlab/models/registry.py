@@ -7,7 +7,10 @@ its :class:`ModelSpec`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dreamlab.budget import module_bytes, shared_budget, track
 from dreamlab.device import resolve_device
 from dreamlab.images import ImageLike, as_uint8, to_tensor
 from dreamlab.models.builtin import builtin_specs
@@ -36,6 +40,8 @@ __all__ = [
     "IMAGENET_STD",
     "LayerNotReachedError",
     "LoadedModel",
+    "MODEL_SHARE",
+    "ModelCache",
     "ModelError",
     "ModelInfo",
     "ModelSpec",
@@ -44,6 +50,7 @@ __all__ = [
     "get_spec",
     "list_models",
     "load_model",
+    "model_cache",
     "load_spec",
     "load_state_dict_bytes",
     "model_status",
@@ -276,7 +283,91 @@ def load_spec(
     if state is not None:
         _apply_state_dict(module, state, spec.title)
     _freeze(module).to(dev)
-    return LoadedModel(spec, module, dev, list(spec.categories()), note)
+    loaded = LoadedModel(spec, module, dev, list(spec.categories()), note)
+    return track(loaded, module_bytes(module))  # counted in the memory budget while it lives
+
+
+# ---------------------------------------------------------------- the shared model cache
+
+MODEL_SHARE = 0.35  # of the usable memory budget the cached models may fill (the newest always)
+
+
+class ModelCache:
+    """Loaded models shared by every browser session, by key (name, device, weights).
+
+    Least recently used models are dropped when the cache holds more than ``max_bytes()`` (or
+    ``max_entries`` models), never the newest and never one a running job uses (:meth:`using`).
+    A dropped model's memory goes back once no session still holds it.
+    """
+
+    def __init__(self, max_bytes: Callable[[], int], max_entries: int = 4) -> None:
+        self.max_bytes, self.max_entries = max_bytes, max_entries
+        self._models: OrderedDict[Hashable, LoadedModel] = OrderedDict()
+        self._pins: dict[int, int] = {}  # id(model) -> running jobs using it
+        self._lock = threading.RLock()
+
+    def get(self, key: Hashable, load: Callable[[], LoadedModel]) -> LoadedModel:
+        """The cached model for ``key``, else ``load()`` it (once, even if asked at once)."""
+        with self._lock:
+            model = self._models.get(key)
+            if model is None:
+                model = self._models[key] = load()
+            self._models.move_to_end(key)
+            self.evict()
+            return model
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(module_bytes(m.module) for m in self._models.values())
+
+    def keys(self) -> list[Hashable]:
+        """Cached keys, least recently used first."""
+        with self._lock:
+            return list(self._models)
+
+    def evict(self) -> list[Hashable]:
+        """Drop least recently used, unpinned models while over the bounds; the dropped keys."""
+        dropped: list[Hashable] = []
+        with self._lock:
+            for key in list(self._models)[:-1]:  # the newest always stays
+                over = len(self._models) > self.max_entries or self.nbytes > self.max_bytes()
+                if not over:
+                    break
+                if self._pins.get(id(self._models[key].module), 0) == 0:
+                    del self._models[key]
+                    dropped.append(key)
+        return dropped
+
+    @contextlib.contextmanager
+    def using(self, model: LoadedModel | None) -> Iterator[None]:
+        """Pin ``model`` while a job runs with it (it is not evicted meanwhile)."""
+        if model is None:
+            yield
+            return
+        key = id(model.module)
+        with self._lock:
+            self._pins[key] = self._pins.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._pins[key] -= 1
+                if not self._pins[key]:
+                    del self._pins[key]
+                self.evict()
+
+
+_MODEL_CACHE: list[ModelCache] = []
+_MODEL_CACHE_LOCK = threading.Lock()
+
+
+def model_cache() -> ModelCache:
+    """The process's one model cache, bounded by :data:`MODEL_SHARE` of the memory budget."""
+    with _MODEL_CACHE_LOCK:
+        if not _MODEL_CACHE:
+            _MODEL_CACHE.append(ModelCache(lambda: int(shared_budget().usable * MODEL_SHARE)))
+        return _MODEL_CACHE[0]
 
 
 def download(name: str) -> Iterator[tuple[int, int]]:

@@ -19,16 +19,19 @@ import streamlit as st
 
 from dreamlab.activations import layer_maps
 from dreamlab.backend import dream
+from dreamlab.budget import JobCost
 from dreamlab.dream import PRESETS, DreamConfig, DreamFrame, DreamRun, FrameStore
 from dreamlab.dream.export import dream_params
 from dreamlab.dream.store import decode, encode
 from dreamlab.images import LoadedImage
+from dreamlab.job_costs import dream_run_cost
 from dreamlab.media import gif_bytes, mp4_bytes, png_bytes
 from dreamlab.models import LoadedModel, list_models
 from dreamlab.ui import classroom
 from dreamlab.ui.i18n import model_note, model_title, t
 from dreamlab.ui.widgets import (
     Throttle,
+    admit,
     advanced_controls,
     cached_model,
     device_choice,
@@ -441,10 +444,21 @@ def _start(
         runs["noise"] = _RunState(
             "noise", model, noise_cfg, dream("noise", model, noise_cfg), "noise", label, recipe
         )
+    try:
+        admit(_cost(model, runs))  # a dream too big for this server: one line, nothing kept
+    except ValueError:
+        for state in runs.values():
+            state.run.close()
+        raise
     st.session_state[_RUNS] = runs  # replaces the previous runs: memory stays bounded
     for key in ("dd_scrub", "dd_maps"):  # the new run's own slider and maps switch
         st.session_state.pop(key, None)
     return runs
+
+
+def _cost(model: LoadedModel, runs: dict[str, _RunState]) -> JobCost:
+    """The runs' expected peak memory: one after the other, so the larger one's."""
+    return max((dream_run_cost(model, s.run) for s in runs.values()), key=lambda c: c.bytes)
 
 
 def _chain(runs: dict[str, _RunState]) -> Iterator[tuple[_RunState, DreamFrame]]:
@@ -528,7 +542,8 @@ def _live(runs: dict[str, _RunState]) -> None:
     left, right = view_columns(2)
     frame_box, maps_box = left.empty(), right.empty()
     throttle = Throttle(_DRAW_EVERY_S)
-    frames = gated(_chain(runs), queue)
+    model = next(iter(runs.values())).model
+    frames = gated(_chain(runs), queue, cost=_cost(model, runs), model=model)
     try:
         for done, (state, frame) in enumerate(frames, start=1):
             draw = throttle.due(force=frame.done)

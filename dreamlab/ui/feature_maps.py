@@ -18,7 +18,9 @@ from dreamlab.activations import (
     top_channels,
 )
 from dreamlab.backend import classify, layer_maps
+from dreamlab.budget import MemoryRefused
 from dreamlab.images import resize_to
+from dreamlab.job_costs import maps_image_cost
 from dreamlab.models import LoadedModel
 from dreamlab.ui.i18n import num, t
 from dreamlab.ui.widgets import (
@@ -31,6 +33,7 @@ from dreamlab.ui.widgets import (
     model_picker,
     page_columns,
     presenting,
+    shared_gate,
     show_error,
 )
 from dreamlab.viz import (
@@ -65,7 +68,9 @@ def _run_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def _maps(_model: LoadedModel, model_key: str, image: np.ndarray, layer: str) -> np.ndarray:
-    return layer_maps(_model, image, layer)
+    cost = maps_image_cost(_model, layer, image.shape[:2])
+    with shared_gate().slot(cost=cost):  # a seat and the memory, as every heavy job waits for
+        return layer_maps(_model, image, layer)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -273,7 +278,11 @@ def _view(
             (image.shape[1], image.shape[0]), stride, min_map=_MIN_MAP, max_pixels=_MAX_PIXELS
         ),
     )
-    maps = _maps(model, mkey, run, layer)
+    try:
+        maps = _maps(model, mkey, run, layer)
+    except MemoryRefused as exc:  # too big for this server even alone: one line
+        show_error(exc)
+        return
     st.subheader(
         t(
             f"feature_maps.grid_{order}",

@@ -9,6 +9,7 @@ or a changed control never loses it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ import numpy as np
 import streamlit as st
 
 from dreamlab.backend import visualize
+from dreamlab.budget import JobCost
+from dreamlab.job_costs import vis_config_cost
 from dreamlab.media import png_bytes
 from dreamlab.models import LoadedModel
 from dreamlab.optvis import (
@@ -208,13 +211,19 @@ def _recorded(frames: Iterable[VisFrame], history: list[tuple[int, float]]) -> I
 
 
 @contextlib.contextmanager
-def _job(frames: Iterable[Any], box, stop_box, stop_key: str) -> Iterator[Iterator[Any]]:
+def _job(
+    frames: Iterable[Any], box, stop_box, stop_key: str, choice: Choice, batch: int = 1, runs=1
+) -> Iterator[Iterator[Any]]:
     """The frames through the shared job gate, throttled, with a Stop button while they run.
 
-    Pressing Stop reruns the script, which interrupts this one; ``closing`` then gives the gate's
-    slot back at once rather than whenever the interrupted generator is collected.
+    The gate seats the job when its memory fits (``runs`` visualizations of ``batch`` images at
+    once). Pressing Stop reruns the script, which interrupts this one; ``closing`` then gives the
+    gate's slot back at once rather than whenever the interrupted generator is collected.
     """
-    with contextlib.closing(gated(frames, box)) as stream:
+    config = dataclasses.replace(choice.config, batch=batch)
+    one = vis_config_cost(choice.model, choice.objective.layers, config)
+    cost = JobCost(one.bytes * runs, one.job, one.detail)
+    with contextlib.closing(gated(frames, box, cost=cost, model=choice.model)) as stream:
         stop_box.button(t("feature_vis.stop"), key=stop_key, icon=":material/stop:")
         try:
             yield Throttle(_DRAW_EVERY_S).latest(stream)
@@ -237,7 +246,8 @@ def _progress_line(r: Result) -> str:
 def _run_single(choice: Choice, boxes: dict[str, Any]) -> None:
     history: list[tuple[int, float]] = []
     frames = _recorded(visualize(choice.model, choice.objective, choice.config), history)
-    with _job(frames, boxes["line"], boxes["button"], "fv_stop") as stream:
+    batch = choice.config.batch
+    with _job(frames, boxes["line"], boxes["button"], "fv_stop", choice, batch) as stream:
         for frame in stream:
             result = _result(frame, choice.params(), history)
             st.session_state["fv_single"] = result  # kept even if the user stops the run
@@ -252,7 +262,9 @@ def _run_compare(choice: Choice, boxes: dict[str, Any]) -> None:
         _recorded(visualize(choice.model, choice.objective, choice.config, **kw), histories[v])
         for v, kw in variants.items()
     ]
-    with _job(zip(*gens, strict=True), boxes["line"], boxes["button"], "fv_stop_compare") as stream:
+    both = zip(*gens, strict=True)  # the two run step by step together: twice the memory
+    batch = choice.config.batch
+    with _job(both, boxes["line"], boxes["button"], "fv_stop_compare", choice, batch, 2) as stream:
         for pair in stream:
             results = {
                 v: _result(f, choice.params(**variants[v]), histories[v])
@@ -283,7 +295,12 @@ def _run_gallery(choice: Choice, mode: str, count: int, weight: float, boxes: di
     params = choice.params(objective=obj.name, gallery=mode, count=len(labels))
     history: list[tuple[int, float]] = []
     with _job(
-        _recorded(frames, history), boxes["line"], boxes["button"], "fv_stop_gallery"
+        _recorded(frames, history),
+        boxes["line"],
+        boxes["button"],
+        "fv_stop_gallery",
+        choice,
+        len(labels),
     ) as stream:
         for frame in stream:
             result = _result(frame, params, history, labels=labels)

@@ -19,6 +19,7 @@ import streamlit as st
 
 from dreamlab.datasets import DATASETS, dataset_status, download_dataset
 from dreamlab.errors import DreamLabError
+from dreamlab.job_costs import train_cost
 from dreamlab.trained_store import save_model, session_spec, trained_bytes
 from dreamlab.training import TrainConfig, TrainStep, architecture, train
 from dreamlab.training_session import TrainingRun
@@ -377,7 +378,8 @@ def _train(config: TrainConfig, slots: _Slots) -> _Run:
     st.session_state[_RUN] = run
     throttle = Throttle(_DRAW_EVERY_S)
     try:
-        for item in gated(train(config), slots.status):
+        cost = train_cost(config.batch_size)
+        for item in gated(train(config), slots.status, cost=cost):
             run.add(item)
             if throttle.due(force=not isinstance(item, TrainStep)):  # every evaluation is drawn
                 slots.draw(run)

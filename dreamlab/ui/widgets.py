@@ -14,6 +14,7 @@ from typing import TypeVar
 import numpy as np
 import streamlit as st
 
+from dreamlab.budget import JobCost, MemoryRefused, shared_budget, track
 from dreamlab.device import available_devices
 from dreamlab.images import (
     DEFAULT_MAX_SIDE,
@@ -34,7 +35,7 @@ from dreamlab.models import (
     load_model,
     load_spec,
 )
-from dreamlab.models.registry import download
+from dreamlab.models.registry import download, model_cache
 from dreamlab.ui.i18n import LANGS, error_text, model_note, model_title, t
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "clickable_image",
     "UPLOAD_TYPES",
     "add_session_model",
+    "admit",
     "device_choice",
     "downsized_note",
     "error_line",
@@ -258,6 +260,14 @@ def _decode_upload(data: bytes, name: str, max_side: int) -> LoadedImage:
     return load_image(data, max_side=max_side, name=name)
 
 
+def _keep_photo(key: str, img: LoadedImage) -> LoadedImage:
+    """Keep the session's photo (its own copy: ``st.cache_data`` hands out copies), counted in
+    the memory budget for as long as the session keeps it."""
+    st.session_state[key] = img
+    track(img.array)
+    return img
+
+
 CLASS_SOURCE = "__class__"  # the picker's choice for a class's shared photo
 
 
@@ -288,13 +298,9 @@ def image_picker(
     )
     last_key = f"{key}_last_image"
     if source == CLASS_SOURCE:
-        img = _decode_upload(class_photo, t("common.class_photo"), max_side)
-        st.session_state[last_key] = img
-        return img
+        return _keep_photo(last_key, _decode_upload(class_photo, t("common.class_photo"), max_side))
     if source != "__upload__":
-        img = _sample(source, max_side)
-        st.session_state[last_key] = img
-        return img
+        return _keep_photo(last_key, _sample(source, max_side))
     up = st.file_uploader(t("common.upload"), type=list(UPLOAD_TYPES), key=f"{key}_upload")
     if up is not None:
         try:
@@ -304,8 +310,7 @@ def image_picker(
         else:
             if img.original_size:
                 st.caption(downsized_note(img))
-            st.session_state[last_key] = img
-            return img
+            return _keep_photo(last_key, img)
     return st.session_state.get(last_key)
 
 
@@ -316,7 +321,6 @@ def downsized_note(img: LoadedImage) -> str:
     return t("common.downsized_from", w0=w0, h0=h0, w=w, h=h, side=max(w, h))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
 def cached_model(
     name: str,
     device: str,
@@ -324,14 +328,19 @@ def cached_model(
     _weights: bytes | None = None,
     _spec: ModelSpec | None = None,
 ) -> LoadedModel:
-    """One frozen model per (model, device, weights) shared by every session (read-only).
+    """One frozen model per (model, device, weights) shared by every session (read-only), from
+    the backend's model cache (least recently used models dropped over the memory budget).
 
     ``_spec``: a model of this session only (:func:`session_models`); its name holds its
     weights' hash, so the name alone is a safe key.
     """
-    if _spec is not None:
-        return load_spec(_spec, device=device, weights=_weights)
-    return load_model(name, device=device, weights=_weights)
+
+    def load() -> LoadedModel:
+        if _spec is not None:
+            return load_spec(_spec, device=device, weights=_weights)
+        return load_model(name, device=device, weights=_weights)
+
+    return model_cache().get((name, device, weights_digest), load)
 
 
 _SESSION_MODELS = "session_models"
@@ -437,28 +446,61 @@ def layer_select(
 
 @st.cache_resource(show_spinner=False)
 def shared_gate() -> JobGate:
-    """The one job gate of this server, shared by every browser session (seats, fair turns)."""
+    """The one job gate of this server, shared by every browser session (seats, fair turns,
+    admission by the memory budget)."""
     device = "cuda" if "cuda" in available_devices() else "cpu"
-    return JobGate(default_capacity(device), default_turns(device))
+    return JobGate(default_capacity(device), default_turns(device), budget=shared_budget())
+
+
+def admit(cost: JobCost) -> JobCost:
+    """``cost`` if a job of that size can ever run here, else raise
+    :class:`~dreamlab.budget.MemoryRefused` (one line: the limit and what to lower). Pages call
+    it before they start a job, where they already show a ``ValueError`` as one line."""
+    budget = shared_gate().budget
+    refused = budget.refusal(cost) if budget is not None else None
+    if refused is not None:
+        raise refused
+    return cost
+
+
+def _waiting_line(ticket, gate: JobGate) -> str:
+    if ticket.reason == "memory":
+        return t("memory.waiting", place=ticket.position, running=gate.running)
+    return t("common.queue", position=ticket.position, running=gate.running)
 
 
 def gated(
-    frames: Iterable[T], placeholder: st.delta_generator.DeltaGenerator | None = None
+    frames: Iterable[T],
+    placeholder: st.delta_generator.DeltaGenerator | None = None,
+    cost: JobCost | None = None,
+    model: LoadedModel | None = None,
 ) -> Iterator[T]:
     """Pull ``frames`` once this session has a seat, one fair turn per frame; show its place in
-    the queue meanwhile.
+    the queue meanwhile, and why (seats, or memory: ``cost`` is the job's expected peak).
 
-    The seat is given back when the loop ends, breaks, or Streamlit interrupts the run (Stop, or a
-    closed tab: the next ``st`` call in the drawing loop raises, closing this generator).
+    A job that cannot fit even alone yields nothing and shows one line (see :func:`admit`).
+    ``model`` is kept in the model cache while the job runs. The seat is given back when the loop
+    ends, breaks, or Streamlit interrupts the run (Stop, or a closed tab: the next ``st`` call in
+    the drawing loop raises, closing this generator).
     """
     gate = shared_gate()
-    ticket = gate.enter()
     box = placeholder or st.empty()
     try:
-        while not gate.wait_turn(ticket, timeout=0.25):
-            box.info(t("common.queue", position=ticket.position, running=gate.running))
+        ticket = gate.enter(cost)
+    except MemoryRefused as exc:
+        box.error(error_line(exc), icon="⚠️")
+        return
+    try:
+        try:
+            while not gate.wait_turn(ticket, timeout=0.25):
+                box.info(_waiting_line(ticket, gate))
+        except MemoryRefused as exc:  # the server grew while it waited: it can never fit now
+            box.error(error_line(exc), icon="⚠️")
+            return
         box.empty()
-        yield from gate.take_turns(ticket, frames)
+        with model_cache().using(model):
+            yield from gate.take_turns(ticket, frames)
     finally:
         gate.leave(ticket)
         release_memory()  # a heavy job just ended: hand its freed memory back
+        gate.settle()
