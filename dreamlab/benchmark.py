@@ -29,7 +29,7 @@ from dreamlab.device import resolve_device
 from dreamlab.dream import DreamConfig, dream
 from dreamlab.images import load_sample, to_tensor
 from dreamlab.models import LoadedModel, get_spec, load_model
-from dreamlab.threads import forget_choice, thread_ceiling
+from dreamlab.threads import cpu_name, forget_choice, thread_ceiling
 
 __all__ = [
     "BenchCase",
@@ -285,7 +285,7 @@ def machine_info(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cpu_cores_usable": len(os.sched_getaffinity(0))
         if hasattr(os, "sched_getaffinity")
         else os.cpu_count(),
@@ -304,17 +304,6 @@ def _read_text(path: str) -> str:
     from pathlib import Path
 
     return Path(path).read_text(encoding="utf-8")
-
-
-def _cpu_name() -> str:
-    try:
-        text = _read_text("/proc/cpuinfo")
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def _random_module(name: str, device: torch.device) -> torch.nn.Module:

@@ -62,6 +62,7 @@ __all__ = [
     "ThreadGovernor",
     "adapting",
     "cgroup_cpu_limit",
+    "cpu_name",
     "env_threads",
     "forget_choice",
     "govern",
@@ -162,6 +163,16 @@ def usable_cores(
     if limit is not None:
         cores = min(cores, max(1, math.floor(limit + 1e-9)))
     return max(1, cores)
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, else the platform's), e.g. for a picture's metadata."""
+    import platform
+
+    for line in (_read(Path("/proc/cpuinfo")) or "").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def env_threads() -> int | None:

@@ -43,6 +43,7 @@ __all__ = [
     "TilePool",
     "decomposition",
     "one_thread",
+    "reproduction",
     "tile_grid",
     "tile_pool",
     "tiled_gradient",
@@ -118,6 +119,24 @@ def decomposition() -> dict[str, object]:
         "max_tiles": MAX_TILES,
         "intra_op_threads": 1,
     }
+
+
+def reproduction(device: object = "cpu") -> dict[str, object]:
+    """What a seeded picture's bytes depend on besides its settings and seed (PNG metadata).
+
+    On a CPU: this build of torch, the CPU model and the instruction set its kernels use, and how
+    the work was cut; the same values give the same bytes whatever the load. Across CPUs, builds
+    or onto a GPU the picture is alike, not identical.
+    """
+    from dreamlab.threads import cpu_name, reproducible
+
+    info: dict[str, object] = {"device": str(device), "torch": torch.__version__}
+    if str(device).split(":")[0] != "cpu":
+        return {**info, "same_bytes": "not promised on a GPU"}
+    info |= {"cpu": cpu_name(), "isa": torch.backends.cpu.get_cpu_capability()}
+    if not reproducible():
+        return {**info, "same_bytes": "no: DREAMLAB_REPRODUCIBLE=0 (threads follow the load)"}
+    return {**info, "same_bytes": "same machine and build", **decomposition()}
 
 
 # ---------------------------------------------------------------- workers

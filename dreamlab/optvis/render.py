@@ -240,8 +240,9 @@ def visualize(
     require_model(model)
     _check_layers(model, obj)
     frames = _run(model, obj, cfg)
-    # torch's CPU threads adapt to contention; timed steps must be alike (one step per frame)
-    return frames if cfg.thresholds is not None else govern(frames, model.device)
+    # On a CPU every step runs at one intra-op thread (reproducible seeds, dreamlab.threads): the
+    # same bytes whatever the load. Timed steps must be alike (one step per frame) to adapt.
+    return govern(frames, model.device, adapt=cfg.thresholds is None)
 
 
 def _image(cfg: FeatureVisConfig, side: int, gen: torch.Generator, device, prev) -> P.ImageParam:
