@@ -7,12 +7,19 @@ import threading
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dreamlab.threads as th
 from dreamlab.ascent.fastcopy import fast_model
-from dreamlab.ascent.tiles import TilePool, reproduction, tile_grid, tiled_gradient
+from dreamlab.ascent.objectives import channels, diversity
+from dreamlab.ascent.tiles import (
+    TilePool,
+    reproduction,
+    sample_gradient,
+    tile_grid,
+    tiled_gradient,
+)
 from dreamlab.dream import dream
 from dreamlab.images import resize_max_side, to_tensor
 from dreamlab.optvis import visualize
@@ -89,6 +96,7 @@ def test_large_octaves_are_tiled_and_small_ones_are_not(lite0) -> None:
     assert len(tile_grid(341, 512, 16, min_side=fast.min_side)) == 4
 
 
+@settings(deadline=None, max_examples=60)  # no timing: the machine may be busy
 @given(
     h=st.integers(8, 1200),
     w=st.integers(8, 1200),
@@ -167,14 +175,39 @@ def test_feature_visualization_is_identical_under_a_changing_governor(
     import dreamlab.optvis.render as render
 
     settings = {"steps": 4, "size": 32, "seed": 5, "upsample": False}
-    forced = _Forced()
-    monkeypatch.setattr(render, "govern", forced.govern)
-    torch.set_num_threads(2)
-    a = [f.tensor for f in visualize(lite0, "_blocks.9:3", **settings)]
-    assert len(set(forced.counts)) >= 2
-    monkeypatch.setattr(render, "govern", _fixed(1))
-    b = [f.tensor for f in visualize(lite0, "_blocks.9:3", **settings)]
-    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    for target, batch in (("_blocks.9:3", 1), (channels("_blocks.9", [3, 4, 5]), 3)):
+        forced = _Forced()
+        monkeypatch.setattr(render, "govern", forced.govern)
+        torch.set_num_threads(2)
+        a = [f.tensor for f in visualize(lite0, target, batch=batch, **settings)]
+        assert len(set(forced.counts)) >= 2
+        monkeypatch.setattr(render, "govern", _fixed(1))
+        b = [f.tensor for f in visualize(lite0, target, batch=batch, **settings)]
+        monkeypatch.setattr(render, "govern", _fixed(3))
+        c = [f.tensor for f in visualize(lite0, target, batch=batch, **settings)]
+        assert all(torch.equal(x, y) and torch.equal(x, z) for x, y, z in zip(a, b, c, strict=True))
+        assert not torch.equal(a[0], a[-1])
+
+
+def test_a_gallery_split_by_image_agrees_with_the_batch(lite0) -> None:
+    """One image per task (any worker count) climbs as the whole batch does (float rounding)."""
+    fast = fast_model(lite0, "_blocks.9")
+    obj = channels("_blocks.9", [1, 2]) + 0.5 * diversity("_blocks.9")  # images interact
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+
+    def net(xb):
+        return fast(lite0.preprocess(xb))
+
+    def loss(maps):
+        return obj({"_blocks.9": maps[0]})
+
+    runs = [sample_gradient(net, x, loss, workers=w) for w in (1, 2)]
+    assert torch.equal(runs[0][1], runs[1][1]) and torch.equal(runs[0][0], runs[1][0])
+    xr = x.clone().requires_grad_(True)
+    value = loss(net(xr))
+    (g,) = torch.autograd.grad(value, xr)
+    assert float(runs[0][0]) == pytest.approx(float(value), rel=1e-4)
+    assert torch.allclose(runs[0][1], g, rtol=1e-3, atol=1e-4 * float(g.abs().max()))
 
 
 def test_old_adapting_path_is_still_there(monkeypatch: pytest.MonkeyPatch) -> None:

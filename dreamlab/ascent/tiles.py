@@ -44,6 +44,7 @@ __all__ = [
     "decomposition",
     "one_thread",
     "reproduction",
+    "sample_gradient",
     "tile_grid",
     "tile_pool",
     "tiled_gradient",
@@ -302,3 +303,41 @@ def tiled_gradient(
         grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
     maps = tuple(m.detach() for m in whole)
     return value.detach(), grad, maps
+
+
+def sample_gradient(
+    net: Callable[[torch.Tensor], Sequence[torch.Tensor]],
+    x: torch.Tensor,
+    loss: Loss,
+    *,
+    workers: int = 1,
+    pool: TilePool | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, d loss / d x) for a batch ``x`` (B, 3, H, W), one sample per task at one thread.
+
+    A batch's own decomposition (feature visualization's galleries): each sample's forward and
+    backward pass runs alone, the maps are joined along the batch for ``loss`` (which may compare
+    samples, e.g. diversity), so the bytes never depend on ``workers``.
+    """
+    pool = pool or _POOL
+    source = x.detach()
+
+    def forward(i: int) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        one = source[i : i + 1].clone().requires_grad_(True)
+        return one, tuple(net(one))
+
+    parts = pool.map(forward, source.shape[0], workers)
+    whole = [
+        torch.cat([outs[k].detach() for _, outs in parts]).requires_grad_(True)
+        for k in range(len(parts[0][1]))
+    ]
+    value = loss(whole)
+    seeds = torch.autograd.grad(value, whole, allow_unused=True)
+    seeds = [torch.zeros_like(m) if g is None else g for g, m in zip(seeds, whole, strict=True)]
+
+    def backward(i: int) -> torch.Tensor:
+        one, outs = parts[i]
+        (g,) = torch.autograd.grad(outs, one, grad_outputs=[s[i : i + 1] for s in seeds])
+        return g
+
+    return value.detach(), torch.cat(pool.map(backward, source.shape[0], workers))
