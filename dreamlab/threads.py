@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 __all__ = [
+    "WORKER_POLICY",
     "GovernorPolicy",
     "IdleMeter",
     "ThreadGovernor",
@@ -340,6 +341,12 @@ class GovernorPolicy:
     idle_per_thread: float = 0.5  # idle cores wanted per extra thread before probing
 
 
+# Tile workers wait for each other only twice a step and do not spin while they wait, so a worker
+# sharing a core with a neighbour costs lost time, not lost CPU: only slow steps drop a rung. (Two
+# workers beside one busy core still beat one: the free worker takes the next tiles.)
+WORKER_POLICY = GovernorPolicy(min_efficiency=0.0)
+
+
 @dataclass
 class _Probe:
     key: Hashable
@@ -524,4 +531,6 @@ def govern(
     setter = set_tile_workers if reproducible() else set_torch_threads
     if not adapting() or not adapt:
         return _Fixed(frames, thread_ceiling(), setter)
+    if reproducible():
+        options.setdefault("policy", WORKER_POLICY)
     return ThreadGovernor(frames, set_threads=setter, **options)  # type: ignore[arg-type]
