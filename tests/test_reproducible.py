@@ -146,6 +146,26 @@ def test_tiled_gradient_is_the_same_at_any_worker_count_and_close_to_untiled(lit
     assert torch.allclose(exact, g, rtol=1e-3, atol=1e-6 * float(g.abs().max()))
 
 
+def test_several_layers_of_different_strides_are_stitched(lite0, photo) -> None:
+    fast = fast_model(lite0, ["_blocks.5", "_blocks.9"])
+    align = int(np.lcm.reduce(fast.strides))
+    x = lite0.preprocess(to_tensor(photo))  # (1, 3, 170, 256)
+    tiles = tile_grid(170, 256, align, min_side=fast.min_side)
+    assert len(tiles) == 2
+
+    def loss(maps):
+        return maps[0].norm() + 2 * maps[1].norm()
+
+    _, grad, maps = tiled_gradient(fast, x, tiles, fast.strides, loss, workers=2)
+    whole = fast(x)
+    assert [m.shape for m in maps] == [w.shape for w in whole]
+    for m, w in zip(maps, whole, strict=True):  # away from the seams the maps are the image's
+        assert torch.allclose(m[..., :4], w[..., :4], atol=1e-4)
+    xr = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(loss(fast(xr)), xr)
+    assert torch.nn.functional.cosine_similarity(grad.flatten(), g.flatten(), 0) > 0.9
+
+
 def test_tile_pool_keeps_order_runs_one_thread_and_reraises() -> None:
     pool = TilePool()
     try:
