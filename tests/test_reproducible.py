@@ -160,7 +160,10 @@ def test_several_layers_of_different_strides_are_stitched(lite0, photo) -> None:
     whole = fast(x)
     assert [m.shape for m in maps] == [w.shape for w in whole]
     for m, w in zip(maps, whole, strict=True):  # away from the seams the maps are the image's
-        assert torch.allclose(m[..., :4], w[..., :4], atol=1e-4)
+        # (one thread against the default: rounding only; a misplaced stitch would be far off)
+        for part in (slice(0, 3), slice(-3, None)):  # the first tile's side, the last one's
+            close = 1e-3 * float(w.abs().max())
+            assert torch.allclose(m[..., part], w[..., part], atol=close)
     xr = x.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(loss(fast(xr)), xr)
     assert torch.nn.functional.cosine_similarity(grad.flatten(), g.flatten(), 0) > 0.9
