@@ -240,7 +240,7 @@ def test_old_adapting_path_is_still_there(monkeypatch: pytest.MonkeyPatch) -> No
     assert reproduction()["same_bytes"].startswith("no")
     monkeypatch.delenv("DREAMLAB_REPRODUCIBLE")
     gov = th.govern([1, 2], "cpu")
-    assert gov._set is th.set_tile_workers
+    assert gov._set is th.set_tile_workers and gov.policy is th.WORKER_POLICY
     fixed = th.govern([1, 2], "cpu", adapt=False)
     assert list(fixed) == [1, 2] and torch.get_num_threads() == 1
 
