@@ -10,6 +10,7 @@ same machine, and peak memory (CUDA allocator peak, or sampled resident memory o
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import platform
@@ -29,7 +30,7 @@ from dreamlab.device import resolve_device
 from dreamlab.dream import DreamConfig, dream
 from dreamlab.images import load_sample, to_tensor
 from dreamlab.models import LoadedModel, get_spec, load_model
-from dreamlab.threads import forget_choice, thread_ceiling
+from dreamlab.threads import cpu_name, forget_choice, thread_ceiling
 
 __all__ = [
     "BenchCase",
@@ -285,7 +286,7 @@ def machine_info(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cpu_cores_usable": len(os.sched_getaffinity(0))
         if hasattr(os, "sched_getaffinity")
         else os.cpu_count(),
@@ -304,17 +305,6 @@ def _read_text(path: str) -> str:
     from pathlib import Path
 
     return Path(path).read_text(encoding="utf-8")
-
-
-def _cpu_name() -> str:
-    try:
-        text = _read_text("/proc/cpuinfo")
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def _random_module(name: str, device: torch.device) -> torch.nn.Module:
@@ -466,6 +456,7 @@ def _targets(result: dict[str, Any], device: torch.device) -> dict[str, Any]:
         out["contention_slowdown_met"] = contention["slowdown"] <= CONTENTION_MAX_SLOWDOWN
         out["contention_quiet_vs_fixed"] = contention["quiet_vs_fixed"]
         out["contention_quiet_met"] = contention["quiet_vs_fixed"] <= CONTENTION_MAX_QUIET_COST
+        out["contention_same_bytes"] = contention.get("same_bytes")
     if not result["cases"]:
         return out
     need = 2.0 if device.type == "cpu" else 5.0
@@ -505,11 +496,16 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     c = result.get("contention")
     if c and "slowdown" in c:
         lines.append(
-            f"contention ({c['threads']} threads max, one core busy): quiet {c['quiet_s']:.2f} s "
-            f"(fixed threads {c['quiet_fixed_s']:.2f} s), busy {c['contended_s']:.2f} s = "
-            f"x{c['slowdown']:.2f} (fixed threads {c['contended_fixed_s']:.2f} s = "
-            f"x{c['slowdown_fixed']:.2f})"
+            f"contention ({c['threads']} threads max, one core busy), reproducible: quiet "
+            f"{c['quiet_s']:.2f} s, busy {c['contended_s']:.2f} s = x{c['slowdown']:.2f}, same "
+            f"bytes {c['same_bytes']}; quiet {c['quiet_vs_adapting']:.2f}x and busy "
+            f"{c['busy_vs_adapting']:.2f}x of the adapting path's"
         )
+        for path, p in c.get("paths", {}).items():
+            lines.append(
+                f"  {path:<12} quiet {p['quiet_s']:.2f} s, busy {p['busy_s']:.2f} s = "
+                f"x{p['slowdown']:.2f}, same bytes {p['same_bytes_quiet_and_busy']}"
+            )
     elif c:
         lines.append(f"contention: skipped ({c['skipped']})")
     for c in result["cases"]:
@@ -562,24 +558,36 @@ def busy_neighbour(core: int) -> Iterator[int]:
 
 
 @contextmanager
-def _fixed_threads() -> Iterator[None]:
-    """Today's behaviour, for comparison: torch's threads fixed at the ceiling, no adapting."""
-    before = os.environ.get("DREAMLAB_ADAPT_THREADS")
-    os.environ["DREAMLAB_ADAPT_THREADS"] = "0"
+def _environ(**values: str) -> Iterator[None]:
+    """Environment variables set for the body, then put back as they were."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("DREAMLAB_ADAPT_THREADS", None)
-        else:
-            os.environ["DREAMLAB_ADAPT_THREADS"] = before
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# The paths compared: the reproducible default (tiles at one intra-op thread, workers adapt), the
+# adapting path before it (intra-op threads adapt; seeds do not reproduce under load), and fixed
+# threads (no adapting at all).
+CONTENTION_PATHS = {
+    "reproducible": {},
+    "adapting": {"DREAMLAB_REPRODUCIBLE": "0"},
+    "fixed": {"DREAMLAB_REPRODUCIBLE": "0", "DREAMLAB_ADAPT_THREADS": "0"},
+}
 
 
 def run_contention(device: torch.device, quick: bool = False) -> dict[str, Any]:
-    """The default dream quiet and beside a one-core busy process, adapting and with fixed threads.
+    """The default dream quiet and beside a one-core busy process, on each of CONTENTION_PATHS.
 
     Each timed run starts with the governor's memory wiped (as a fresh ``dreamlab dream`` would),
-    so the busy runs include finding out. Best of ``repeats`` after a warm-up, as elsewhere.
+    so the busy runs include finding out. Best of ``repeats`` after a warm-up, as elsewhere. The
+    reproducible path's final image is compared byte for byte between the quiet and busy runs.
     """
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if device.type != "cpu" or len(cores) < 2:
@@ -598,33 +606,49 @@ def run_contention(device: torch.device, quick: bool = False) -> dict[str, Any]:
         octave_scale=case.octave_scale,
         lr=case.lr,
         max_side=case.max_side,
+        seed=11,
     )
+    last: dict[str, bytes] = {}
 
     def one_dream() -> None:
         forget_choice()
-        for _frame in dream(image, model, cfg):
-            pass
+        (frame,) = collections.deque(dream(image, model, cfg), maxlen=1)  # the last frame
+        last["image"] = frame.image.tobytes()
 
-    def timed() -> float:
-        return _timed(one_dream, device, case.repeats)[0]
+    def timed(path: str) -> tuple[float, bytes]:
+        with _environ(**CONTENTION_PATHS[path]):
+            seconds = _timed(one_dream, device, case.repeats)[0]
+        return seconds, last["image"]
 
-    with _fixed_threads():
-        quiet_fixed = timed()
-    quiet = timed()
+    quiet = {path: timed(path) for path in CONTENTION_PATHS}
     with busy_neighbour(cores[-1]):
-        contended = timed()
-        with _fixed_threads():
-            contended_fixed = timed()
+        busy = {path: timed(path) for path in CONTENTION_PATHS}
+    paths = {
+        path: {
+            "quiet_s": quiet[path][0],
+            "busy_s": busy[path][0],
+            "slowdown": busy[path][0] / quiet[path][0],
+            "same_bytes_quiet_and_busy": quiet[path][1] == busy[path][1],
+        }
+        for path in CONTENTION_PATHS
+    }
+    rep, ada, fix = paths["reproducible"], paths["adapting"], paths["fixed"]
     return {
         "case": asdict(case),
+        "seed": cfg.seed,
         "weights": weights,
         "threads": thread_ceiling(),
         "neighbour_core": cores[-1],
-        "quiet_s": quiet,
-        "quiet_fixed_s": quiet_fixed,
-        "contended_s": contended,
-        "contended_fixed_s": contended_fixed,
-        "slowdown": contended / quiet,
-        "slowdown_fixed": contended_fixed / quiet_fixed,
-        "quiet_vs_fixed": quiet / quiet_fixed,
+        "paths": paths,
+        # the default (reproducible) path, and how it compares in the same run
+        "quiet_s": rep["quiet_s"],
+        "contended_s": rep["busy_s"],
+        "slowdown": rep["slowdown"],
+        "same_bytes": rep["same_bytes_quiet_and_busy"],
+        "quiet_fixed_s": fix["quiet_s"],
+        "contended_fixed_s": fix["busy_s"],
+        "slowdown_fixed": fix["slowdown"],
+        "quiet_vs_fixed": rep["quiet_s"] / fix["quiet_s"],
+        "quiet_vs_adapting": rep["quiet_s"] / ada["quiet_s"],
+        "busy_vs_adapting": rep["busy_s"] / ada["busy_s"],
     }

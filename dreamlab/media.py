@@ -50,10 +50,23 @@ def png_bytes(image: np.ndarray, params: dict[str, Any] | None = None) -> bytes:
 
     info = PngImagePlugin.PngInfo()
     meta = {"version": __version__, **(params or {})}
+    if (
+        _seeded(meta) and "reproduce" not in meta
+    ):  # what the same bytes need (dreamlab.ascent.tiles)
+        from dreamlab.ascent.tiles import reproduction
+
+        meta["reproduce"] = reproduction(meta.get("device", "cpu"))
     info.add_itxt(METADATA_KEY, json.dumps(meta, sort_keys=True, default=_json_default))
     buf = io.BytesIO()
     Image.fromarray(_check_frame(image)).save(buf, format="PNG", pnginfo=info, compress_level=6)
     return buf.getvalue()
+
+
+def _seeded(params: dict[str, Any]) -> bool:
+    """A picture made from a seed (a dream, a feature visualization): its metadata says what
+    reproducing it needs."""
+    config = params.get("config")
+    return "seed" in params or (isinstance(config, dict) and "seed" in config)
 
 
 def jpeg_bytes(image: np.ndarray, quality: int = 80) -> bytes:

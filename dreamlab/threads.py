@@ -30,6 +30,14 @@ and compares like with like, steps of the same size at the same thread count:
   the wait (up to ``probe_max`` steps). Under contention the cores are not idle, so the busy case
   pays for almost no probe steps.
 
+**Reproducible seeds** (the default on a CPU, ``DREAMLAB_REPRODUCIBLE=0`` turns it off): torch's
+kernels sum in an order that depends on the intra-op thread count, and gradient ascent amplifies
+the last bits, so a dream at 1 and at 2 threads are two different pictures. Reproducible jobs keep
+torch at **one** intra-op thread and parallelize over tiles instead
+(:mod:`dreamlab.ascent.tiles`: the tiles are fixed by the image size, each computed at one thread,
+summed in a fixed order); the governor then moves the number of tile *workers* up and down the
+same ladder, with the same rules (:func:`set_tile_workers`). The bytes never depend on it.
+
 The choice is remembered process-wide: the next job starts where the last one ended. torch's
 thread count is process-wide too; the job gate (:mod:`dreamlab.jobs`) runs one step at a time on
 a CPU, so each job's governor sets it just before its own step (a caller's own
@@ -49,18 +57,23 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 __all__ = [
+    "WORKER_POLICY",
     "GovernorPolicy",
     "IdleMeter",
     "ThreadGovernor",
     "adapting",
     "cgroup_cpu_limit",
+    "cpu_name",
     "env_threads",
     "forget_choice",
     "govern",
     "ladder",
     "parse_cpu_max",
+    "reproducible",
+    "set_tile_workers",
     "set_torch_threads",
     "thread_ceiling",
+    "tile_workers",
     "usable_cores",
 ]
 
@@ -153,6 +166,16 @@ def usable_cores(
     return max(1, cores)
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, else the platform's), e.g. for a picture's metadata."""
+    import platform
+
+    for line in (_read(Path("/proc/cpuinfo")) or "").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
 def env_threads() -> int | None:
     """``DREAMLAB_TORCH_THREADS`` as a positive int, else None."""
     env = os.environ.get("DREAMLAB_TORCH_THREADS", "").strip()
@@ -165,6 +188,17 @@ def adapting() -> bool:
     if env_threads() is not None:
         return False
     return os.environ.get("DREAMLAB_ADAPT_THREADS", "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
+
+
+def reproducible() -> bool:
+    """Whether CPU jobs take the reproducible path (one intra-op thread, tiles run by workers):
+    yes unless ``DREAMLAB_REPRODUCIBLE`` is 0/false/no/off (the old adapting path, benchmarks)."""
+    return os.environ.get("DREAMLAB_REPRODUCIBLE", "1").strip().lower() not in (
         "0",
         "false",
         "no",
@@ -203,6 +237,25 @@ def set_torch_threads(n: int) -> int:
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return torch.get_num_threads()
+
+
+_LOCAL = threading.local()  # the tile workers of the job running on this thread
+
+
+def set_tile_workers(n: int) -> int:
+    """Reproducible jobs: torch at one intra-op thread, ``n`` tile workers for the calling thread's
+    next steps (read by :func:`tile_workers`). What a governor calls instead of
+    :func:`set_torch_threads`."""
+    set_torch_threads(1)
+    _LOCAL.workers = max(1, int(n))
+    return _LOCAL.workers
+
+
+def tile_workers() -> int:
+    """How many tile workers the job on this thread may use now (its governor's choice, else the
+    ceiling). Never changes what a step computes, only how fast."""
+    workers = getattr(_LOCAL, "workers", None)
+    return workers if workers is not None else thread_ceiling()
 
 
 def thread_ceiling(set_ceiling: int | None = None) -> int:
@@ -286,6 +339,12 @@ class GovernorPolicy:
     probe_gain: float = 0.9  # a probe is kept when its best step takes under this x the base
     probe_abort: float = 2.5  # a first probe step this much slower than the base ends the probe
     idle_per_thread: float = 0.5  # idle cores wanted per extra thread before probing
+
+
+# Tile workers wait for each other only twice a step and do not spin while they wait, so a worker
+# sharing a core with a neighbour costs lost time, not lost CPU: only slow steps drop a rung. (Two
+# workers beside one busy core still beat one: the free worker takes the next tiles.)
+WORKER_POLICY = GovernorPolicy(min_efficiency=0.0)
 
 
 @dataclass
@@ -444,12 +503,34 @@ class ThreadGovernor(Iterator[T], Generic[T]):
         return idle is None or idle >= self.policy.idle_per_thread * extra
 
 
-def govern(frames: Iterable[T], device: object = "cpu", **options: object) -> Iterator[T]:
+class _Fixed(Iterator[T], Generic[T]):
+    """Frames with one thread (or worker) count set before every step, on the stepping thread."""
+
+    def __init__(self, frames: Iterable[T], n: int, set_threads: Callable[[int], object]) -> None:
+        self._frames, self._n, self._set = iter(frames), n, set_threads
+
+    def __next__(self) -> T:
+        self._set(self._n)
+        return next(self._frames)
+
+    def close(self) -> None:
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
+
+
+def govern(
+    frames: Iterable[T], device: object = "cpu", *, adapt: bool = True, **options: object
+) -> Iterator[T]:
     """``frames`` wrapped in a :class:`ThreadGovernor` when the job runs on the CPU and adapting
-    is on; otherwise ``frames`` with the thread count set once (a GPU job leaves it alone)."""
+    is on (and ``adapt``: steps alike enough to time); otherwise with a fixed count set before each
+    step. Reproducible jobs (:func:`reproducible`) govern tile workers at one intra-op thread.
+    A GPU job is left alone."""
     if str(device).split(":")[0] != "cpu":
         return iter(frames)
-    if not adapting():
-        set_torch_threads(thread_ceiling())
-        return iter(frames)
-    return ThreadGovernor(frames, **options)  # type: ignore[arg-type]
+    setter = set_tile_workers if reproducible() else set_torch_threads
+    if not adapting() or not adapt:
+        return _Fixed(frames, thread_ceiling(), setter)
+    if reproducible():
+        options.setdefault("policy", WORKER_POLICY)
+    return ThreadGovernor(frames, set_threads=setter, **options)  # type: ignore[arg-type]

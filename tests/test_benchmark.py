@@ -78,6 +78,10 @@ def test_quick_contention_case(tmp_path) -> None:
     for key in ("quiet_s", "quiet_fixed_s", "contended_s", "contended_fixed_s"):
         assert c[key] > 0
     assert c["slowdown"] == pytest.approx(c["contended_s"] / c["quiet_s"])
+    assert set(c["paths"]) == {"reproducible", "adapting", "fixed"}
+    assert c["paths"]["reproducible"]["quiet_s"] == c["quiet_s"]
+    assert c["same_bytes"] is True  # the seeded dream beside a busy core: the quiet run's bytes
+    assert c["quiet_vs_adapting"] > 0 and c["busy_vs_adapting"] > 0
     assert result["targets"]["contention_slowdown"] == c["slowdown"]
     assert "contention_slowdown_met" in result["targets"]
 

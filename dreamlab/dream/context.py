@@ -12,6 +12,7 @@ import torch
 from dreamlab.ascent.fastcopy import FastModel
 from dreamlab.ascent.objectives import Objective
 from dreamlab.ascent.steppers import NormalizedStep
+from dreamlab.ascent.tiles import Tile
 from dreamlab.ascent.transforms import Transform
 from dreamlab.dream.config import DreamConfig
 
@@ -43,6 +44,8 @@ class DreamContext:
     transform: Transform | None = None  # feature-vis transforms on each step's input, or None
     guided: bool = False  # the objective holds this dream's guide features
     gradient: GradientProvider | None = None  # None: computed here (the local path, unchanged)
+    # (H, W) -> the tiles each step's gradient is computed in (reproducible CPU path), or None
+    tiles: Callable[[int, int], tuple[Tile, ...]] | None = None
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp is None:

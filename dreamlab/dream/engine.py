@@ -20,7 +20,9 @@ with cuDNN's autotuner, each octave's step replayed from a CUDA graph (:mod:`dre
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from dreamlab.ascent import objectives as O
 from dreamlab.ascent.fastcopy import FastModel, fast_model, require_model
 from dreamlab.ascent.octaves import octave_sizes, resize
 from dreamlab.ascent.steppers import NormalizedStep
+from dreamlab.ascent.tiles import Tile, tile_grid
 from dreamlab.ascent.transforms import standard_transforms, zoom_rotate
 from dreamlab.dream.config import DreamConfig, make_config
 from dreamlab.dream.context import DreamContext, GradientProvider, amp_dtype
@@ -40,7 +43,7 @@ from dreamlab.dream.frames import DreamFrame
 from dreamlab.dream.steps import eager_steps, graph_steps, use_graphs
 from dreamlab.images import ImageError, ImageLike, load_image, resize_max_side, to_tensor
 from dreamlab.models.registry import LoadedModel
-from dreamlab.threads import govern
+from dreamlab.threads import govern, reproducible
 
 __all__ = ["DreamPlan", "DreamRun", "dream", "resolve_targets"]
 
@@ -285,6 +288,20 @@ def _frames(ctx: DreamContext, start: torch.Tensor, plan: DreamPlan) -> Iterator
         x01 = frame.image_tensor()
 
 
+def _tiles(
+    fast: FastModel, device: torch.device, whole: bool
+) -> Callable[[int, int], tuple[Tile, ...]] | None:
+    """How a step's gradient is cut (reproducible CPU path, :mod:`dreamlab.ascent.tiles`), or None.
+
+    ``whole``: the step needs the whole image at once (logits, transforms that change its size, a
+    remote batcher): one tile, still at one intra-op thread, so still the same bytes.
+    """
+    if device.type != "cpu" or whole or not reproducible():
+        return None
+    align = math.lcm(*fast.strides)
+    return functools.partial(tile_grid, align=align, min_side=fast.min_side)
+
+
 def dream(
     image: ImageLike | str,
     model: LoadedModel,
@@ -321,6 +338,7 @@ def dream(
     mean = torch.tensor(model.spec.mean, device=model.device).view(1, 3, 1, 1)
     std = torch.tensor(model.spec.std, device=model.device).view(1, 3, 1, 1)
     guide = None if cfg.guide is None else _guide_features(cfg, fast, amp, cfg.guide, model)
+    transform = standard_transforms() if cfg.transforms else None
     ctx = DreamContext(
         cfg=cfg,
         fast=fast,
@@ -334,8 +352,9 @@ def dream(
         hi=(1 - mean) / std,
         gen=gen,
         amp=amp,
-        transform=standard_transforms() if cfg.transforms else None,
+        transform=transform,
         guided=guide is not None,
         gradient=gradient,
+        tiles=_tiles(fast, model.device, logits or transform is not None or gradient is not None),
     )
     return DreamRun(_frames(ctx, start, plan), plan, cfg, governed=gradient is None)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from dreamlab.ascent.tiles import reproduction
 from dreamlab.dream.config import PRESETS, DreamConfig, make_config
 from dreamlab.dream.engine import DreamPlan, dream
 from dreamlab.media import VIDEO_SUFFIXES, write_media
@@ -89,6 +90,7 @@ def dream_params(
         "steps_planned": plan.total,
         "precision": plan.precision,
         "config": config.to_dict(),
+        "reproduce": reproduction(plan.device),  # what the same bytes need besides the seed
     }
 
 

@@ -22,8 +22,10 @@ import torch
 
 from dreamlab.ascent.graphs import GraphCache, capture_graph, index_roll
 from dreamlab.ascent.steppers import smoothing_sigma
+from dreamlab.ascent.tiles import tiled_gradient
 from dreamlab.ascent.transforms import roll
 from dreamlab.dream.context import DreamContext
+from dreamlab.threads import tile_workers
 
 __all__ = [
     "ascent",
@@ -87,6 +89,19 @@ def ascent(
     if ctx.gradient is not None and ctx.transform is None:  # a batcher computes it (serve)
         loss, g, maps = ctx.gradient(ctx, xr)
         return ctx.step(x, roll_back(g.float()), ctx.lo, ctx.hi, sigma), loss.detach(), maps
+    tiles = ctx.tiles(*xr.shape[-2:]) if ctx.tiles is not None else ()
+    if len(tiles) > 1:  # reproducible CPU path: the same bytes at any number of workers
+        loss, g, maps = tiled_gradient(
+            ctx.fast,
+            xr,
+            tiles,
+            ctx.fast.strides,
+            ctx.loss,
+            workers=tile_workers(),
+            half=ctx.amp,
+            autocast=ctx.autocast,
+        )
+        return ctx.step(x, roll_back(g), ctx.lo, ctx.hi, sigma), loss, maps[0]
     with ctx.autocast():
         outs = ctx.fast(_network_input(ctx, xr))  # one (1, C, h, w) per target (then logits)
     loss, g = _input_gradient(ctx, outs, xr)

@@ -34,11 +34,12 @@ from dreamlab.ascent.objectives import (
 )
 from dreamlab.ascent.octaves import octave_sizes, resize
 from dreamlab.ascent.steppers import AdamStep
+from dreamlab.ascent.tiles import sample_gradient
 from dreamlab.ascent.transforms import compose, scale, standard_transforms
 from dreamlab.errors import DreamLabError
 from dreamlab.models.registry import LoadedModel, ModelError
 from dreamlab.optvis import param as P
-from dreamlab.threads import govern
+from dreamlab.threads import govern, reproducible, tile_workers
 from dreamlab.validate import check_bool, check_float, check_int, with_overrides
 
 __all__ = [
@@ -206,6 +207,30 @@ def _forward_fn(
     return lambda x: dict(zip(keys, fast(model.preprocess(x)), strict=True))
 
 
+def _per_sample(
+    model: LoadedModel, objective: Objective, cfg: FeatureVisConfig
+) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None:
+    """A gallery on a CPU (reproducible path): each image's passes through the fast copy alone at
+    one intra-op thread, run by the tile workers (:func:`dreamlab.ascent.tiles.sample_gradient`);
+    None for one image, a GPU, the old path or a layer without a fast copy."""
+    if cfg.batch < 2 or model.device.type != "cpu" or not reproducible():
+        return None
+    hooked = tuple(name for name in objective.layers if name != LOGITS)
+    keys = (*hooked, LOGITS) if objective.needs_logits else hooked
+    try:
+        fast = fast_model(model, hooked, output=objective.needs_logits)
+    except ModelError:
+        return None
+
+    def net(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return fast(model.preprocess(x))
+
+    def loss(maps: Sequence[torch.Tensor]) -> torch.Tensor:
+        return objective(dict(zip(keys, maps, strict=True)))
+
+    return lambda x: sample_gradient(net, x, loss, workers=tile_workers())
+
+
 def _network_input(
     x: torch.Tensor, model: LoadedModel, objective: Objective, zoom: float
 ) -> torch.Tensor:
@@ -240,8 +265,9 @@ def visualize(
     require_model(model)
     _check_layers(model, obj)
     frames = _run(model, obj, cfg)
-    # torch's CPU threads adapt to contention; timed steps must be alike (one step per frame)
-    return frames if cfg.thresholds is not None else govern(frames, model.device)
+    # On a CPU every step runs at one intra-op thread (reproducible seeds, dreamlab.threads): the
+    # same bytes whatever the load. Timed steps must be alike (one step per frame) to adapt.
+    return govern(frames, model.device, adapt=cfg.thresholds is None)
 
 
 def _image(cfg: FeatureVisConfig, side: int, gen: torch.Generator, device, prev) -> P.ImageParam:
@@ -258,6 +284,7 @@ def _run(model: LoadedModel, obj: Objective, cfg: FeatureVisConfig) -> Iterator[
     gen = torch.Generator().manual_seed(cfg.seed)  # CPU generator: the same seed on any device
     transform = standard_transforms() if cfg.transforms else compose([])
     forward = _forward_fn(model, obj)
+    split = _per_sample(model, obj, cfg)
     keep = set(cfg.thresholds) if cfg.thresholds is not None else None
     image, step = None, 0
     for side, count in zip(cfg.octave_sides(), cfg.octave_steps(), strict=True):
@@ -267,7 +294,11 @@ def _run(model: LoadedModel, obj: Objective, cfg: FeatureVisConfig) -> Iterator[
         for _ in range(count):
             step += 1
             x = _network_input(transform(image(), gen), model, obj, zoom)  # (B, 3, h, w)
-            value = obj(forward(x))  # scalar to maximize
+            grad = None
+            if split is None:
+                value = obj(forward(x))  # scalar to maximize
+            else:  # a gallery on a CPU: one image per task, the same bytes at any worker count
+                value, grad = split(x)  # (B, 3, h, w) d value / d x
             loss = float(value.detach())
             if not math.isfinite(loss):
                 raise DreamLabError(
@@ -276,7 +307,12 @@ def _run(model: LoadedModel, obj: Objective, cfg: FeatureVisConfig) -> Iterator[
                     value=str(loss),
                     step=step,
                 )
-            adam(value)
+            if grad is None:
+                adam(value)
+            else:  # the rest of the way back (transforms, parameterization) on this thread
+                adam.optimizer.zero_grad(set_to_none=True)
+                x.backward(-grad)
+                adam.optimizer.step()
             if keep is None or step in keep or step == cfg.steps:
                 with torch.no_grad():
                     shown = image().detach()  # (B, 3, H, W) after this step's update
