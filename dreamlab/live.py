@@ -436,7 +436,7 @@ class LiveStream:
                 self._ticket = self.gate.enter()
             ticket = self._ticket
         if self.gate.wait_turn(ticket, timeout=0):
-            if self.status.state != "error":
+            if self.status.error is None:
                 self.status.state = "running"
             return True
         self.status.state = "waiting"
