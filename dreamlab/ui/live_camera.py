@@ -38,9 +38,11 @@ from dreamlab.live import (
 from dreamlab.models import LoadedModel
 from dreamlab.ui.i18n import num, t
 from dreamlab.ui.widgets import (
+    advanced_controls,
     error_line,
     gated,
     layer_select,
+    lesson,
     model_key,
     model_picker,
     page_columns,
@@ -123,11 +125,14 @@ def _radio(label_key: str, options: tuple[str, ...], prefix: str, key: str) -> s
 
 def _convolution_settings() -> ConvolutionSettings | None:
     kernel = _kernel()
-    c1, c2 = st.columns(2)
-    stride = c1.slider(t("convolution.stride"), 1, 4, 1, key="live_stride")
-    dilation = c2.slider(t("convolution.dilation"), 1, 4, 1, key="live_dilation")
     color = _radio("convolution.color", ("gray", "rgb"), "convolution.color_", "live_color")
-    view = _radio("convolution.view", ("abs", "signed", "clip"), "convolution.view_", "live_view")
+    with advanced_controls():
+        c1, c2 = st.columns(2)
+        stride = c1.slider(t("convolution.stride"), 1, 4, 1, key="live_stride")
+        dilation = c2.slider(t("convolution.dilation"), 1, 4, 1, key="live_dilation")
+        view = _radio(
+            "convolution.view", ("abs", "signed", "clip"), "convolution.view_", "live_view"
+        )
     if kernel is None:
         return None
     return ConvolutionSettings.of(kernel, stride=stride, dilation=dilation, color=color, view=view)
@@ -135,7 +140,8 @@ def _convolution_settings() -> ConvolutionSettings | None:
 
 def _maps_settings(model: LoadedModel) -> MapsSettings:
     layer = layer_select(model, "live_fm", default=model.layers[min(4, len(model.layers) - 1)])
-    count = st.slider(t("live_camera.count"), 2, 12, 6, 1, key="live_count")
+    with advanced_controls():
+        count = st.slider(t("live_camera.count"), 2, 12, 6, 1, key="live_count")
     return MapsSettings(layer=layer, count=count, cols=3 if count <= 9 else 4)
 
 
@@ -144,7 +150,13 @@ def _dream_settings(model: LoadedModel) -> DreamSettings:
     steps = st.slider(
         t("live_camera.steps"), 1, 6, 2, 1, key="live_steps", help=t("live_camera.steps_help")
     )
-    carry = st.slider(
+    with advanced_controls():
+        carry = _carry_slider()
+    return DreamSettings(layer=layer, steps=steps, carry=carry)
+
+
+def _carry_slider() -> float:
+    return st.slider(
         t("live_camera.carry"),
         0.0,
         0.95,
@@ -153,7 +165,6 @@ def _dream_settings(model: LoadedModel) -> DreamSettings:
         key="live_carry",
         help=t("live_camera.carry_help"),
     )
-    return DreamSettings(layer=layer, steps=steps, carry=carry)
 
 
 def _controls(mode: str) -> tuple[object, Callable[[], Processor]] | None:
@@ -182,6 +193,17 @@ def _webrtc() -> Any | None:
     return streamlit_webrtc
 
 
+def _has_session() -> bool:
+    """Whether this run has a browser session on a Streamlit server (WebRTC signals through it;
+    a headless run, such as AppTest's, has none)."""
+    from streamlit_webrtc.session_info import get_this_session_info
+
+    try:
+        return get_this_session_info() is not None
+    except AttributeError:  # AppTest's stand-in runtime has no session manager
+        return False
+
+
 def _snapshot_reason() -> str | None:
     """Why this page takes snapshots instead of live video (a catalogue key's end), or None."""
     asked = str(st.query_params.get("live", os.environ.get("DREAMLAB_LIVE", ""))).lower()
@@ -189,6 +211,8 @@ def _snapshot_reason() -> str | None:
         return "chosen"
     if _webrtc() is None:
         return "missing"
+    if not _has_session():
+        return "no_session"
     if st.session_state.get(_FAILED):
         return "failed"
     return None
@@ -291,9 +315,13 @@ def _snapshot_processor(key: object, build: Callable[[], Processor]) -> Processo
 def _snapshots(reason: str, key: object, build: Callable[[], Processor]) -> None:
     """The fallback: one photo at a time through the same mode, through the job gate."""
     st.info(t(f"live_camera.fallback_{reason}"))
-    if reason == "failed" and st.button(t("live_camera.retry"), key="live_retry"):
-        st.session_state.pop(_FAILED, None)
-        st.rerun()
+    if reason == "failed":  # the callback runs before the next run: that run tries live again
+        st.button(
+            t("live_camera.retry"),
+            key="live_retry",
+            on_click=st.session_state.pop,
+            args=(_FAILED, None),
+        )
     shot = st.camera_input(t("live_camera.snapshot"), key="live_snapshot")
     if shot is None:
         return
@@ -323,6 +351,7 @@ def render() -> None:
     """Draw the page."""
     st.title(t("live_camera.title"))
     st.caption(t("live_camera.intro"))
+    lesson("live_camera")
     controls, view = page_columns([1, 2])
     with controls:
         mode = st.radio(
