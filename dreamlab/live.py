@@ -9,8 +9,9 @@ The Live camera page hands every camera frame (``H x W x 3`` uint8, already at a
   channels (ranked by :func:`~dreamlab.activations.top_channels` on a running average, so the tiles
   do not jump from frame to frame) laid out by :func:`dreamlab.viz.mosaic`;
 - :class:`DreamSettings`: a few steps of :func:`dreamlab.dream.dream` (one octave) per frame, the
-  dream's detail (dream minus camera) carried to the next frame and added to it, so the room dreams
-  without starting over (and without boiling) on every frame.
+  dream's detail (dream minus camera) carried to the next frame along the optical flow by the video
+  dream's :class:`~dreamlab.dream.coherence.Coherence`, so the room dreams without starting over
+  (and without boiling) on every frame.
 
 Within the server's means: a :class:`StreamRegistry` caps the streams at once (``open`` returns
 None when full); each stream takes a seat at the shared :class:`~dreamlab.jobs.JobGate` and one
@@ -20,7 +21,7 @@ dream engine itself). Only the newest frame is ever processed (the page drops th
 latency cannot grow. A stream that stops sending frames (a closed tab) is ended by the registry
 after ``stale_s`` seconds even if nobody told it; its seat and its gate seat are freed.
 
-Pure numpy/torch: no streamlit, no video library (the page converts its video frames).
+No streamlit and no WebRTC or video library here: the page converts its video frames.
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-import torch
 from PIL import Image
 
 from dreamlab.activations import layer_maps, top_channels
 from dreamlab.convolution import ConvConfig, convolve, to_display, to_gray
 from dreamlab.dream import dream
-from dreamlab.images import resize_max_side, to_tensor, to_uint8
+from dreamlab.dream.coherence import Coherence
+from dreamlab.images import resize_max_side
 from dreamlab.jobs import JobGate, Ticket
 from dreamlab.models.registry import LoadedModel
 from dreamlab.threads import govern
@@ -66,6 +67,7 @@ __all__ = [
 LIVE_SIDE = 320  # frames are processed at this longer side (a 640 x 480 camera -> 320 x 240)
 MODES = ("convolution", "feature_maps", "dream")
 _GAP = 4  # white pixels between the input and the output
+_FLOW_PRESET = "ultrafast"  # two DIS flows per dream frame: the fastest keeps the frame rate
 
 
 def default_stream_cap() -> int:
@@ -198,17 +200,22 @@ class _Dream:
 
     def __init__(self, settings: DreamSettings, model: LoadedModel) -> None:
         self.settings, self.model = settings, model
-        self._detail: torch.Tensor | None = None  # (1, 3, H, W) dream minus camera, last frame
+        self._coherence: Coherence | None = None  # the dream carried frame to frame
         self._count = 0
+
+    def _start(self, image: np.ndarray) -> np.ndarray:
+        """The camera picture plus the last frame's dream detail, moved along the optical flow
+        (a picture of a new size starts afresh)."""
+        if self._coherence is None:
+            method = "flow" if self.settings.carry > 0 else "none"
+            self._coherence = Coherence(preset=_FLOW_PRESET)
+            self._coherence.start(image, method=method, blend=self.settings.carry)
+        return self._coherence.init_for(image)  # (H, W, 3) uint8
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         s = self.settings
-        camera = to_tensor(image)  # (1, 3, H, W) in [0, 1]
-        start = camera
-        if self._detail is not None and self._detail.shape == camera.shape:
-            start = (camera + s.carry * self._detail).clamp(0, 1)  # the dream so far, carried
         run = dream(
-            to_uint8(start),
+            self._start(image),
             self.model,
             layer=s.layer,
             num_octaves=1,
@@ -220,9 +227,10 @@ class _Dream:
         )
         (frame,) = deque(run, maxlen=1)  # the last step (one octave of ``steps`` steps)
         self._count += 1
-        dreamed = frame.image_tensor().cpu()  # (1, 3, H, W)
-        self._detail = dreamed - camera
-        return to_uint8(dreamed)
+        dreamed = frame.image  # (H, W, 3) uint8
+        assert self._coherence is not None
+        self._coherence.update(image, dreamed)
+        return dreamed
 
 
 Settings = ConvolutionSettings | MapsSettings | DreamSettings
