@@ -318,7 +318,7 @@ class StreamRegistry:
     def __init__(
         self,
         cap: int | None = None,
-        stale_s: float = 5.0,
+        stale_s: float = 20.0,  # a backstop: WebRTC itself ends a closed tab's stream at once
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cap = cap if cap is not None else default_stream_cap()
