@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 import streamlit as st
@@ -232,8 +233,22 @@ def _ice_servers() -> list[dict[str, Any]]:
 
 
 def _translations() -> dict[str, str]:
-    keys = ("start", "stop", "select_device", "device_access_denied", "device_not_available")
+    keys = (
+        "start",
+        "stop",
+        "select_device",
+        "device_access_denied",
+        "device_not_available",
+        "media_api_not_available",
+    )
     return {k: t(f"live_camera.webrtc_{k}") for k in keys}
+
+
+def _insecure() -> bool:
+    """Whether the browser will refuse the camera: plain HTTP to a host other than this machine."""
+    url = urlparse(str(getattr(st.context, "url", "") or ""))
+    local = url.hostname in (None, "", "localhost", "127.0.0.1", "::1")
+    return url.scheme == "http" and not local
 
 
 def _callback(stream: LiveStream) -> Callable[[list], Any]:
@@ -259,6 +274,8 @@ def _live(stream: LiveStream) -> None:
     """The camera, streamed; the measures and the server's state under it."""
     webrtc = _webrtc()
     assert webrtc is not None
+    if _insecure():
+        st.warning(t("live_camera.insecure"))
     ctx = webrtc.webrtc_streamer(
         key="live_camera",
         mode=webrtc.WebRtcMode.SENDRECV,

@@ -100,3 +100,24 @@ def test_a_bad_snapshot_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     at.camera_input(key="live_snapshot").set_value(("shot.jpg", data, "image/jpeg")).run()
     assert not at.exception
     assert len(at.error) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://localhost:8501/live-camera", False),
+        ("http://127.0.0.1:8501/live-camera", False),
+        ("https://class.example.org/live-camera", False),
+        ("http://192.168.1.20:8501/live-camera", True),
+    ],
+)
+def test_plain_http_to_another_machine_is_where_browsers_refuse_the_camera(
+    url: str, refused: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Context:
+        pass
+
+    ctx = Context()
+    ctx.url = url
+    monkeypatch.setattr(live_camera.st, "context", ctx)
+    assert live_camera._insecure() is refused
