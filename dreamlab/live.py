@@ -415,11 +415,11 @@ class LiveStream:
         """The picture to show for the newest camera picture (the input itself while the server is
         full or the stream waits for a seat; the last output when this frame's turn is refused)."""
         arrived = self.clock() if arrived is None else arrived
-        if not self._admitted() or not self._seated():
+        ticket = self._seated() if self._admitted() else None
+        if ticket is None:
             return image
-        gate, ticket = self.gate, self._ticket
-        assert ticket is not None
-        if not gate.begin_turn(ticket, timeout=self.turn_timeout_s):
+        gate = self.gate
+        if not gate.begin_turn(ticket, timeout=self.turn_timeout_s):  # False too once ended
             return self._last if self._last is not None else image  # dropped, not queued
         try:
             frame = self._run(image)
@@ -438,7 +438,8 @@ class LiveStream:
         self.status.state = "full"
         return False
 
-    def _seated(self) -> bool:
+    def _seated(self) -> Ticket | None:
+        """This stream's gate ticket once it has a seat (never waiting for one), else None."""
         with self._lock:
             if self._ticket is None:
                 self._ticket = self.gate.enter()
@@ -446,9 +447,9 @@ class LiveStream:
         if self.gate.wait_turn(ticket, timeout=0):
             if self.status.error is None:
                 self.status.state = "running"
-            return True
+            return ticket
         self.status.state = "waiting"
-        return False
+        return None
 
     def _run(self, image: np.ndarray) -> LiveFrame | None:
         with self._lock:
