@@ -92,7 +92,9 @@ def _open(browser, url: str, mode: str, preset: str | None):
     _idle(page)
     if mode != "Convolution":
         page.locator(".st-key-live_mode").get_by_text(mode, exact=True).click()
-        page.locator('[data-testid="stSlider"]').first.wait_for()
+        page.locator(  # the mode's own layer slider: the rerun for the mode has drawn
+            ".st-key-live_fm_layer_efficientnet_lite0, .st-key-live_dream_layer_efficientnet_lite0"
+        ).first.wait_for()
         _idle(page)
     if preset:
         page.locator(".st-key-live_preset").click()
