@@ -199,7 +199,14 @@ def main() -> None:
         "modes": {},
     }
     port = _free_port()
-    server = start_server(port, {"DREAMLAB_LIVE_STREAMS": "4", "HF_HUB_OFFLINE": "1"})
+    server = start_server(
+        port,
+        {
+            "DREAMLAB_LIVE_STREAMS": "4",
+            "HF_HUB_OFFLINE": "1",
+            "DREAMLAB_LIVE_CONNECT_TIMEOUT": "600",
+        },
+    )
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(

@@ -58,7 +58,7 @@ _DEFAULT_PRESET = "horizontal_edge"  # the seed's kernel, as on the Convolution 
 _STREAM = "live_stream"  # this session's LiveStream
 _FAILED = "live_failed"  # the live connection did not come up: snapshots from now on
 _CONNECTING = "live_connecting_since"
-_CONNECT_TIMEOUT_S = 30.0  # a stream still not playing after this long is a failed connection
+_CONNECT_TIMEOUT_S = 45.0  # not playing after this long: a failed connection (ICE gives up ~30 s)
 _SNAPSHOT = "live_snapshot_processor"  # (key, processor) of the snapshot mode: the dream carries on
 _CAMERA = {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}}
 
@@ -315,10 +315,19 @@ def _measures(stream: LiveStream) -> None:
     elif state == "error" and stream.status.error is not None:
         st.error(error_line(stream.status.error), icon="⚠️")
     since = st.session_state.get(_CONNECTING)
-    if since is not None and time.monotonic() - since > _CONNECT_TIMEOUT_S:
+    if since is not None and time.monotonic() - since > _connect_timeout():
         st.session_state[_FAILED] = True
         st.session_state.pop(_CONNECTING, None)
         st.rerun(scope="app")
+
+
+def _connect_timeout() -> float:
+    """Seconds a connection may take: ``DREAMLAB_LIVE_CONNECT_TIMEOUT`` (a slow, busy server),
+    else :data:`_CONNECT_TIMEOUT_S`."""
+    try:
+        return float(os.environ.get("DREAMLAB_LIVE_CONNECT_TIMEOUT", "")) or _CONNECT_TIMEOUT_S
+    except ValueError:
+        return _CONNECT_TIMEOUT_S
 
 
 def _snapshot_processor(key: object, build: Callable[[], Processor]) -> Processor:

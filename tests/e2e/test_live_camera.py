@@ -42,6 +42,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "DREAMLAB_OFFLINE": "1",
         "HF_HUB_OFFLINE": "1",
         "DREAMLAB_LIVE_STREAMS": "1",
+        "DREAMLAB_LIVE_CONNECT_TIMEOUT": "600",  # a busy machine may take a minute to connect
         "TORCH_HOME": str(tmp_path_factory.mktemp("torch-home")),
         "DREAMLAB_MODELS": str(tmp_path_factory.mktemp("models")),
     }
