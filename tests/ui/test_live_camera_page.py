@@ -121,3 +121,12 @@ def test_plain_http_to_another_machine_is_where_browsers_refuse_the_camera(
     ctx.url = url
     monkeypatch.setattr(live_camera.st, "context", ctx)
     assert live_camera._insecure() is refused
+
+
+def test_the_connection_timeout_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DREAMLAB_LIVE_CONNECT_TIMEOUT", raising=False)
+    assert live_camera._connect_timeout() == 45.0
+    monkeypatch.setenv("DREAMLAB_LIVE_CONNECT_TIMEOUT", "600")
+    assert live_camera._connect_timeout() == 600.0
+    monkeypatch.setenv("DREAMLAB_LIVE_CONNECT_TIMEOUT", "soon")
+    assert live_camera._connect_timeout() == 45.0
