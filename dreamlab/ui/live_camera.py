@@ -228,8 +228,16 @@ def _ice_servers() -> list[dict[str, Any]]:
         servers = None
     if servers is None:
         text = os.environ.get("DREAMLAB_ICE_SERVERS", "").strip()
-        servers = json.loads(text) if text else []
-    return [dict(s) for s in servers]
+        try:
+            servers = json.loads(text) if text else []
+        except json.JSONDecodeError as exc:
+            st.warning(t("live_camera.bad_ice_servers", reason=exc.msg))
+            return []
+    try:
+        return [dict(s) for s in servers]
+    except (TypeError, ValueError):
+        st.warning(t("live_camera.bad_ice_servers", reason=type(servers).__name__))
+        return []
 
 
 def _translations() -> dict[str, str]:
@@ -355,7 +363,7 @@ def _snapshots(reason: str, key: object, build: Callable[[], Processor]) -> None
         image = fit_side(load_image(shot.getvalue(), max_side=None, name="camera").array)
         processor = _snapshot_processor(key, build)
         began = time.monotonic()
-        out = next(gated(processor(image) for _ in range(1)))
+        (out,) = list(gated(processor(image) for _ in range(1)))  # one turn; the seat given back
     except (ImageError, ValueError, RuntimeError) as exc:
         show_error(exc)
         return

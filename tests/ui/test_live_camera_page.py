@@ -4,6 +4,7 @@ every mode, saying why in one line."""
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -130,3 +131,16 @@ def test_the_connection_timeout_reads_the_environment(monkeypatch: pytest.Monkey
     assert live_camera._connect_timeout() == 600.0
     monkeypatch.setenv("DREAMLAB_LIVE_CONNECT_TIMEOUT", "soon")
     assert live_camera._connect_timeout() == 45.0
+
+
+def test_ice_servers_come_from_the_environment_and_a_bad_list_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    turn = [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "c"}]
+    monkeypatch.setenv("DREAMLAB_ICE_SERVERS", json.dumps(turn))
+    assert live_camera._ice_servers() == turn
+    monkeypatch.setenv("DREAMLAB_ICE_SERVERS", "[{")
+    warned = []
+    monkeypatch.setattr(live_camera.st, "warning", warned.append)
+    assert live_camera._ice_servers() == []
+    assert len(warned) == 1 and "\n" not in warned[0]
