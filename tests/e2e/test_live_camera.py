@@ -177,15 +177,15 @@ def test_a_full_server_says_so_in_one_line_and_starts_when_a_seat_frees(
     second, other = _tab(camera_browser, live_url)
     try:
         _start(page)
-        _wait_processed(page, 3)
+        _wait_text(page, "Live cameras on this server: 1 of 1.")  # the first stream has the seat
         _start(other)
         full = "The server already runs 1 live camera(s), its most"
         _wait_text(other, full)
-        assert other.get_by_text(full, exact=False).count() == 1
+        assert other.get_by_text(full, exact=False).count() == 1  # one line
         assert _processed(other) == 0
         screenshot(other, "live-full")
         first.close()  # a seat frees: the waiting stream starts by itself
-        _wait_processed(other, 3)
+        _wait_processed(other, 1)
         assert other.get_by_text(full, exact=False).count() == 0
     finally:
         second.close()
