@@ -150,7 +150,6 @@ def test_each_mode_streams_and_new_output_frames_arrive(camera_browser, live_url
         first = _processed(page)
         _wait_processed(page, first + 3)  # still going: new frames keep arriving
         assert _video_frames(page) > 0  # and they come back to the browser as video
-        _wait_text(page, "Live cameras on this server: 1 of 1.")
         assert page.locator('[data-testid="stException"]').count() == 0
         screenshot(page, f"live-{mode.lower().replace(' ', '-')}")
     finally:
