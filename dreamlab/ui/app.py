@@ -7,7 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from dreamlab.device import configure_threads
-from dreamlab.ui import convolution, deepdream, feature_maps, feature_vis, train
+from dreamlab.ui import convolution, deepdream, feature_maps, feature_vis, live_camera, train
 from dreamlab.ui.classroom import PARAM
 from dreamlab.ui.i18n import t
 from dreamlab.ui.widgets import setup_sidebar
@@ -19,6 +19,7 @@ PAGES: list[tuple[str, str, str, Callable[[], None]]] = [
     ("convolution", "convolution", ":material/grid_on:", convolution.render),
     ("feature_maps", "feature-maps", ":material/layers:", feature_maps.render),
     ("deepdream", "deepdream", ":material/cyclone:", deepdream.render),
+    ("live_camera", "live-camera", ":material/videocam:", live_camera.render),
     ("feature_vis", "feature-visualization", ":material/palette:", feature_vis.render),
     ("train", "train", ":material/model_training:", train.render),
 ]

@@ -9,7 +9,7 @@ from tests.e2e.conftest import open_page, screenshot
 pytestmark = pytest.mark.e2e
 
 # The first page is the default one, served at the root URL.
-PAGES = ["", "feature-maps", "deepdream", "feature-visualization", "train"]
+PAGES = ["", "feature-maps", "deepdream", "live-camera", "feature-visualization", "train"]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -24,6 +24,7 @@ def test_page_titles_are_the_documented_ones_in_order() -> None:
         "Convolution",
         "Feature maps",
         "DeepDream",
+        "Live camera",
         "Feature visualization",
         "Train a CNN",
     ]

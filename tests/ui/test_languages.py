@@ -12,6 +12,7 @@ MODULES = {
     "convolution": "convolution",
     "feature_maps": "feature_maps",
     "deepdream": "deepdream",
+    "live_camera": "live_camera",
     "feature_vis": "feature_vis",
     "train": "train",
 }
