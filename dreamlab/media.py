@@ -319,6 +319,12 @@ def check_video(info: VideoInfo, start: float, end: float | None, caps: VideoCap
             start=start,
             end=end,
         )
+    if info.duration and start >= info.duration:
+        raise VideoError(
+            f"{info.name}: the clip lasts {_clock(info.duration)}; a start at {start:g} s is past "
+            "its end",
+            "start_past_end", name=info.name, length=_clock(info.duration), start=start,
+        )  # fmt: skip
     stop = info.duration if end is None or (info.duration and end > info.duration) else end
     stop = stop or end or start + caps.seconds
     if stop - start > caps.seconds + 1e-6:

@@ -184,7 +184,7 @@ def dream_video(
     first = cfg.with_overrides(max_side=side)
     later = video.later_config(first)
     frames = read_frames(path, start=video.start, end=stop, fps=fps, max_side=side)
-    steps = _steps(frames, model, (first, later), video, total, dreamer or dream)
+    steps = _steps(frames, info, model, (first, later), video, total, dreamer or dream)
     return VideoRun(steps, info, fps, total)
 
 
@@ -209,6 +209,7 @@ def _check_caps(info: VideoInfo, video: VideoConfig, caps: VideoCaps, total: int
 
 def _steps(
     frames: Iterator[tuple[float, np.ndarray]],
+    info: VideoInfo,
     model: LoadedModel,
     configs: tuple[DreamConfig, DreamConfig],
     video: VideoConfig,
@@ -218,7 +219,7 @@ def _steps(
     """Each frame's dream steps, the frame started from the carried dream."""
     t0 = time.perf_counter()
     coh = Coherence()
-    done = 0
+    done, index = 0, -1
     try:
         for index, (ts, raw) in enumerate(frames):
             if index == 0:
@@ -232,6 +233,8 @@ def _steps(
                     done += 1
                 elapsed = time.perf_counter() - t0
                 yield VideoStep(index, max(total, done), ts, raw, last, last.done, elapsed, done)
+        if index < 0:
+            raise VideoError(f"{info.name}: no frame to dream there", "no_frames", name=info.name)
     finally:
         frames.close()  # type: ignore[attr-defined]
 
