@@ -391,9 +391,9 @@ def read_frames(
                 while period and next_t <= ts + slack:
                     next_t += period  # the next slot on the output's time grid
                 yield ts - start, _frame_array(frame, max_side)
-        except (av.error.FFmpegError, ValueError) as exc:
+        except (av.error.FFmpegError, ValueError):
             raise VideoError(
-                f"{path.name}: cannot decode its video ({stream.codec_context.name}: {exc})",
+                f"{path.name}: cannot decode its video ({stream.codec_context.name})",
                 "unreadable_codec",
                 name=path.name,
                 codec=stream.codec_context.name,
