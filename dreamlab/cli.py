@@ -633,9 +633,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
     p.add_argument(
         "--only",
-        choices=["engine", "contention"],
+        choices=["engine", "contention", "video"],
         default=None,
-        help="run only the engine-vs-seed cases, or only the contention case",
+        help="run only the engine-vs-seed cases, the contention case, or the video dream's "
+        "speed and flicker",
     )
     p.set_defaults(func=_cmd_benchmark)
 

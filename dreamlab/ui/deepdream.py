@@ -831,7 +831,7 @@ def render() -> None:
         classroom.share_controls()
         lesson("deepdream")
     with view:
-        if st.session_state.get("dd_source") == "video":
+        if st.session_state.get("dd_media") == "video":
             video_dream.view(model, pressed and usable, lambda: _config(model, layer))
             return
         if pressed and usable and image is not None:

@@ -71,7 +71,7 @@ def source_is_video() -> bool:
         t("video.source"),
         ["photo", "video"],
         format_func=lambda key: t(f"video.source_{key}"),
-        key="dd_source",
+        key="dd_media",
         default="photo",
     )
     return choice == "video"

@@ -17,7 +17,7 @@ def app(monkeypatch: pytest.MonkeyPatch):
     def make(lang: str = "en"):
         monkeypatch.setattr("dreamlab.ui.i18n.current_lang", lambda: lang)
         at = page_app("deepdream", lang=lang)
-        at.session_state["dd_source"] = "video"
+        at.session_state["dd_media"] = "video"
         return at.run()
 
     return make
