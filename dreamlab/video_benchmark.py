@@ -24,7 +24,7 @@ import torch
 
 from dreamlab.device import resolve_device
 from dreamlab.dream.config import DreamConfig
-from dreamlab.dream.video import VideoConfig, dream_video, flicker, pan_zoom_clip
+from dreamlab.dream.video import FlickerMeter, VideoConfig, dream_video, pan_zoom_clip
 from dreamlab.images import load_sample
 from dreamlab.models import load_model
 
@@ -38,26 +38,33 @@ _PHOTO = "coffee"  # 600 x 400: the clip is 512 x 340, so the 512 px run is real
 
 def _dream_clip(model: Any, clip: Path, video: VideoConfig) -> dict[str, Any]:
     """One video dream: its speed, and its flicker measured on the frames it made."""
-    raws, outs = [], []
-    t0, c0 = time.perf_counter(), time.process_time()
-    for step in dream_video(clip, model, DreamConfig(), video):
+    frames, size = 0, None
+    meter, floor = FlickerMeter(), FlickerMeter()  # the dream's, and the raw clip's own
+    seconds = cpu = 0.0  # the video dream's own time: the flicker measure is left out
+    steps = dream_video(clip, model, DreamConfig(), video)
+    while True:
+        t0, c0 = time.perf_counter(), time.process_time()
+        step = next(steps, None)
+        seconds, cpu = seconds + time.perf_counter() - t0, cpu + time.process_time() - c0
+        if step is None:
+            break
         if step.final:
-            raws.append(step.raw)
-            outs.append(step.image)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+            frames, size = frames + 1, step.image.shape[:2]
+            meter.add(step.raw, step.image)
+            floor.add(step.raw, step.raw)
     return {
         "coherence": video.coherence,
         "max_side": video.max_side,
-        "frames": len(outs),
-        "size": list(outs[0].shape[:2]),
+        "frames": frames,
+        "size": list(size or (0, 0)),
         "seconds": round(seconds, 3),
-        "fps": round(len(outs) / seconds, 3),
+        "fps": round(frames / seconds, 3),
         # the process's CPU time (every thread): less sensitive to other processes than the wall
         # clock on a shared machine; frames per CPU-second x usable cores bounds a quiet run's fps
         "cpu_seconds": round(cpu, 3),
-        "frames_per_cpu_s": round(len(outs) / cpu, 3) if cpu > 0 else None,
-        "flicker": round(flicker(raws, outs), 3),
-        "raw_flicker": round(flicker(raws, raws), 3),
+        "frames_per_cpu_s": round(frames / cpu, 3) if cpu > 0 else None,
+        "flicker": round(meter.value or 0.0, 3),
+        "raw_flicker": round(floor.value or 0.0, 3),
     }
 
 

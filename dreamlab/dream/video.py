@@ -55,6 +55,7 @@ __all__ = [
     "VideoStep",
     "dream_video",
     "dream_video_to_file",
+    "FlickerMeter",
     "flicker",
     "pan_zoom_clip",
 ]
@@ -265,6 +266,37 @@ def dream_video_to_file(
     return path, writer.frames
 
 
+class FlickerMeter:
+    """Flicker measured as frames come (two frames held, never the clip): see :func:`flicker`."""
+
+    def __init__(self) -> None:
+        self._prev: tuple[np.ndarray, np.ndarray] | None = None
+        self._values: list[float] = []
+
+    def add(self, raw: np.ndarray, out: np.ndarray) -> None:
+        """The next frame: ``raw`` (the clip's) and ``out`` (the dreamed), both H x W x 3 uint8."""
+        if self._prev is not None:
+            self._values.append(_aligned_change(*self._prev, raw, out))
+        self._prev = (raw, out)
+
+    @property
+    def value(self) -> float | None:
+        """The mean so far (None before two frames)."""
+        return float(np.mean(self._values)) if self._values else None
+
+
+def _aligned_change(
+    raw0: np.ndarray, out0: np.ndarray, raw1: np.ndarray, out1: np.ndarray
+) -> float:
+    """Mean |out1 - out0 moved along the raw frames' motion| where the flow is trusted (0-255)."""
+    fwd = estimate_flow(raw0, raw1)  # (H, W, 2)
+    bwd = estimate_flow(raw1, raw0)  # (H, W, 2)
+    mask = occlusion_mask(fwd, bwd)  # (H, W)
+    aligned = warp(out0.astype(np.float32), bwd)  # (H, W, 3)
+    diff = np.abs(out1.astype(np.float32) - aligned).mean(axis=-1)  # (H, W)
+    return float((diff * mask).sum() / max(mask.sum(), 1.0))
+
+
 def flicker(raw: list[np.ndarray], out: list[np.ndarray]) -> float:
     """Mean change between consecutive output frames once aligned with the input's motion.
 
@@ -274,15 +306,11 @@ def flicker(raw: list[np.ndarray], out: list[np.ndarray]) -> float:
     """
     if len(raw) != len(out) or len(raw) < 2:
         raise ValueError("flicker needs two or more frames, as many raw as dreamed")
-    values = []
-    for i in range(1, len(raw)):
-        fwd = estimate_flow(raw[i - 1], raw[i])  # (H, W, 2)
-        bwd = estimate_flow(raw[i], raw[i - 1])  # (H, W, 2)
-        mask = occlusion_mask(fwd, bwd)  # (H, W)
-        aligned = warp(out[i - 1].astype(np.float32), bwd)  # (H, W, 3)
-        diff = np.abs(out[i].astype(np.float32) - aligned).mean(axis=-1)  # (H, W)
-        values.append(float((diff * mask).sum() / max(mask.sum(), 1.0)))
-    return float(np.mean(values))
+    meter = FlickerMeter()
+    for r, o in zip(raw, out, strict=True):
+        meter.add(r, o)
+    assert meter.value is not None
+    return meter.value
 
 
 def pan_zoom_clip(

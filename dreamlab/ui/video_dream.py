@@ -23,7 +23,14 @@ import streamlit as st
 
 from dreamlab.dream.coherence import METHODS
 from dreamlab.dream.config import DreamConfig
-from dreamlab.dream.video import UI_CAPS, VideoConfig, VideoRun, VideoStep, dream_video, flicker
+from dreamlab.dream.video import (
+    UI_CAPS,
+    FlickerMeter,
+    VideoConfig,
+    VideoRun,
+    VideoStep,
+    dream_video,
+)
 from dreamlab.media import VideoWriter
 from dreamlab.models import LoadedModel
 from dreamlab.ui.i18n import num, t
@@ -39,20 +46,18 @@ _SIDES = [128, 192, 256, 384, 512]
 _FPS = [4, 6, 8, 12, 15, 24, 30]
 _BUILTIN = {"photo": "chelsea", "seconds": 3.0, "fps": 12.0}  # the built-in clip: pan and zoom
 _DRAW_EVERY_S = 0.25
-_FLICKER_FRAMES = 24  # flicker is measured on the first frames of each run (kept small, in memory)
 _DEFAULTS = VideoConfig()
 
 
 @dataclass
 class _Output:
-    """One dreamed clip: its coherence, MP4 bytes, frames and its flicker (first frames)."""
+    """One dreamed clip: its coherence, MP4 bytes, frames and its flicker."""
 
     coherence: str
     data: bytes = b""
     frames: int = 0
     flicker: float | None = None
-    raws: list[np.ndarray] = field(default_factory=list, repr=False)
-    outs: list[np.ndarray] = field(default_factory=list, repr=False)
+    meter: FlickerMeter = field(default_factory=FlickerMeter, repr=False)
 
 
 @dataclass
@@ -252,9 +257,7 @@ def _dream(model: LoadedModel, config: DreamConfig, folder: Path) -> _Result:
             if step.final:
                 writers[i].write(step.image)
                 out.frames += 1
-                if len(out.raws) < _FLICKER_FRAMES:
-                    out.raws.append(step.raw)
-                    out.outs.append(step.image)
+                out.meter.add(step.raw, step.image)  # two frames held, never the clip
             live.draw(out, step)
         result.stopped = False
     finally:  # Stop, a closed tab, an error: what is done is kept, the job's files go
@@ -263,9 +266,7 @@ def _dream(model: LoadedModel, config: DreamConfig, folder: Path) -> _Result:
             run.close()
             path = writer.close()
             out.data = path.read_bytes() if path is not None else b""
-            if len(out.raws) >= 2:
-                out.flicker = flicker(out.raws, out.outs)
-            out.raws, out.outs = [], []
+            out.flicker, out.meter = out.meter.value, FlickerMeter()
     return result
 
 
