@@ -154,8 +154,8 @@ def _clip_file(folder: Path) -> tuple[Path, str]:
         upload = st.session_state.get("dv_upload")
         if upload is None:
             raise ValueError(t("video.no_upload"))
-        name = Path(upload.name).name or "clip.mp4"
-        path = folder / f"source{Path(name).suffix.lower()}"
+        name = Path(upload.name).name or "clip.mp4"  # no folders: the user's file name only
+        path = folder / name  # errors name the user's file
         path.write_bytes(upload.getvalue())
         return path, name
     from dreamlab.dream.video import pan_zoom_clip

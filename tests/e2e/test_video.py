@@ -23,9 +23,9 @@ def _slider_to(page, label: str, key: str) -> None:
 def test_upload_dream_and_download_the_mp4(page, app_url: str, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "walk.mp4", seconds=1.0, fps=12, w=160, h=96)
     open_page(page, app_url, "deepdream")
-    act_and_wait(page, lambda: page.get_by_role("button", name="Video", exact=True).click())
+    act_and_wait(page, lambda: page.get_by_role("radio", name="Video", exact=True).click())
     act_and_wait(page, lambda: page.get_by_text("Upload a clip", exact=True).click())
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(clip))
+    page.locator('.st-key-dv_upload input[type="file"]').set_input_files(str(clip))
     page.get_by_text("walk.mp4").first.wait_for()
     wait_idle(page)
     for label in ("Octaves", "Iterations per octave", "Frames per second"):
@@ -53,13 +53,14 @@ def test_a_text_file_named_mp4_is_one_line(page, app_url: str, tmp_path: Path) -
     fake = tmp_path / "notes.mp4"
     fake.write_text("not a film\n")
     open_page(page, app_url, "deepdream")
-    act_and_wait(page, lambda: page.get_by_role("button", name="Video", exact=True).click())
+    act_and_wait(page, lambda: page.get_by_role("radio", name="Video", exact=True).click())
     act_and_wait(page, lambda: page.get_by_text("Upload a clip", exact=True).click())
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(fake))
+    page.locator('.st-key-dv_upload input[type="file"]').set_input_files(str(fake))
     page.get_by_text("notes.mp4").first.wait_for()
     wait_idle(page)
     act_and_wait(page, lambda: page.get_by_role("button", name="Dream", exact=True).click())
     alert = page.locator('[data-testid="stAlert"]').filter(has_text="not a video")
     alert.wait_for()
-    assert "\n" not in alert.inner_text().strip()
+    text = alert.inner_text().replace("⚠️", "").strip()
+    assert text == "notes.mp4: not a video (or a format DreamLab cannot read)"
     assert page.locator('[data-testid="stException"]').count() == 0

@@ -87,8 +87,8 @@ def test_builtin_clip_dreams_offline(app) -> None:
 @pytest.mark.parametrize(
     ("name", "data", "expect"),
     [
-        ("notes.mp4", b"this is a text file\n", "not a video"),
-        ("film.mp4", None, "over the 20 s"),
+        ("notes.mp4", b"this is a text file\n", "notes.mp4: not a video"),
+        ("film.mp4", None, "film.mp4: 25.0 s to dream is over the 20 s"),
     ],
 )
 def test_bad_uploads_are_one_line(app, tmp_path: Path, name: str, data, expect: str) -> None:
