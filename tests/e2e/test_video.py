@@ -64,3 +64,18 @@ def test_a_text_file_named_mp4_is_one_line(page, app_url: str, tmp_path: Path) -
     text = alert.inner_text().replace("⚠️", "").strip()
     assert text == "notes.mp4: not a video (or a format DreamLab cannot read)"
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_stop_keeps_the_frames_dreamed(page, app_url: str) -> None:
+    open_page(page, app_url, "deepdream")
+    act_and_wait(page, lambda: page.get_by_role("radio", name="Video", exact=True).click())
+    act_and_wait(page, lambda: _slider_to(page, "Frame size", "Home"))  # 128 px, built-in clip
+    page.get_by_role("button", name="Dream", exact=True).click()
+    page.get_by_text("Optical flow: frame 2 of", exact=False).wait_for(timeout=240_000)
+    assert page.get_by_text("Raw frame", exact=False).count() >= 1  # the raw frame beside it
+    screenshot(page, "video-live")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped: the frames dreamed so far are kept.").wait_for(timeout=120_000)
+    wait_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_role("button", name="Download MP4").count() == 1
