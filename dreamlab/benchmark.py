@@ -403,11 +403,17 @@ def run_benchmark(
     """Every case on ``device``; the result is what ``dreamlab benchmark --json`` writes.
 
     ``only="engine"`` runs the engine-vs-seed cases alone, ``only="contention"`` the contention
-    case alone (a CPU with at least 2 usable cores; elsewhere it is skipped with a reason).
+    case alone (a CPU with at least 2 usable cores; elsewhere it is skipped with a reason),
+    ``only="video"`` the video dream's speed and flicker (``dreamlab.video_benchmark``).
     """
     dev = resolve_device(device)
     say = progress or (lambda _msg: None)
     result: dict[str, Any] = {"machine": machine_info(dev), "quick": quick, "cases": []}
+    if only == "video":
+        from dreamlab.video_benchmark import run_video_benchmark
+
+        result["video"] = run_video_benchmark(dev, quick=quick, progress=say)
+        return result
     if only != "contention":
         _engine_cases(result, dev, quick, say)
     if only in (None, "contention"):
@@ -518,6 +524,10 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             f"{e['peak_mem_mb']:.0f} MB) | seed {s['steps_per_s']:.1f} steps/s ({s['seconds']:.2f} s, "
             f"{s['peak_mem_mb']:.0f} MB) | x{c['speedup']:.2f}"
         )
+    if "video" in result:
+        from dreamlab.video_benchmark import video_lines
+
+        return [*lines, *video_lines(result["video"])]
     lines.append(f"targets: {result['targets']}")
     return lines
 

@@ -53,6 +53,20 @@ def _finite_float(text: str) -> float:
     return _checked(parse_float, text)
 
 
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
+
+
+def _nonneg_float(text: str) -> float:
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
+    return value
+
+
 def _vector(text: str) -> list[float]:
     """A JSON list of numbers, or a .json / .npy file holding one (a direction)."""
     path = Path(text)
@@ -141,17 +155,59 @@ def _cmd_convolve(args: argparse.Namespace) -> None:
 def _cmd_dream(args: argparse.Namespace) -> None:
     from dreamlab.backend import dream
     from dreamlab.dream.config import PRESETS
-    from dreamlab.dream.export import build_config, check_output, dream_model_name, dream_to_file
+    from dreamlab.dream.export import check_output, dream_model_name, dream_to_file
     from dreamlab.images import load_image
 
     check_output(args.output)  # before any work
+    if _is_video(args.image, args.output):
+        return _cmd_dream_video(args)
     noise = args.image == "noise"
     image = "noise" if noise else load_image(Path(args.image), max_side=None).array
-    guide = load_image(args.guide, max_side=None).array if args.guide else None
     args.model = dream_model_name(args.model, args.preset)  # unset: the preset's own network
     model = _model(args)
-    config = build_config(
+    config = _dream_settings(
+        args,
         model.name,
+        max_side=args.max_side,
+        zoom_frames=args.zoom_frames or None,
+        zoom=args.zoom,
+        rotate=args.rotate,
+    )
+    source = "noise" if noise else Path(args.image).name
+    result = dream_to_file(
+        image,
+        model,
+        args.output,
+        config,
+        source=source,
+        fps=args.fps or 10,
+        dreamer=_within_memory(dream),
+        preset=PRESETS[args.preset].label_for(model.name) if args.preset else None,
+    )
+    if result.note:
+        print(f"note: {result.note}", file=sys.stderr)
+    h, w = result.size
+    print(f"{result.path}\t{w}x{h}\t{result.steps} steps\t{result.frames} frame(s)")
+
+
+def _is_video(source: str, output: Path) -> bool:
+    """A clip to dream frame by frame (a GIF is one unless the output is a PNG)."""
+    from dreamlab.media import VIDEO_INPUT_SUFFIXES
+
+    suffix = Path(source).suffix.lower()
+    return suffix in VIDEO_INPUT_SUFFIXES and not (
+        suffix == ".gif" and output.suffix.lower() == ".png"
+    )
+
+
+def _dream_settings(args: argparse.Namespace, model_name: str, **extra: Any) -> Any:
+    """The DreamConfig the dream options make (a preset's settings under them), with ``extra``."""
+    from dreamlab.dream.export import build_config
+    from dreamlab.images import load_image
+
+    guide = load_image(args.guide, max_side=None).array if args.guide else None
+    return build_config(
+        model_name,
         args.preset,
         layer=args.layer,
         channel=args.channel,
@@ -161,33 +217,73 @@ def _cmd_dream(args: argparse.Namespace) -> None:
         lr=args.lr,
         jitter=args.jitter,
         smoothing=args.smoothing,
-        max_side=args.max_side,
         seed=args.seed,
         guide=guide,
-        zoom_frames=args.zoom_frames or None,
-        zoom=args.zoom,
-        rotate=args.rotate,
         precision=args.precision,
         objective=_dream_objective(args),
         logit=args.logit,
         direction=args.direction,
         transforms=args.transforms or None,
+        **extra,
     )
-    source = "noise" if noise else Path(args.image).name
-    result = dream_to_file(
-        image,
-        model,
-        args.output,
-        config,
-        source=source,
+
+
+def _cmd_dream_video(args: argparse.Namespace) -> None:
+    """Dream a clip frame by frame to an MP4 (audio kept) or a GIF, with a progress line."""
+    from dreamlab.backend import dream
+    from dreamlab.dream.export import dream_model_name
+    from dreamlab.dream.video import VideoConfig, dream_video, dream_video_to_file
+
+    if args.output.suffix.lower() not in (".mp4", ".gif"):
+        raise CliError(f"a video dream writes a .mp4 or .gif, not {args.output.name}")
+    if args.zoom_frames:
+        raise CliError("--zoom-frames is for photos: a video's frames come from the clip")
+    video = VideoConfig(
+        coherence=args.coherence,
+        blend=args.blend if args.blend is not None else VideoConfig.blend,
+        start=args.start,
+        end=args.end,
         fps=args.fps,
-        dreamer=_within_memory(dream),
-        preset=PRESETS[args.preset].label_for(model.name) if args.preset else None,
+        max_side=args.max_side or VideoConfig.max_side,
     )
-    if result.note:
-        print(f"note: {result.note}", file=sys.stderr)
-    h, w = result.size
-    print(f"{result.path}\t{w}x{h}\t{result.steps} steps\t{result.frames} frame(s)")
+    args.model = dream_model_name(args.model, args.preset)
+    model = _model(args)
+    config = _dream_settings(args, model.name)
+    run = dream_video(Path(args.image), model, config, video, dreamer=_within_memory(dream))
+    progress = _VideoProgress(run.total)
+    try:
+        path, frames = dream_video_to_file(
+            run, args.output, audio_from=Path(args.image), audio_start=video.start,
+            on_frame=progress,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        progress.end()
+        done = progress.frames
+        print(f"stopped: {args.output} keeps the {done} frame(s) made", file=sys.stderr)
+        raise
+    progress.end()
+    h, w = (run.info.height, run.info.width)
+    print(f"{path}\t{frames} frame(s)\t{run.fps:g} fps\tfrom {Path(args.image).name} ({w}x{h})")
+
+
+class _VideoProgress:
+    """The one progress line of a video dream on stderr: frames done, speed, time left."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.frames = total, 0
+        self._tty = sys.stderr.isatty()
+
+    def __call__(self, step: Any) -> None:
+        self.frames = step.frames_done
+        eta = step.eta
+        left = f"{int(eta // 60)}:{int(eta % 60):02d} left" if eta is not None else ""
+        line = f"frame {step.frames_done}/{step.total}  {step.fps:.2f} fps  {left}"
+        print(("\r" + line) if self._tty else line, end="" if self._tty else "\n", file=sys.stderr)
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        if self._tty and self.frames:
+            print(file=sys.stderr)
 
 
 def _within_memory(dreamer: Any) -> Any:
@@ -446,8 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gray", action="store_true", help="convolve the grayscale image")
     p.set_defaults(func=_cmd_convolve)
 
-    p = sub.add_parser("dream", help="DeepDream a photo (or noise)")
-    p.add_argument("image", help="an image file, or `noise`")
+    p = sub.add_parser("dream", help="DeepDream a photo (or noise), or a video frame by frame")
+    p.add_argument("image", help="an image file, `noise`, or a clip (.mp4 .webm .mov .gif)")
     p.add_argument("-o", "--output", required=True, type=Path, help=".png, .gif or .mp4")
     _add_common_model(p)
     p.set_defaults(model=None)  # None: the preset's own network, else efficientnet_lite0
@@ -468,7 +564,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zoom-frames", type=_nonneg_int, default=0, help="zoom loop: extra frames")
     p.add_argument("--zoom", type=_finite_float, default=None, help="zoom per loop frame (1.05)")
     p.add_argument("--rotate", type=_finite_float, default=None, help="degrees per loop frame")
-    p.add_argument("--fps", type=_positive_int, default=10)
+    p.add_argument(
+        "--fps",
+        type=_positive_float,
+        default=None,
+        help="frames per second of a GIF/MP4 (default 10); of a video dream: at most the clip's "
+        "(default: the clip's)",
+    )
+    p.add_argument("--start", type=_nonneg_float, default=0.0, help="video: start, in seconds")
+    p.add_argument("--end", type=_nonneg_float, default=None, help="video: end, in seconds")
+    p.add_argument(
+        "--coherence",
+        choices=("flow", "blend", "none"),
+        default="flow",
+        help="video: carry the dream along the optical flow (flow), mix in the last dreamed "
+        "frame (blend), or dream each frame alone (none)",
+    )
+    p.add_argument(
+        "--blend", type=_finite_float, default=None, help="video: share of the dream carried (0.9)"
+    )
     p.add_argument(
         "--precision",
         choices=("auto", "fp32", "bf16", "fp16"),
@@ -535,9 +649,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
     p.add_argument(
         "--only",
-        choices=["engine", "contention"],
+        choices=["engine", "contention", "video"],
         default=None,
-        help="run only the engine-vs-seed cases, or only the contention case",
+        help="run only the engine-vs-seed cases, the contention case, or the video dream's "
+        "speed and flicker",
     )
     p.set_defaults(func=_cmd_benchmark)
 

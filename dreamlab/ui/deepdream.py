@@ -27,7 +27,7 @@ from dreamlab.images import LoadedImage
 from dreamlab.job_costs import dream_run_cost
 from dreamlab.media import gif_bytes, mp4_bytes, png_bytes
 from dreamlab.models import LoadedModel, list_models
-from dreamlab.ui import classroom
+from dreamlab.ui import classroom, video_dream
 from dreamlab.ui.i18n import model_note, model_title, t
 from dreamlab.ui.widgets import (
     Throttle,
@@ -807,9 +807,12 @@ def _controls() -> tuple[LoadedModel, LoadedImage | None, bool, str, bool]:
     _init_state()
     picked = model_picker("dd")  # an unavailable model says why right under the picker
     model, usable = _usable_model(picked)
-    image = image_picker("dd")
+    video = video_dream.source_is_video()  # a clip instead of a photo (ui/video_dream.py)
+    image = None if video else image_picker("dd")
     _preset_picker(str(st.session_state.get("dd_model", model.name)))
-    pressed, layer = _form(model, usable and image is not None)
+    pressed, layer = _form(model, usable and (video or image is not None))
+    if video:
+        video_dream.controls()
     _guide_controls()
     _layer_controls(model, layer)
     return model, image, pressed, layer, usable
@@ -843,6 +846,9 @@ def render() -> None:
         classroom.share_controls()
         lesson("deepdream")
     with view:
+        if st.session_state.get("dd_media") == "video":
+            video_dream.view(model, pressed and usable, lambda: _config(model, layer))
+            return
         if pressed and usable and image is not None:
             _dream_now(model, image, layer)
         if st.session_state.get("dd_error"):
