@@ -7,6 +7,7 @@ its :class:`ModelSpec`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +40,14 @@ __all__ = [
     "ModelError",
     "ModelInfo",
     "ModelSpec",
+    "SpecOnlyModel",
     "Status",
     "UnknownLayerError",
     "get_spec",
     "list_models",
     "load_model",
     "load_spec",
+    "load_spec_only",
     "load_state_dict_bytes",
     "model_status",
     "register_model",
@@ -160,6 +163,7 @@ class LoadedModel:
     device: torch.device
     categories: list[str]
     weights_note: str = ""
+    own_weights: bool = False  # the user's state dict: a backend does not have these weights
     _mean: torch.Tensor = field(init=False, repr=False)
     _std: torch.Tensor = field(init=False, repr=False)
 
@@ -170,6 +174,12 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def servable(self) -> bool:
+        """Whether a ``dreamlab serve`` backend can run this model's jobs (it has only the
+        registered weights, not the user's own)."""
+        return not self.own_weights
 
     @property
     def layers(self) -> list[str]:
@@ -276,7 +286,38 @@ def load_spec(
     if state is not None:
         _apply_state_dict(module, state, spec.title)
     _freeze(module).to(dev)
-    return LoadedModel(spec, module, dev, list(spec.categories()), note)
+    return LoadedModel(spec, module, dev, list(spec.categories()), note, weights is not None)
+
+
+class SpecOnlyModel(LoadedModel):
+    """A model known by its spec alone (layers, categories, input size), for a front end whose
+    jobs run at a backend: its weights are not read until something here uses :attr:`module`
+    (then once, shared)."""
+
+    @property  # type: ignore[override]
+    def module(self) -> nn.Module:
+        with _THIN_LOCK:
+            if self._module is None:
+                self._module = load_spec(self.spec, self.device).module
+            return self._module
+
+    @module.setter
+    def module(self, value: nn.Module | None) -> None:
+        self._module = value
+
+    @property
+    def weights_loaded(self) -> bool:
+        return self._module is not None
+
+
+_THIN_LOCK = threading.Lock()
+
+
+def load_spec_only(name: str, device: str | torch.device = "cpu") -> LoadedModel:
+    """A registered model's spec as a :class:`LoadedModel` without its weights (a thin front end:
+    the backend runs the jobs); its weights load here only if something runs locally."""
+    spec = get_spec(name)
+    return SpecOnlyModel(spec, None, resolve_device(device), list(spec.categories()))  # type: ignore[arg-type]
 
 
 def download(name: str) -> Iterator[tuple[int, int]]:

@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from dreamlab.activations import layer_maps
-from dreamlab.backend import dream
+from dreamlab.backend import dream, is_remote
 from dreamlab.dream import PRESETS, DreamConfig, DreamFrame, DreamRun, FrameStore
 from dreamlab.dream.export import dream_params
 from dreamlab.dream.store import decode, encode
@@ -528,7 +528,7 @@ def _live(runs: dict[str, _RunState]) -> None:
     left, right = view_columns(2)
     frame_box, maps_box = left.empty(), right.empty()
     throttle = Throttle(_DRAW_EVERY_S)
-    frames = gated(_chain(runs), queue)
+    frames = gated(_chain(runs), queue, remote=all(is_remote(s.run) for s in runs.values()))
     try:
         for done, (state, frame) in enumerate(frames, start=1):
             draw = throttle.due(force=frame.done)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
@@ -34,7 +35,8 @@ from dreamlab.models import (
     load_model,
     load_spec,
 )
-from dreamlab.models.registry import download
+from dreamlab.backend import backend_url, is_remote, place_reporter, set_session
+from dreamlab.models.registry import download, load_spec_only
 from dreamlab.ui.i18n import LANGS, error_text, model_note, model_title, t
 
 __all__ = [
@@ -115,7 +117,9 @@ def _init_from_query() -> None:
 
 
 def setup_sidebar() -> None:
-    """Language switch, presenter mode and device picker, drawn on every page."""
+    """Language switch, presenter mode and device picker, drawn on every page; this browser
+    session's id for the backend (its jobs are queued and bounded as this session's)."""
+    set_session(st.session_state.setdefault("_backend_session", uuid.uuid4().hex))
     _init_from_query()
     with st.sidebar:
         st.radio(
@@ -166,7 +170,7 @@ class Throttle:
 
 def model_key(model: LoadedModel) -> str:
     """A cache key for a loaded model (Streamlit's caches cannot hash the module itself)."""
-    return f"{model.name}|{model.device}|{model.weights_note}|{id(model.module)}"
+    return f"{model.name}|{model.device}|{model.weights_note}|{id(model)}"
 
 
 def presenting() -> bool:
@@ -331,6 +335,8 @@ def cached_model(
     """
     if _spec is not None:
         return load_spec(_spec, device=device, weights=_weights)
+    if _weights is None and backend_url() is not None:  # a thin front end: the backend runs it
+        return load_spec_only(name, device=device)
     return load_model(name, device=device, weights=_weights)
 
 
@@ -443,17 +449,25 @@ def shared_gate() -> JobGate:
 
 
 def gated(
-    frames: Iterable[T], placeholder: st.delta_generator.DeltaGenerator | None = None
+    frames: Iterable[T],
+    placeholder: st.delta_generator.DeltaGenerator | None = None,
+    *,
+    remote: bool | None = None,
 ) -> Iterator[T]:
     """Pull ``frames`` once this session has a seat, one fair turn per frame; show its place in
     the queue meanwhile.
 
     The seat is given back when the loop ends, breaks, or Streamlit interrupts the run (Stop, or a
     closed tab: the next ``st`` call in the drawing loop raises, closing this generator).
+    ``remote`` (None: ask ``frames``): the frames are made at the backend, so they take no seat
+    here; the place shown is the one at the GPU server, streamed from it.
     """
+    box = placeholder or st.empty()
+    if remote if remote is not None else is_remote(frames):
+        yield from _remote_frames(frames, box)
+        return
     gate = shared_gate()
     ticket = gate.enter()
-    box = placeholder or st.empty()
     try:
         while not gate.wait_turn(ticket, timeout=0.25):
             box.info(t("common.queue", position=ticket.position, running=gate.running))
@@ -462,3 +476,16 @@ def gated(
     finally:
         gate.leave(ticket)
         release_memory()  # a heavy job just ended: hand its freed memory back
+
+
+def _remote_frames(frames: Iterable[T], box: st.delta_generator.DeltaGenerator) -> Iterator[T]:
+    """Frames made at the backend, with the place at its queue shown while they wait."""
+
+    def show(place: int, of: int) -> None:
+        if place:
+            box.info(t("serve.waiting", place=place, of=of))
+        else:
+            box.empty()
+
+    with place_reporter(show):  # this thread's (the session's script thread) while pulling
+        yield from frames

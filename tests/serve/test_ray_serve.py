@@ -65,7 +65,7 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp_dir, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
-        caps = Caps(max_side=256, max_steps=400, max_jobs_per_client=3)
+        caps = Caps(max_side=256, max_steps=400, max_jobs_per_session=3)
         serve.run(build_app("cpu", caps, num_cpus=0), name="dreamlab", route_prefix="/")
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -41,7 +41,7 @@ def _messages(data: bytes) -> list:
 
 @pytest.fixture(scope="module")
 def service() -> DreamService:
-    return DreamService("cpu", Caps(max_steps=60, max_side=256, max_jobs_per_client=1))
+    return DreamService("cpu", Caps(max_steps=60, max_side=256, max_jobs_per_session=1))
 
 
 # ---------------------------------------------------------------- wire
@@ -137,20 +137,38 @@ def test_bad_dreams_are_refused_with_one_line(service, payload, status, kind) ->
     assert service.stats()["running"] == 0  # refused, not queued
 
 
-def test_jobs_per_client_are_bounded(service) -> None:
-    first = service.start_dream({"image": "noise", "config": TINY}, "alice")
-    with pytest.raises(ServiceError) as info:
-        service.start_dream({"image": "noise", "config": TINY}, "alice")
-    assert info.value.status == 429
-    other = service.start_dream({"image": "noise", "config": TINY}, "bob")  # others still may
+def test_jobs_per_session_are_bounded(service) -> None:
+    first = service.start_dream({"image": "noise", "config": TINY}, "alice", "fe")
+    with pytest.raises(DreamLabError) as info:
+        service.start_dream({"image": "noise", "config": TINY}, "alice", "fe")
+    assert info.value.status == 429 and info.value.kind == "too_many_jobs"
+    other = service.start_dream({"image": "noise", "config": TINY}, "bob", "fe")  # same front end
     kinds = [m.kind for m in _messages(b"".join(first))]
     assert kinds[0] == "plan" and kinds[-1] == "end" and kinds.count("frame") == 6
-    other.close()  # never read: closing frees the slot
-    again = service.start_dream({"image": "noise", "config": TINY}, "alice")
+    other.close()  # never read: closing frees the place
+    again = service.start_dream({"image": "noise", "config": TINY}, "alice", "fe")
     plan = plan_from(_messages(next(iter(again)))[0])
     assert plan.total == 6
     again.close()
     assert service.stats()["running"] == 0
+
+
+def test_a_waiting_job_streams_its_place_then_runs() -> None:
+    """One seat: the second session's stream says its place until the first job ends."""
+    svc = DreamService("cpu", Caps(max_steps=60, max_side=256, seats=1), batching=False)
+    first = svc.start_dream({"image": "noise", "config": TINY}, "a", "fe1")
+    second = svc.start_dream({"image": "noise", "config": TINY}, "b", "fe2")
+    first_stream, second_stream = iter(first), iter(second)
+    assert _messages(next(first_stream))[0].kind == "plan"
+    assert _messages(next(first_stream))[0].kind == "frame"  # seated: it runs
+    assert _messages(next(second_stream))[0].kind == "plan"
+    waiting = _messages(next(second_stream))[0]
+    assert (waiting.kind, waiting.meta) == ("queue", {"place": 1, "of": 1})
+    assert svc.stats()["queue"]["waiting"] == 1
+    first.close()  # Stop: the seat goes to the waiting job at once
+    kinds = [m.kind for m in _messages(b"".join(second_stream))]
+    assert kinds.count("frame") == 6 and kinds[-1] == "end"
+    assert svc.stats()["queue"]["seated"] == 0 and svc.stats()["cancelled"] == 1
 
 
 def test_visualize_maps_and_classify(service, lite0, chelsea) -> None:
