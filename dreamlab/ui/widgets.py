@@ -15,6 +15,7 @@ from typing import TypeVar
 import numpy as np
 import streamlit as st
 
+from dreamlab.backend import backend_url, is_remote, place_reporter, set_session
 from dreamlab.device import available_devices
 from dreamlab.images import (
     DEFAULT_MAX_SIDE,
@@ -35,7 +36,6 @@ from dreamlab.models import (
     load_model,
     load_spec,
 )
-from dreamlab.backend import backend_url, is_remote, place_reporter, set_session
 from dreamlab.models.registry import download, load_spec_only
 from dreamlab.ui.i18n import LANGS, error_text, model_note, model_title, t
 

@@ -90,9 +90,7 @@ def test_fair_shares_over_many_turns() -> None:
     length = {"short": 1.0, "long": 4.0}
     live = {s: [q.enter(s, "fe") for _ in range(3)] for s in used}
     for _ in range(60):
-        (session, ticket) = next(
-            (s, t) for s, ts in live.items() for t in ts if q.place(t).seated
-        )
+        (session, ticket) = next((s, t) for s, ts in live.items() for t in ts if q.place(t).seated)
         clock.now += length[session]
         used[session] += length[session]
         live[session].remove(ticket)
