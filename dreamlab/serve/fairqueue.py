@@ -118,8 +118,8 @@ class ClassQueue:
             number = next(self._numbers)
             self._tickets[number] = _Ticket(session, front_end)
             self.counts["entered"] += 1
-            self.peak_waiting = max(self.peak_waiting, len(self._waiting()))
             self._seat_next()
+            self.peak_waiting = max(self.peak_waiting, len(self._waiting()))
             return number
 
     def leave(self, ticket: int) -> None:

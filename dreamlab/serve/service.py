@@ -55,6 +55,8 @@ class Caps:
     seats: int | None = None  # jobs running at once (None: max_batch with batching, else 4)
     max_waiting: int = 256  # jobs waiting for a seat (503 beyond: the queue is full)
     max_jobs_per_session: int = 4  # one session's jobs, seated or waiting (429 beyond)
+    gather_s: float = 3.0  # with batching, the most a seated dream waits for others to start
+    gather_quiet_s: float = 0.5  # ... it starts once no other dream was seated for this long
 
     def seats_for(self, batching: bool) -> int:
         """The seats: as many as a batch holds when batching, else a few threads at once."""
@@ -149,6 +151,8 @@ class DreamService:
         )
         self._models: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._seated = threading.Condition()
+        self._last_seat = float("-inf")
         self.counts = {"started": 0, "finished": 0, "cancelled": 0, "refused": 0}
 
     # ------------------------------------------------------------ models and stats
@@ -247,11 +251,30 @@ class DreamService:
         while True:
             place = self.queue.wait(ticket, timeout=_POLL_S)
             if place.seated:
+                with self._seated:
+                    self._last_seat = time.monotonic()
+                    self._seated.notify_all()
                 return
             now = time.monotonic()
             if place != last or now - sent_at >= _KEEPALIVE_S:
                 yield encode("queue", {"place": place.place, "of": place.of})
                 last, sent_at = place, now
+
+    def _gather(self) -> None:
+        """With batching, a just-seated dream starts once no other was seated for
+        ``gather_quiet_s`` (at most ``gather_s``): a class pressing Dream at once then steps
+        through the same octaves together, so its steps share batches from the first to the
+        last (dreams started apart are at different image sizes, which cannot share a batch)."""
+        if self.batcher is None:
+            return
+        deadline = time.monotonic() + self.caps.gather_s
+        with self._seated:
+            while True:
+                now = time.monotonic()
+                until = min(self._last_seat + self.caps.gather_quiet_s, deadline)
+                if now >= until:
+                    return
+                self._seated.wait(until - now)
 
     def dream_config(self, payload: dict[str, Any]) -> Any:
         """The request's DreamConfig (unknown settings refused), checked against the caps."""
@@ -295,6 +318,7 @@ class DreamService:
         yield plan_message(run.plan, model.spec.mean, model.spec.std)
         try:
             yield from self._seat(ticket)
+            self._gather()
         except BaseException:
             run.close()
             raise
