@@ -20,7 +20,6 @@ is handed to the callback of :func:`place_reporter` (the page's waiting line).
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +28,8 @@ from functools import cache
 from typing import Any, TypeVar
 
 import numpy as np
+
+from dreamlab.serve.places import place_reporter, report_place
 
 __all__ = [
     "backend_for",
@@ -53,7 +54,6 @@ ENV_TOKEN = "DREAMLAB_BACKEND_TOKEN"
 T = TypeVar("T")
 
 _SESSION: ContextVar[str] = ContextVar("dreamlab_session", default="")
-_REPORTER = threading.local()  # .callback: where this thread's waiting jobs report their place
 
 
 @cache
@@ -71,25 +71,6 @@ def set_session(session: str) -> None:
 def session_id() -> str:
     """The session sent with this thread's requests ('' : the process is the session)."""
     return _SESSION.get()
-
-
-@contextmanager
-def place_reporter(callback: Callable[[int, int], None]) -> Iterator[None]:
-    """Inside the block, remote jobs pulled in this thread report ``(place, of)`` while they
-    wait for a seat at the backend (0 when seated)."""
-    before = getattr(_REPORTER, "callback", None)
-    _REPORTER.callback = callback
-    try:
-        yield
-    finally:
-        _REPORTER.callback = before
-
-
-def report_place(place: int, of: int) -> None:
-    """Hand a waiting job's place to this thread's reporter, if any (else nothing)."""
-    callback = getattr(_REPORTER, "callback", None)
-    if callback is not None:
-        callback(place, of)
 
 
 def is_remote(run: object) -> bool:

@@ -6,7 +6,7 @@ backend without installing Ray. Each call checks the request at the service befo
 a :class:`~dreamlab.errors.DreamLabError` with the same kind), exactly when the local call would.
 An unreachable backend is one line saying so (:class:`BackendUnreachable`). Closing a run (or
 dropping it) closes the connection, and the service stops the job (or frees its queue place).
-While a job waits for a seat, its place is handed to :func:`dreamlab.backend.report_place`.
+While a job waits for a seat, its place is handed to :func:`dreamlab.serve.places.report_place`.
 Each request says who sends it (``X-DreamLab-Client``: the front end or process;
 ``X-DreamLab-Session``: the browser session) and carries the token, if any, as
 ``Authorization: Bearer TOKEN``.
@@ -28,6 +28,7 @@ import torch
 from dreamlab.dream.engine import DreamRun
 from dreamlab.dream.frames import DreamFrame
 from dreamlab.errors import DreamLabError
+from dreamlab.serve.places import report_place
 from dreamlab.serve.wire import Message, frame_from, plan_from, read_message, vis_from
 
 __all__ = [
@@ -83,8 +84,6 @@ def image_b64(image: Any) -> str:
 
 def _waited(messages: Iterator[Message]) -> Iterator[Message]:
     """The messages, less the ``queue`` ones (the place while waiting), which are reported."""
-    from dreamlab.backend import report_place
-
     waited = False
     for msg in messages:
         if msg.kind == "queue":
