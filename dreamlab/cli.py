@@ -53,6 +53,13 @@ def _finite_float(text: str) -> float:
     return _checked(parse_float, text)
 
 
+def _seconds(text: str) -> float:
+    value = _checked(parse_float, text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds (0 or more), got {text!r}")
+    return value
+
+
 def _vector(text: str) -> list[float]:
     """A JSON list of numbers, or a .json / .npy file holding one (a direction)."""
     path = Path(text)
@@ -301,7 +308,7 @@ def _cmd_serve(args: argparse.Namespace) -> None:
     from dreamlab.serve.service import Caps
 
     token = _serve_token(args.token_file)
-    caps = Caps(max_batch=args.max_batch, max_waiting=args.queue)
+    caps = Caps(max_batch=args.max_batch, max_waiting=args.queue, gather_s=args.gather)
     ready = lambda url: print(f"DreamLab backend on {url} (Ctrl-C stops it)", flush=True)  # noqa: E731
     batching = {"auto": None, "on": True, "off": False}[args.batching]
     serve_forever(
@@ -584,6 +591,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--queue", type=_positive_int, default=256, help="most jobs waiting for a seat (503 beyond)"
+    )
+    p.add_argument(
+        "--gather",
+        type=_seconds,
+        default=4.0,
+        help="with batching, the most seconds a dream waits for others pressed at once to start "
+        "with it (0: never)",
     )
     p.set_defaults(func=_cmd_serve)
     for name in ("classify", "dream", "visualize"):  # the heavy commands: --backend URL

@@ -72,6 +72,8 @@ async def _stream(job: Job) -> AsyncIterator[bytes]:
             yield message
     finally:
         stop.set()
+        if not job.finished:
+            job.cancel()  # a disconnect frees the seat or queue place now, not at the next frame
 
 
 def authorized(header: str, token: str | None) -> bool:

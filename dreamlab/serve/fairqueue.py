@@ -42,7 +42,8 @@ class QueueError(DreamLabError):
 
 @dataclass(frozen=True)
 class Place:
-    """Where a ticket stands: seated (``place`` 0), or ``place`` of ``of`` waiting (1-based)."""
+    """Where a ticket stands: seated (``place`` 0), ``place`` of ``of`` waiting (1-based), or
+    gone (``place`` -1: it left, or never was)."""
 
     place: int
     of: int
@@ -50,6 +51,10 @@ class Place:
     @property
     def seated(self) -> bool:
         return self.place == 0
+
+    @property
+    def gone(self) -> bool:
+        return self.place < 0
 
 
 @dataclass
@@ -141,8 +146,7 @@ class ClassQueue:
     # ------------------------------------------------------------ waiting
 
     def wait(self, ticket: int, timeout: float | None = None) -> Place:
-        """Block until the ticket is seated or ``timeout`` passes; its :class:`Place` then.
-        A ticket that left (or never was) reads as seated: there is nothing to wait for."""
+        """Block until the ticket is seated, gone or ``timeout`` passes; its :class:`Place` then."""
         with self._cond:
             self._cond.wait_for(lambda: self._seated_or_gone(ticket), timeout=timeout)
             return self._place(ticket)
@@ -174,6 +178,8 @@ class ClassQueue:
 
     def _place(self, ticket: int) -> Place:
         waiting = self._order()
+        if ticket not in self._tickets:
+            return Place(-1, len(waiting))
         if ticket not in waiting:
             return Place(0, len(waiting))
         return Place(waiting.index(ticket) + 1, len(waiting))

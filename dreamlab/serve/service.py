@@ -55,8 +55,8 @@ class Caps:
     seats: int | None = None  # jobs running at once (None: max_batch with batching, else 4)
     max_waiting: int = 256  # jobs waiting for a seat (503 beyond: the queue is full)
     max_jobs_per_session: int = 4  # one session's jobs, seated or waiting (429 beyond)
-    gather_s: float = 3.0  # with batching, the most a seated dream waits for others to start
-    gather_quiet_s: float = 0.5  # ... it starts once no other dream was seated for this long
+    gather_s: float = 4.0  # with batching, the most a seated dream waits for others to start
+    gather_quiet_s: float = 1.0  # ... it starts once no other dream was seated for this long
 
     def seats_for(self, batching: bool) -> int:
         """The seats: as many as a batch holds when batching, else a few threads at once."""
@@ -100,6 +100,10 @@ def _field(payload: dict[str, Any], name: str, kinds: type | tuple, default: Any
     return value
 
 
+class _Left(Exception):
+    """The job's client left while it waited: it ends without a step (nothing to send)."""
+
+
 class Job:
     """A streamed job: an iterator of wire messages; :meth:`close` stops it (a disconnect) and
     frees its seat or queue place."""
@@ -108,16 +112,25 @@ class Job:
         self._service, self.ticket, self._messages = service, ticket, messages
         self.finished = False
         self._closed = False
+        self._cancelled = False
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._messages
             self.finished = True
+        except _Left:
+            self._cancelled = True
         except Exception as exc:  # after the first byte, an error is one more message
             _, body = error_body(exc)
             yield encode("error", body)
         finally:
             self.close()
+
+    def cancel(self) -> None:
+        """The client left (from any thread): free the seat or place now; the job's own thread
+        sees it at its next look (a waiting job within a fraction of a second) and stops."""
+        self._cancelled = True
+        self._service.queue.leave(self.ticket)
 
     def close(self) -> None:
         """Stop now (idempotent): the dream's generator is closed, the seat or place freed."""
@@ -127,7 +140,7 @@ class Job:
         close = getattr(self._messages, "close", None)
         if close is not None:
             close()
-        self._service._release(self.ticket, cancelled=not self.finished)
+        self._service._release(self.ticket, cancelled=self._cancelled or not self.finished)
 
 
 class DreamService:
@@ -145,7 +158,9 @@ class DreamService:
         None: this replica's own."""
         self.device = device
         self.caps = caps or Caps()
-        self.batcher = GradientBatcher(max_batch=self.caps.max_batch) if batching else None
+        self.batcher = (
+            GradientBatcher(max_batch=self.caps.max_batch, max_wait_s=0.05) if batching else None
+        )
         self.queue = queue or ClassQueue(
             self.caps.seats_for(batching), self.caps.max_waiting, self.caps.max_jobs_per_session
         )
@@ -246,10 +261,13 @@ class DreamService:
         return Job(self, ticket, messages)
 
     def _seat(self, ticket: int) -> Iterator[bytes]:
-        """Wait for a seat, sending the ticket's place when it changes (and every few seconds)."""
+        """Wait for a seat, sending the ticket's place when it changes (and every few seconds);
+        a ticket that left meanwhile (the client went) ends the job here."""
         last, sent_at = None, float("-inf")
         while True:
             place = self.queue.wait(ticket, timeout=_POLL_S)
+            if place.gone:
+                raise _Left
             if place.seated:
                 with self._seated:
                     self._last_seat = time.monotonic()
@@ -265,7 +283,7 @@ class DreamService:
         ``gather_quiet_s`` (at most ``gather_s``): a class pressing Dream at once then steps
         through the same octaves together, so its steps share batches from the first to the
         last (dreams started apart are at different image sizes, which cannot share a batch)."""
-        if self.batcher is None:
+        if self.batcher is None or self.caps.gather_s <= 0:
             return
         deadline = time.monotonic() + self.caps.gather_s
         with self._seated:

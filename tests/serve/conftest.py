@@ -60,7 +60,15 @@ def ray_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp_dir, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
-        caps = Caps(max_side=256, max_steps=400, max_jobs_per_session=3, max_batch=SEATS)
+        # a long gather: the eight tabs' dreams start together however loaded the machine is
+        caps = Caps(
+            max_side=256,
+            max_steps=400,
+            max_jobs_per_session=3,
+            max_batch=SEATS,
+            gather_s=30,
+            gather_quiet_s=3,
+        )
         app = build_app("cpu", caps, batching=True, num_cpus=0, token=TOKEN)
         serve.run(app, name="dreamlab", route_prefix="/")
         yield f"http://127.0.0.1:{port}"

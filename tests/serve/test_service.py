@@ -267,3 +267,19 @@ def test_dreamlab_works_without_ray() -> None:
     last = proc.stderr.strip().splitlines()[-1]
     assert last == 'error: dreamlab serve needs Ray Serve: pip install "dreamlab[serve]"'
     assert "Traceback" not in proc.stderr
+
+
+def test_a_client_leaving_frees_its_place_at_once() -> None:
+    """A disconnect (``cancel``, from the web side's thread) frees the place before the job's
+    own thread looks again; that thread then ends the job without a step."""
+    svc = DreamService("cpu", Caps(max_steps=60, max_side=256, seats=1), batching=False)
+    first = svc.start_dream({"image": "noise", "config": TINY}, "a", "fe")
+    waiting = svc.start_dream({"image": "noise", "config": TINY}, "b", "fe")
+    running, stream = iter(first), iter(waiting)
+    next(running), next(stream)  # both plans sent; the second waits
+    waiting.cancel()
+    assert svc.stats()["queue"]["waiting"] == 0
+    assert [m.kind for m in _messages(b"".join(stream))] in (["queue"], [])  # no frame, no error
+    assert svc.stats()["cancelled"] == 1
+    first.close()
+    assert svc.stats()["queue"]["seated"] == 0
