@@ -283,3 +283,21 @@ def test_a_client_leaving_frees_its_place_at_once() -> None:
     assert svc.stats()["cancelled"] == 1
     first.close()
     assert svc.stats()["queue"]["seated"] == 0
+
+
+def test_serve_token_file_errors_are_one_line(tmp_path, capsys, monkeypatch) -> None:
+    pytest.importorskip("ray")
+    from dreamlab.cli import _serve_token, main
+
+    empty = tmp_path / "token"
+    empty.write_text("\n")
+    for path in (tmp_path / "missing", empty):
+        assert main(["serve", "--token-file", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "token file" in err and "\n" not in err
+    empty.write_text("  s3cret \nignored\n")
+    assert _serve_token(empty) == "s3cret"
+    monkeypatch.setenv("DREAMLAB_SERVE_TOKEN", "from-env")
+    assert _serve_token(None) == "from-env"
+    monkeypatch.delenv("DREAMLAB_SERVE_TOKEN")
+    assert _serve_token(None) is None
