@@ -128,16 +128,19 @@ def stats(port: int) -> dict[str, Any]:
         return json.loads(answer.read())
 
 
-async def run_class(urls: list[str], sessions: int, timeout_s: float) -> list:
-    """``sessions`` tabs, spread over ``urls`` in turn, pressing Dream together."""
+async def run_class(urls: list[str], sessions: int, timeout_s: float, stagger_s: float) -> list:
+    """``sessions`` tabs, spread over ``urls`` in turn, opened ``stagger_s`` apart (thirty pages
+    loading at once on a loaded machine abort), pressing Dream together once all are loaded."""
     from playwright.async_api import async_playwright
+
+    async def tab(i: int, browser, bell: Bell):
+        await asyncio.sleep(i * stagger_s)
+        return await one_session(browser, urls[i % len(urls)], bell, 1, timeout_s)
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         bell = Bell(sessions)
-        tasks = [
-            one_session(browser, urls[i % len(urls)], bell, 1, timeout_s) for i in range(sessions)
-        ]
+        tasks = [tab(i, browser, bell) for i in range(sessions)]
         results = await asyncio.gather(*tasks)
         await browser.close()
     return list(results)
@@ -175,7 +178,7 @@ def measure_case(
     t0 = time.monotonic()
     try:
         with pinned(client_cpus):
-            results = asyncio.run(run_class(urls, sessions, args.timeout))
+            results = asyncio.run(run_class(urls, sessions, args.timeout, args.stagger))
     finally:
         wall = time.monotonic() - t0
         used = service_cpu.used()
@@ -214,6 +217,7 @@ def main() -> None:
     parser.add_argument("--batching", choices=("on", "off"), default="on")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--timeout", type=float, default=900, help="per-session limit, seconds")
+    parser.add_argument("--stagger", type=float, default=1.0, help="seconds between tab openings")
     parser.add_argument(
         "--no-pin", action="store_true", help="do not pin servers and browsers apart"
     )
