@@ -595,9 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gather",
         type=_seconds,
-        default=4.0,
-        help="with batching, the most seconds a dream waits for others pressed at once to start "
-        "with it (0: never)",
+        default=10.0,
+        help="with batching, the most seconds a dream waits to start in step with others "
+        "(the dreams pressed with it, or after the ones running now; 0: never)",
     )
     p.set_defaults(func=_cmd_serve)
     for name in ("classify", "dream", "visualize"):  # the heavy commands: --backend URL

@@ -85,6 +85,12 @@ class GradientBatcher:
         self._last_compute_s = 0.0
         self.stats = BatchStats(cap=max_batch)
 
+    @property
+    def active(self) -> int:
+        """Dreams stepping now (registered with :meth:`job`)."""
+        with self._lock:
+            return self._active
+
     @contextlib.contextmanager
     def job(self) -> Iterator[None]:
         """Count a dream as active while it runs (the batcher waits for every active dream)."""

@@ -55,8 +55,8 @@ class Caps:
     seats: int | None = None  # jobs running at once (None: max_batch with batching, else 4)
     max_waiting: int = 256  # jobs waiting for a seat (503 beyond: the queue is full)
     max_jobs_per_session: int = 4  # one session's jobs, seated or waiting (429 beyond)
-    gather_s: float = 4.0  # with batching, the most a seated dream waits for others to start
-    gather_quiet_s: float = 1.0  # ... it starts once no other dream was seated for this long
+    gather_s: float = 10.0  # with batching, the most a dream waits to start with a cohort
+    gather_quiet_s: float = 1.0  # ... a cohort starts once no dream was seated for this long
 
     def seats_for(self, batching: bool) -> int:
         """The seats: as many as a batch holds when batching, else a few threads at once."""
@@ -168,6 +168,7 @@ class DreamService:
         self._lock = threading.Lock()
         self._seated = threading.Condition()
         self._last_seat = float("-inf")
+        self._cohort = 0  # bumped each time a cohort of gathered dreams starts
         self.counts = {"started": 0, "finished": 0, "cancelled": 0, "refused": 0}
 
     # ------------------------------------------------------------ models and stats
@@ -279,20 +280,24 @@ class DreamService:
                 last, sent_at = place, now
 
     def _gather(self) -> None:
-        """With batching, a just-seated dream starts once no other was seated for
-        ``gather_quiet_s`` (at most ``gather_s``): a class pressing Dream at once then steps
-        through the same octaves together, so its steps share batches from the first to the
-        last (dreams started apart are at different image sizes, which cannot share a batch)."""
+        """With batching, dreams start in cohorts, so a class's steps share batches from the
+        first to the last (dreams started apart are at different image sizes, which cannot share
+        a batch). A seated dream waits until no other was seated for ``gather_quiet_s`` and no
+        dream is stepping (the cohort before it is done), or at most ``gather_s``; then every
+        dream waiting so starts at once."""
         if self.batcher is None or self.caps.gather_s <= 0:
             return
         deadline = time.monotonic() + self.caps.gather_s
         with self._seated:
-            while True:
+            cohort = self._cohort
+            while self._cohort == cohort:
                 now = time.monotonic()
-                until = min(self._last_seat + self.caps.gather_quiet_s, deadline)
-                if now >= until:
+                quiet_at = self._last_seat + self.caps.gather_quiet_s
+                if now >= deadline or (now >= quiet_at and self.batcher.active == 0):
+                    self._cohort += 1  # this cohort starts: everyone waiting with it goes now
+                    self._seated.notify_all()
                     return
-                self._seated.wait(until - now)
+                self._seated.wait(max(0.0, min(deadline, max(quiet_at, now + _POLL_S)) - now))
 
     def dream_config(self, payload: dict[str, Any]) -> Any:
         """The request's DreamConfig (unknown settings refused), checked against the caps."""

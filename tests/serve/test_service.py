@@ -301,3 +301,26 @@ def test_serve_token_file_errors_are_one_line(tmp_path, capsys, monkeypatch) -> 
     assert _serve_token(None) == "from-env"
     monkeypatch.delenv("DREAMLAB_SERVE_TOKEN")
     assert _serve_token(None) is None
+
+
+def test_dreams_arriving_during_a_dream_start_together_after_it() -> None:
+    """Cohorts: B and C, seated while A steps, wait for A's end, then step as batches of two."""
+    caps = Caps(max_steps=60, max_side=256, gather_s=120, gather_quiet_s=0.05)
+    svc = DreamService("cpu", caps, batching=True)
+    a = iter(svc.start_dream({"image": "noise", "config": TINY}, "a", "fe"))
+    next(a), next(a)  # A's plan and first frame: A is stepping
+    later = [svc.start_dream({"image": "noise", "config": TINY}, s, "fe") for s in ("b", "c")]
+    kinds: dict[int, list[str]] = {}
+
+    def read(i: int) -> None:
+        kinds[i] = [m.kind for m in _messages(b"".join(later[i]))]
+
+    readers = [threading.Thread(target=read, args=(i,)) for i in (0, 1)]
+    for r in readers:
+        r.start()
+    rest = [m.kind for m in _messages(b"".join(a))]  # A runs alone to its end
+    for r in readers:
+        r.join(timeout=600)
+    assert rest.count("frame") == 5 and kinds[0].count("frame") == kinds[1].count("frame") == 6
+    sizes = svc.stats()["batcher"]["sizes"]
+    assert sizes.get("2", 0) >= 4  # B and C stepped together (the first step may race)
