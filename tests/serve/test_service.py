@@ -324,3 +324,78 @@ def test_dreams_arriving_during_a_dream_start_together_after_it() -> None:
     assert rest.count("frame") == 5 and kinds[0].count("frame") == kinds[1].count("frame") == 6
     sizes = svc.stats()["batcher"]["sizes"]
     assert sizes.get("2", 0) >= 4  # B and C stepped together (the first step may race)
+
+
+def test_a_thin_front_end_reads_the_spec_not_the_weights(lite0, monkeypatch) -> None:
+    """With a backend set, a spec-only model goes remote without its weights being read; the
+    local fallback (and anything local) loads them once, on first use."""
+    from dreamlab import backend
+    from dreamlab.models.registry import load_spec_only
+
+    thin = load_spec_only("efficientnet_lite0", "cpu")
+    assert (thin.layers, thin.categories, thin.input_size) == (
+        lite0.layers,
+        lite0.categories,
+        lite0.input_size,
+    )
+    assert not thin.weights_loaded and thin.servable
+    monkeypatch.delenv("DREAMLAB_BACKEND_FALLBACK", raising=False)
+    monkeypatch.setenv("DREAMLAB_BACKEND", "http://127.0.0.1:9")  # nothing listens
+    assert backend.runs_remote(thin) and not backend.runs_remote(
+        type(lite0)(lite0.spec, lite0.module, lite0.device, lite0.categories, "", True)
+    )  # the user's own weights: here
+    with pytest.raises(DreamLabError, match="cannot be reached"):
+        backend.dream("noise", thin, **TINY)
+    assert not thin.weights_loaded
+    monkeypatch.setenv("DREAMLAB_BACKEND_FALLBACK", "local")
+    local = list(backend.dream("noise", thin, **TINY, seed=3))
+    assert thin.weights_loaded
+    np.testing.assert_array_equal(
+        local[-1].image, list(dream("noise", lite0, **TINY, seed=3))[-1].image
+    )
+
+
+def test_requests_say_who_asks_and_carry_the_token(monkeypatch) -> None:
+    """The front end's id, the browser session's id (set per page run) and the bearer token."""
+    import http.server
+    import json as _json
+
+    from dreamlab import backend
+    from dreamlab.models.registry import load_spec_only
+
+    seen: list[dict[str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            body = _json.dumps({"top": [["cat", 0.9]]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("DREAMLAB_BACKEND", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("DREAMLAB_BACKEND_TOKEN", "s3cret")
+        thin = load_spec_only("efficientnet_lite0")
+        image = np.zeros((8, 8, 3), np.uint8)
+
+        def tab(session: str) -> None:
+            backend.set_session(session)  # what each browser session's page run does
+            backend.classify(thin, image)
+
+        for session in ("tab-1", "tab-2"):
+            t = threading.Thread(target=tab, args=(session,))
+            t.start()
+            t.join()
+        backend.classify(thin, image)  # this thread: no session set, the process is the session
+    finally:
+        server.shutdown()
+    assert [h.get("x-dreamlab-session") for h in seen] == ["tab-1", "tab-2", None]
+    assert len({h["x-dreamlab-client"] for h in seen}) == 1  # one front end
+    assert all(h["authorization"] == "Bearer s3cret" for h in seen)
