@@ -66,6 +66,9 @@ def start_service(
         "RAY_TMPDIR": str(tmp),
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_AUTH_MODE": "disabled",
+        # no Ray OOM killer: on a shared machine other processes' memory made it kill the replica
+        # mid-case (the kernel's own OOM killer still applies)
+        "RAY_memory_monitor_refresh_ms": "0",
     }
     command = [sys.executable, "-m", "dreamlab", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--device", "cpu", "--batching", batching]
