@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, _temp_dir=temp)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
-        caps = Caps(max_jobs=max(64, max(args.counts)))
+        most = max(32, max(args.counts))  # every user seated at once, batches as big as the class
+        caps = Caps(seats=most, max_batch=most, max_jobs_per_session=4)
         for batching in (True, False):
             app = build_app(args.device, caps, batching=batching, num_cpus=args.cpus)
             serve.run(app, name="dreamlab", route_prefix="/")

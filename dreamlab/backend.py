@@ -6,31 +6,81 @@ return the same things (a remote dream is a :class:`~dreamlab.dream.DreamRun` of
 :class:`~dreamlab.dream.DreamFrame` objects) with the same one-line errors. An unreachable backend
 is one line saying so; with ``DREAMLAB_BACKEND_FALLBACK=local`` the job runs here instead. Unset:
 exactly the local calls. Models loaded with the user's own weights always run here (the service
-has only the registered weights). Nothing here imports Ray: the client is the standard library.
+has only the registered weights: :attr:`LoadedModel.servable`). Nothing here imports Ray: the
+client is the standard library.
+
+Who asks: every request carries the front end's id (``DREAMLAB_CLIENT_ID``, else one per
+process) and a session id, which the service bounds and queues fairly. A web front end sets one
+per browser session (:func:`set_session`, in the thread running that session's page); the CLI
+and the Python API leave it unset, so a process is one session. ``DREAMLAB_BACKEND_TOKEN`` is sent
+as ``Authorization: Bearer TOKEN``. While a remote job waits for a seat at the service, its place
+is handed to the callback of :func:`place_reporter` (the page's waiting line).
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cache
 from typing import Any, TypeVar
 
 import numpy as np
+
+from dreamlab.serve.places import place_reporter, report_place
 
 __all__ = [
     "backend_for",
     "backend_url",
     "classify",
     "dream",
+    "front_end_id",
+    "is_remote",
     "layer_maps",
+    "place_reporter",
+    "report_place",
+    "runs_remote",
+    "session_id",
     "set_backend",
+    "set_session",
     "visualize",
 ]
 
 ENV_URL = "DREAMLAB_BACKEND"
 ENV_FALLBACK = "DREAMLAB_BACKEND_FALLBACK"
+ENV_TOKEN = "DREAMLAB_BACKEND_TOKEN"
 T = TypeVar("T")
+
+_SESSION: ContextVar[str] = ContextVar("dreamlab_session", default="")
+
+
+@cache
+def front_end_id() -> str:
+    """This process's id at the backend: ``DREAMLAB_CLIENT_ID``, else made once per process."""
+    return os.environ.get("DREAMLAB_CLIENT_ID", "").strip()[:64] or uuid.uuid4().hex[:16]
+
+
+def set_session(session: str) -> None:
+    """The session (one browser tab) whose page runs in this thread: its jobs are queued and
+    bounded as its own at the backend. Unset: the whole process is one session."""
+    _SESSION.set(session[:64])
+
+
+def session_id() -> str:
+    """The session sent with this thread's requests ('' : the process is the session)."""
+    return _SESSION.get()
+
+
+def is_remote(run: object) -> bool:
+    """Whether a run (a dream, a frame iterator) is made at the backend: it takes no seat here."""
+    return bool(getattr(run, "remote", False))
+
+
+def runs_remote(model: Any) -> bool:
+    """Whether this model's jobs go to the backend now (a backend is set and has its weights)."""
+    return backend_url() is not None and bool(getattr(model, "servable", True))
 
 
 def backend_url() -> str | None:
@@ -64,12 +114,12 @@ def set_backend(url: str | None) -> None:
 
 def _remote(model: Any) -> Any | None:
     """A client for the backend, or None when this job runs here."""
-    url = backend_url()
-    if url is None or getattr(model, "weights_note", "") == "your weights":
+    if not runs_remote(model):
         return None
     from dreamlab.serve.client import BackendClient
 
-    return BackendClient(url, client_id=os.environ.get("DREAMLAB_CLIENT_ID", ""))
+    token = os.environ.get(ENV_TOKEN, "").strip()
+    return BackendClient(backend_url() or "", front_end_id(), session=session_id(), token=token)
 
 
 def _either(model: Any, remote: Callable[[Any], T], local: Callable[[], T]) -> T:

@@ -410,10 +410,37 @@ def _cmd_serve(args: argparse.Namespace) -> None:
     except ImportError:
         raise CliError('dreamlab serve needs Ray Serve: pip install "dreamlab[serve]"') from None
     from dreamlab.serve.app import serve_forever
+    from dreamlab.serve.service import Caps
 
+    token = _serve_token(args.token_file)
+    caps = Caps(max_batch=args.max_batch, max_waiting=args.queue, gather_s=args.gather)
     ready = lambda url: print(f"DreamLab backend on {url} (Ctrl-C stops it)", flush=True)  # noqa: E731
     batching = {"auto": None, "on": True, "off": False}[args.batching]
-    serve_forever(args.host, args.port, args.device, args.address, ready, batching)
+    serve_forever(
+        args.host,
+        args.port,
+        args.device,
+        args.address,
+        ready,
+        batching,
+        replicas=args.replicas,
+        token=token,
+        caps=caps,
+    )
+
+
+def _serve_token(path: Path | None) -> str | None:
+    """The service's bearer token: the file's first line (``--token-file``), else
+    DREAMLAB_SERVE_TOKEN, else None (open to anyone who reaches the port)."""
+    if path is None:
+        return os.environ.get("DREAMLAB_SERVE_TOKEN", "").strip() or None
+    try:
+        lines = path.read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot read the token file ({exc})") from None
+    if not lines or not lines[0].strip():
+        raise CliError(f"{path}: the token file is empty")
+    return lines[0].strip()
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
@@ -670,6 +697,31 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "on", "off"),
         default="auto",
         help="batch concurrent dreams' steps (auto: on a GPU only)",
+    )
+    p.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        help="a file holding the token clients must send (default: DREAMLAB_SERVE_TOKEN)",
+    )
+    p.add_argument(
+        "--replicas", type=_positive_int, default=1, help="Ray Serve replicas (one GPU each)"
+    )
+    p.add_argument(
+        "--max-batch",
+        type=_positive_int,
+        default=32,
+        help="most dream steps in one batch (lowered by itself if the device runs out of memory)",
+    )
+    p.add_argument(
+        "--queue", type=_positive_int, default=256, help="most jobs waiting for a seat (503 beyond)"
+    )
+    p.add_argument(
+        "--gather",
+        type=_nonneg_float,
+        default=10.0,
+        help="with batching, the most seconds a dream waits to start in step with others "
+        "(the dreams pressed with it, or after the ones running now; 0: never)",
     )
     p.set_defaults(func=_cmd_serve)
     for name in ("classify", "dream", "visualize"):  # the heavy commands: --backend URL

@@ -45,6 +45,7 @@ __all__ = [
     "ModelError",
     "ModelInfo",
     "ModelSpec",
+    "SpecOnlyModel",
     "Status",
     "UnknownLayerError",
     "get_spec",
@@ -52,6 +53,7 @@ __all__ = [
     "load_model",
     "model_cache",
     "load_spec",
+    "load_spec_only",
     "load_state_dict_bytes",
     "model_status",
     "register_model",
@@ -167,6 +169,7 @@ class LoadedModel:
     device: torch.device
     categories: list[str]
     weights_note: str = ""
+    own_weights: bool = False  # the user's state dict: a backend does not have these weights
     _mean: torch.Tensor = field(init=False, repr=False)
     _std: torch.Tensor = field(init=False, repr=False)
 
@@ -177,6 +180,12 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def servable(self) -> bool:
+        """Whether a ``dreamlab serve`` backend can run this model's jobs (it has only the
+        registered weights, not the user's own)."""
+        return not self.own_weights
 
     @property
     def layers(self) -> list[str]:
@@ -283,7 +292,7 @@ def load_spec(
     if state is not None:
         _apply_state_dict(module, state, spec.title)
     _freeze(module).to(dev)
-    loaded = LoadedModel(spec, module, dev, list(spec.categories()), note)
+    loaded = LoadedModel(spec, module, dev, list(spec.categories()), note, weights is not None)
     return track(loaded, module_bytes(module))  # counted in the memory budget while it lives
 
 
@@ -368,6 +377,37 @@ def model_cache() -> ModelCache:
         if not _MODEL_CACHE:
             _MODEL_CACHE.append(ModelCache(lambda: int(shared_budget().usable * MODEL_SHARE)))
         return _MODEL_CACHE[0]
+
+
+class SpecOnlyModel(LoadedModel):
+    """A model known by its spec alone (layers, categories, input size), for a front end whose
+    jobs run at a backend: its weights are not read until something here uses :attr:`module`
+    (then once, shared)."""
+
+    @property  # type: ignore[override]
+    def module(self) -> nn.Module:
+        with _THIN_LOCK:
+            if self._module is None:
+                self._module = load_spec(self.spec, self.device).module
+            return self._module
+
+    @module.setter
+    def module(self, value: nn.Module | None) -> None:
+        self._module = value
+
+    @property
+    def weights_loaded(self) -> bool:
+        return self._module is not None
+
+
+_THIN_LOCK = threading.Lock()
+
+
+def load_spec_only(name: str, device: str | torch.device = "cpu") -> LoadedModel:
+    """A registered model's spec as a :class:`LoadedModel` without its weights (a thin front end:
+    the backend runs the jobs); its weights load here only if something runs locally."""
+    spec = get_spec(name)
+    return SpecOnlyModel(spec, None, resolve_device(device), list(spec.categories()))  # type: ignore[arg-type]
 
 
 def download(name: str) -> Iterator[tuple[int, int]]:

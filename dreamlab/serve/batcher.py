@@ -7,7 +7,8 @@ the waiting requests are grouped by what can share a forward pass (the fast copy
 the precision) and each group runs as one batch (:func:`dreamlab.dream.steps.batch_gradients`).
 The thread whose request completes the set (or times out first) does the work; there is no
 background thread to start or stop. N dreams in step with each other cost one batched pass per
-step instead of N passes. Pure Python and torch: no Ray here (``@serve.batch`` is async-only and
+step instead of N passes. Batches hold at most ``max_batch`` steps; a batch that runs out of device
+memory is split in two and the cap lowered for good, so the cap ends at what the device holds. Pure Python and torch: no Ray here (``@serve.batch`` is async-only and
 the dream steps are synchronous generators; this is its thread-based equivalent).
 """
 
@@ -38,6 +39,7 @@ class BatchStats:
     batches: int = 0
     steps: int = 0
     largest: int = 0
+    cap: int = 0  # the batch cap now (lowered when a batch ran out of device memory)
     sizes: Counter = field(default_factory=Counter)  # batch size -> how many batches
 
     def as_dict(self) -> dict[str, object]:
@@ -45,6 +47,8 @@ class BatchStats:
             "batches": self.batches,
             "steps": self.steps,
             "largest": self.largest,
+            "mean": round(self.steps / self.batches, 2) if self.batches else 0.0,
+            "cap": self.cap,
             "sizes": {str(k): v for k, v in sorted(self.sizes.items())},
         }
 
@@ -79,7 +83,13 @@ class GradientBatcher:
         self._pending: list[_Request] = []
         self._active = 0
         self._last_compute_s = 0.0
-        self.stats = BatchStats()
+        self.stats = BatchStats(cap=max_batch)
+
+    @property
+    def active(self) -> int:
+        """Dreams stepping now (registered with :meth:`job`)."""
+        with self._lock:
+            return self._active
 
     @contextlib.contextmanager
     def job(self) -> Iterator[None]:
@@ -109,6 +119,14 @@ class GradientBatcher:
         assert req.result is not None
         return req.result
 
+    def _shrink(self, failed: int) -> None:
+        """Lower the batch cap below a size that ran out of device memory (for good)."""
+        with self._lock:
+            self.max_batch = max(1, min(self.max_batch, failed // 2))
+            self.stats.cap = self.max_batch
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def _flush(self) -> None:
         """Run every waiting request, grouped by key, in batches of at most ``max_batch``."""
         with self._lock:
@@ -126,6 +144,16 @@ class GradientBatcher:
             results = self._compute([r.ctx for r in batch], [r.x for r in batch])
             for req, res in zip(batch, results, strict=True):
                 req.result = res
+        except torch.OutOfMemoryError:
+            if len(batch) == 1:  # one step alone does not fit: that dream fails, in one line
+                batch[0].error = MemoryError("the device is out of memory for this dream's size")
+                batch[0].done.set()
+                return
+            self._shrink(len(batch))  # the cap is what the device's memory holds: halve it
+            half = len(batch) // 2
+            self._run(batch[:half])
+            self._run(batch[half:])
+            return
         except BaseException as exc:  # every waiter re-raises it in its own dream
             for req in batch:
                 req.error = exc

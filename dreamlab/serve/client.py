@@ -5,7 +5,11 @@ backend without installing Ray. Each call checks the request at the service befo
 (a bad image, an unknown layer, a request over the caps: the service's one line, raised here as
 a :class:`~dreamlab.errors.DreamLabError` with the same kind), exactly when the local call would.
 An unreachable backend is one line saying so (:class:`BackendUnreachable`). Closing a run (or
-dropping it) closes the connection, and the service stops the job.
+dropping it) closes the connection, and the service stops the job (or frees its queue place).
+While a job waits for a seat, its place is handed to :func:`dreamlab.serve.places.report_place`.
+Each request says who sends it (``X-DreamLab-Client``: the front end or process;
+``X-DreamLab-Session``: the browser session) and carries the token, if any, as
+``Authorization: Bearer TOKEN``.
 """
 
 from __future__ import annotations
@@ -24,9 +28,17 @@ import torch
 from dreamlab.dream.engine import DreamRun
 from dreamlab.dream.frames import DreamFrame
 from dreamlab.errors import DreamLabError
+from dreamlab.serve.places import report_place
 from dreamlab.serve.wire import Message, frame_from, plan_from, read_message, vis_from
 
-__all__ = ["BackendClient", "BackendUnreachable", "RemoteDreamRun", "image_b64", "png_b64"]
+__all__ = [
+    "BackendClient",
+    "BackendUnreachable",
+    "RemoteDreamRun",
+    "RemoteFrames",
+    "image_b64",
+    "png_b64",
+]
 
 _CONNECT_TIMEOUT_S = 10.0
 _READ_TIMEOUT_S = 600.0  # a queued job may wait for its turn
@@ -70,13 +82,38 @@ def image_b64(image: Any) -> str:
     raise DreamLabError(f"expected an image (array, PIL image, file) or 'noise', got {image!r}")
 
 
-def _vis_frames(stream: _Stream) -> Iterator[Any]:
-    try:
-        for msg in stream.messages():
-            if msg.kind == "vis":
-                yield vis_from(msg)
-    finally:
-        stream.close()
+def _waited(messages: Iterator[Message]) -> Iterator[Message]:
+    """The messages, less the ``queue`` ones (the place while waiting), which are reported."""
+    waited = False
+    for msg in messages:
+        if msg.kind == "queue":
+            waited = True
+            report_place(int(msg.meta["place"]), int(msg.meta["of"]))
+            continue
+        if waited:  # seated now: the waiting line can go
+            waited = False
+            report_place(0, 0)
+        yield msg
+
+
+class RemoteFrames:
+    """A feature visualization's frames made at the backend (``remote``: no seat taken here)."""
+
+    remote = True
+
+    def __init__(self, stream: _Stream) -> None:
+        self._stream = stream
+        self._frames = (vis_from(m) for m in _waited(stream.messages()) if m.kind == "vis")
+
+    def __iter__(self) -> RemoteFrames:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._frames)
+
+    def close(self) -> None:
+        self._stream.close()
+        self._frames.close()
 
 
 class _Stream:
@@ -115,7 +152,10 @@ def _remote_error(body: dict[str, Any]) -> DreamLabError:
 
 
 class RemoteDreamRun(DreamRun):
-    """A dream running at the backend: the same :class:`DreamRun` (plan, config, frames, close)."""
+    """A dream running at the backend: the same :class:`DreamRun` (plan, config, frames, close);
+    ``remote``: it takes no seat at this process's job gate."""
+
+    remote = True
 
     def __init__(self, stream: _Stream, config: Any) -> None:
         messages = stream.messages()
@@ -126,7 +166,7 @@ class RemoteDreamRun(DreamRun):
         self._stream = stream
         mean = torch.tensor(first.meta["mean"], dtype=torch.float32).view(1, 3, 1, 1)
         std = torch.tensor(first.meta["std"], dtype=torch.float32).view(1, 3, 1, 1)
-        frames = (frame_from(m, mean, std) for m in messages if m.kind == "frame")
+        frames = (frame_from(m, mean, std) for m in _waited(messages) if m.kind == "frame")
         super().__init__(frames, plan_from(first), config, governed=False)
 
     def __next__(self) -> DreamFrame:
@@ -140,7 +180,9 @@ class RemoteDreamRun(DreamRun):
 class BackendClient:
     """Calls to one backend URL (``http://host:port``)."""
 
-    def __init__(self, url: str, client_id: str = "") -> None:
+    def __init__(
+        self, url: str, client_id: str = "", *, session: str = "", token: str = ""
+    ) -> None:
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise DreamLabError(
@@ -148,7 +190,7 @@ class BackendClient:
             )
         self.url = f"{parts.scheme}://{parts.netloc}"
         self._parts = parts
-        self.client_id = client_id
+        self.client_id, self.session, self._token = client_id, session, token
 
     def _connect(self) -> http.client.HTTPConnection:
         cls = (
@@ -164,6 +206,10 @@ class BackendClient:
         headers = {"Content-Type": "application/json"}
         if self.client_id:
             headers["X-DreamLab-Client"] = self.client_id
+        if self.session:
+            headers["X-DreamLab-Session"] = self.session
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         try:
             conn.request(
                 method, path, json.dumps(body).encode() if body is not None else None, headers
@@ -191,7 +237,14 @@ class BackendClient:
                 body_in = json.loads(data)
             except ValueError:
                 body_in = {}
-            if not isinstance(body_in, dict) or "error" not in body_in:
+            if resp.status == 401:  # the token's own kind, whatever the proxy in front said
+                body_in = {
+                    "error": f"the backend at {self.url} refused the token "
+                    "(set DREAMLAB_BACKEND_TOKEN to the server's token)",
+                    "kind": "unauthorized",
+                    "params": {"url": self.url},
+                }
+            elif not isinstance(body_in, dict) or "error" not in body_in:
                 body_in = {
                     "error": f"the backend answered HTTP {resp.status}",
                     "kind": "backend_error",
@@ -240,7 +293,7 @@ class BackendClient:
             body["guide"] = png_b64(config.guide)
         return RemoteDreamRun(self._send("POST", "/v1/dream", body), config)
 
-    def visualize(self, model: str, objective: str, config: Any) -> Iterator[Any]:
+    def visualize(self, model: str, objective: str, config: Any) -> RemoteFrames:
         """Feature visualization frames (:class:`~dreamlab.optvis.VisFrame`) made at the backend."""
         body = {"model": model, "objective": objective, "config": config.to_dict()}
-        return _vis_frames(self._send("POST", "/v1/visualize", body))
+        return RemoteFrames(self._send("POST", "/v1/visualize", body))

@@ -5,8 +5,11 @@
 without Ray. A request is checked as the Python API checks it (the same calls: the image decoded
 by :func:`dreamlab.images.load_image` inside :func:`dreamlab.dream`, the layer by the model, the
 settings by the configs) plus the service's caps; anything wrong, or over a cap, is refused at once
-with a 4xx status and one line (:class:`ServiceError`), never queued. Each client (its
-``X-DreamLab-Client`` header, else its address) may run a bounded number of jobs at once (429).
+with a 4xx status and one line (:class:`ServiceError`), never queued. A good streamed job enters the
+:class:`~dreamlab.serve.fairqueue.ClassQueue` with its session (one browser tab, one CLI process)
+and its front end: its stream sends the plan at once, then ``queue`` messages (its place) while it
+waits, then its frames once seated. 429 only for one session's own excess, 503 only when the
+queue is full; closing the job (Stop, a closed tab) frees its seat or place at once.
 """
 
 from __future__ import annotations
@@ -14,15 +17,20 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from dreamlab.errors import DreamLabError
 from dreamlab.serve.batcher import GradientBatcher
+from dreamlab.serve.fairqueue import ClassQueue
 from dreamlab.serve.wire import encode, frame_message, plan_message, vis_message
 
 __all__ = ["Caps", "DreamService", "Job", "ServiceError", "error_body"]
+
+_KEEPALIVE_S = 2.0  # a waiting job re-sends its place this often, even unchanged
+_POLL_S = 0.25  # how often a waiting job looks at its place (and whether it was closed)
 
 
 class ServiceError(DreamLabError):
@@ -43,14 +51,24 @@ class Caps:
     max_vis_steps: int = 2048
     max_vis_size: int = 512
     max_vis_batch: int = 16
-    max_jobs: int = 64  # streamed jobs running at once on this replica (503 beyond)
-    max_jobs_per_client: int = 4  # (429 beyond)
+    max_batch: int = 32  # dream steps in one batch (halved for good on an out-of-memory error)
+    seats: int | None = None  # jobs running at once (None: max_batch with batching, else 4)
+    max_waiting: int = 256  # jobs waiting for a seat (503 beyond: the queue is full)
+    max_jobs_per_session: int = 4  # one session's jobs, seated or waiting (429 beyond)
+    gather_s: float = 10.0  # with batching, the most a dream waits to start with a cohort
+    gather_quiet_s: float = 1.0  # ... a cohort starts once no dream was seated for this long
+
+    def seats_for(self, batching: bool) -> int:
+        """The seats: as many as a batch holds when batching, else a few threads at once."""
+        if self.seats is not None:
+            return self.seats
+        return self.max_batch if batching else 4
 
 
 def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """(status, JSON body) for an error: one line, its kind and params for translation."""
-    if isinstance(exc, ServiceError):
-        status = exc.status
+    if isinstance(getattr(exc, "status", None), int) and isinstance(exc, DreamLabError):
+        status = exc.status  # a ServiceError or the queue's QueueError
     elif isinstance(exc, ValueError | FileNotFoundError):
         status = 400
     else:
@@ -82,47 +100,75 @@ def _field(payload: dict[str, Any], name: str, kinds: type | tuple, default: Any
     return value
 
 
-class Job:
-    """A streamed job: an iterator of wire messages; :meth:`close` stops it (a disconnect)."""
+class _Left(Exception):
+    """The job's client left while it waited: it ends without a step (nothing to send)."""
 
-    def __init__(self, service: DreamService, client: str, messages: Iterator[bytes]) -> None:
-        self._service, self._client, self._messages = service, client, messages
+
+class Job:
+    """A streamed job: an iterator of wire messages; :meth:`close` stops it (a disconnect) and
+    frees its seat or queue place."""
+
+    def __init__(self, service: DreamService, ticket: int, messages: Iterator[bytes]) -> None:
+        self._service, self.ticket, self._messages = service, ticket, messages
         self.finished = False
         self._closed = False
+        self._cancelled = False
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._messages
             self.finished = True
+        except _Left:
+            self._cancelled = True
         except Exception as exc:  # after the first byte, an error is one more message
             _, body = error_body(exc)
             yield encode("error", body)
         finally:
             self.close()
 
+    def cancel(self) -> None:
+        """The client left (from any thread): free the seat or place now; the job's own thread
+        sees it at its next look (a waiting job within a fraction of a second) and stops."""
+        self._cancelled = True
+        self._service.queue.leave(self.ticket)
+
     def close(self) -> None:
-        """Stop now (idempotent): the dream's generator is closed, the client's slot freed."""
+        """Stop now (idempotent): the dream's generator is closed, the seat or place freed."""
         if self._closed:
             return
         self._closed = True
         close = getattr(self._messages, "close", None)
         if close is not None:
             close()
-        self._service._release(self._client, cancelled=not self.finished)
+        self._service._release(self.ticket, cancelled=self._cancelled or not self.finished)
 
 
 class DreamService:
     """Models cached once per replica, request checks, and the streamed jobs."""
 
     def __init__(
-        self, device: str = "auto", caps: Caps | None = None, *, batching: bool = True
+        self,
+        device: str = "auto",
+        caps: Caps | None = None,
+        *,
+        batching: bool = True,
+        queue: Any = None,
     ) -> None:
+        """``queue``: a :class:`ClassQueue` shared with other replicas (a Ray actor's proxy);
+        None: this replica's own."""
         self.device = device
         self.caps = caps or Caps()
-        self.batcher = GradientBatcher() if batching else None
+        self.batcher = (
+            GradientBatcher(max_batch=self.caps.max_batch, max_wait_s=0.05) if batching else None
+        )
+        self.queue = queue or ClassQueue(
+            self.caps.seats_for(batching), self.caps.max_waiting, self.caps.max_jobs_per_session
+        )
         self._models: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._per_client: dict[str, int] = {}
+        self._seated = threading.Condition()
+        self._last_seat = float("-inf")
+        self._cohort = 0  # bumped each time a cohort of gathered dreams starts
         self.counts = {"started": 0, "finished": 0, "cancelled": 0, "refused": 0}
 
     # ------------------------------------------------------------ models and stats
@@ -141,7 +187,9 @@ class DreamService:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             out: dict[str, Any] = dict(self.counts)
-            out["running"] = sum(self._per_client.values())
+        queue = self.queue.stats()
+        out["running"] = queue["seated"]
+        out["queue"] = queue
         out["batcher"] = self.batcher.stats.as_dict() if self.batcher else None
         return out
 
@@ -181,46 +229,75 @@ class DreamService:
 
     # ------------------------------------------------------------ streamed jobs
 
-    def _admit(self, client: str) -> None:
+    def _admit(self, session: str, front_end: str) -> int:
+        """A queue ticket for the job (429: the session's own excess; 503: the queue is full)."""
+        try:
+            ticket = self.queue.enter(session, front_end)
+        except DreamLabError:
+            with self._lock:
+                self.counts["refused"] += 1
+            raise
         with self._lock:
-            if sum(self._per_client.values()) >= self.caps.max_jobs:
-                self.counts["refused"] += 1
-                raise ServiceError("the server is busy: try again shortly", "busy", status=503)
-            if self._per_client.get(client, 0) >= self.caps.max_jobs_per_client:
-                self.counts["refused"] += 1
-                raise ServiceError(
-                    f"too many jobs at once from this client (at most "
-                    f"{self.caps.max_jobs_per_client})",
-                    "too_many_jobs",
-                    status=429,
-                    limit=self.caps.max_jobs_per_client,
-                )
-            self._per_client[client] = self._per_client.get(client, 0) + 1
             self.counts["started"] += 1
+        return ticket
 
-    def _release(self, client: str, *, cancelled: bool | None) -> None:
-        """Free one of ``client``'s seats, counted as cancelled or finished (None: not counted)."""
-        with self._lock:
-            left = self._per_client.get(client, 0) - 1
-            if left > 0:
-                self._per_client[client] = left
-            else:
-                self._per_client.pop(client, None)
-            if cancelled is not None:
+    def _release(self, ticket: int, *, cancelled: bool | None) -> None:
+        """Free the ticket's seat or place, counted as cancelled or finished (None: not counted)."""
+        self.queue.leave(ticket)
+        if cancelled is not None:
+            with self._lock:
                 self.counts["cancelled" if cancelled else "finished"] += 1
 
-    def _job(self, client: str, make: Any) -> Job:
-        """Admit, then build the run (every check before the first step), else free the slot."""
-        self._admit(client)
+    def _job(self, session: str, front_end: str, make: Any) -> Job:
+        """Admit, then build the run (every check before the first step), else free the place."""
+        ticket = self._admit(session, front_end)
         try:
-            messages = make()
+            messages = make(ticket)
         except BaseException:
             with self._lock:
                 self.counts["started"] -= 1
                 self.counts["refused"] += 1
-            self._release(client, cancelled=None)
+            self._release(ticket, cancelled=None)
             raise
-        return Job(self, client, messages)
+        return Job(self, ticket, messages)
+
+    def _seat(self, ticket: int) -> Iterator[bytes]:
+        """Wait for a seat, sending the ticket's place when it changes (and every few seconds);
+        a ticket that left meanwhile (the client went) ends the job here."""
+        last, sent_at = None, float("-inf")
+        while True:
+            place = self.queue.wait(ticket, timeout=_POLL_S)
+            if place.gone:
+                raise _Left
+            if place.seated:
+                with self._seated:
+                    self._last_seat = time.monotonic()
+                    self._seated.notify_all()
+                return
+            now = time.monotonic()
+            if place != last or now - sent_at >= _KEEPALIVE_S:
+                yield encode("queue", {"place": place.place, "of": place.of})
+                last, sent_at = place, now
+
+    def _gather(self) -> None:
+        """With batching, dreams start in cohorts, so a class's steps share batches from the
+        first to the last (dreams started apart are at different image sizes, which cannot share
+        a batch). A seated dream waits until no other was seated for ``gather_quiet_s`` and no
+        dream is stepping (the cohort before it is done), or at most ``gather_s``; then every
+        dream waiting so starts at once."""
+        if self.batcher is None or self.caps.gather_s <= 0:
+            return
+        deadline = time.monotonic() + self.caps.gather_s
+        with self._seated:
+            cohort = self._cohort
+            while self._cohort == cohort:
+                now = time.monotonic()
+                quiet_at = self._last_seat + self.caps.gather_quiet_s
+                if now >= deadline or (now >= quiet_at and self.batcher.active == 0):
+                    self._cohort += 1  # this cohort starts: everyone waiting with it goes now
+                    self._seated.notify_all()
+                    return
+                self._seated.wait(max(0.0, min(deadline, max(quiet_at, now + _POLL_S)) - now))
 
     def dream_config(self, payload: dict[str, Any]) -> Any:
         """The request's DreamConfig (unknown settings refused), checked against the caps."""
@@ -243,8 +320,9 @@ class DreamService:
             raise _over("steps", steps, caps.max_steps)
         return cfg
 
-    def start_dream(self, payload: dict[str, Any], client: str = "") -> Job:
-        """A dream's messages: its plan, then one frame per step. Refused before any step."""
+    def start_dream(self, payload: dict[str, Any], session: str = "", front_end: str = "") -> Job:
+        """A dream's messages: its plan, its place while it waits, then one frame per step.
+        Refused before any step."""
         from dreamlab.dream import dream
 
         cfg = self.dream_config(payload)
@@ -253,14 +331,20 @@ class DreamService:
         source = image or self._image_bytes(payload)
         maps = bool(_field(payload, "maps", bool, True))
 
-        def make() -> Iterator[bytes]:
+        def make(ticket: int) -> Iterator[bytes]:
             run = dream(source, model, cfg, gradient=self.batcher)
-            return self._dream_messages(run, model, maps)
+            return self._dream_messages(run, model, maps, ticket)
 
-        return self._job(client, make)
+        return self._job(session, front_end, make)
 
-    def _dream_messages(self, run: Any, model: Any, maps: bool) -> Iterator[bytes]:
+    def _dream_messages(self, run: Any, model: Any, maps: bool, ticket: int) -> Iterator[bytes]:
         yield plan_message(run.plan, model.spec.mean, model.spec.std)
+        try:
+            yield from self._seat(ticket)
+            self._gather()
+        except BaseException:
+            run.close()
+            raise
         batch = self.batcher.job() if self.batcher else None
         try:
             if batch is not None:
@@ -273,7 +357,9 @@ class DreamService:
             if batch is not None:
                 batch.__exit__(None, None, None)
 
-    def start_visualize(self, payload: dict[str, Any], client: str = "") -> Job:
+    def start_visualize(
+        self, payload: dict[str, Any], session: str = "", front_end: str = ""
+    ) -> Job:
         """A feature visualization's messages: one per step (or per threshold)."""
         from dreamlab.optvis import FeatureVisConfig, visualize
         from dreamlab.validate import with_overrides
@@ -292,14 +378,15 @@ class DreamService:
             raise ServiceError("field 'objective' is missing", "bad_request")
         model = self.model(payload.get("model", "efficientnet_lite0"))
 
-        def make() -> Iterator[bytes]:
+        def make(ticket: int) -> Iterator[bytes]:
             frames = visualize(model, objective, cfg)
-            return self._vis_messages(frames)
+            return self._vis_messages(frames, ticket)
 
-        return self._job(client, make)
+        return self._job(session, front_end, make)
 
-    def _vis_messages(self, frames: Iterator[Any]) -> Iterator[bytes]:
+    def _vis_messages(self, frames: Iterator[Any], ticket: int) -> Iterator[bytes]:
         try:
+            yield from self._seat(ticket)
             for frame in frames:
                 yield vis_message(frame)
             yield encode("end")

@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from dreamlab.activations import layer_maps
-from dreamlab.backend import dream
+from dreamlab.backend import dream, is_remote
 from dreamlab.budget import JobCost
 from dreamlab.dream import PRESETS, DreamConfig, DreamFrame, DreamRun, FrameStore
 from dreamlab.dream.export import dream_params
@@ -543,7 +543,8 @@ def _live(runs: dict[str, _RunState]) -> None:
     frame_box, maps_box = left.empty(), right.empty()
     throttle = Throttle(_DRAW_EVERY_S)
     model = next(iter(runs.values())).model
-    frames = gated(_chain(runs), queue, cost=_cost(model, runs), model=model)
+    remote = all(is_remote(s.run) for s in runs.values())
+    frames = gated(_chain(runs), queue, cost=_cost(model, runs), model=model, remote=remote)
     try:
         for done, (state, frame) in enumerate(frames, start=1):
             draw = throttle.due(force=frame.done)

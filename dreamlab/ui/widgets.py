@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
@@ -14,6 +15,7 @@ from typing import TypeVar
 import numpy as np
 import streamlit as st
 
+from dreamlab.backend import backend_url, is_remote, place_reporter, set_session
 from dreamlab.budget import JobCost, MemoryRefused, shared_budget, track
 from dreamlab.device import available_devices
 from dreamlab.images import (
@@ -35,7 +37,7 @@ from dreamlab.models import (
     load_model,
     load_spec,
 )
-from dreamlab.models.registry import download, model_cache
+from dreamlab.models.registry import download, load_spec_only, model_cache
 from dreamlab.ui.i18n import LANGS, error_text, model_note, model_title, t
 
 __all__ = [
@@ -117,7 +119,9 @@ def _init_from_query() -> None:
 
 
 def setup_sidebar() -> None:
-    """Language switch, presenter mode and device picker, drawn on every page."""
+    """Language switch, presenter mode and device picker, drawn on every page; this browser
+    session's id for the backend (its jobs are queued and bounded as this session's)."""
+    set_session(st.session_state.setdefault("_backend_session", uuid.uuid4().hex))
     _init_from_query()
     with st.sidebar:
         st.radio(
@@ -168,7 +172,7 @@ class Throttle:
 
 def model_key(model: LoadedModel) -> str:
     """A cache key for a loaded model (Streamlit's caches cannot hash the module itself)."""
-    return f"{model.name}|{model.device}|{model.weights_note}|{id(model.module)}"
+    return f"{model.name}|{model.device}|{model.weights_note}|{id(model)}"
 
 
 def presenting() -> bool:
@@ -334,13 +338,24 @@ def cached_model(
     ``_spec``: a model of this session only (:func:`session_models`); its name holds its
     weights' hash, so the name alone is a safe key.
     """
+    if _spec is not None:
+        return model_cache().get(
+            (name, device, weights_digest),
+            lambda: load_spec(_spec, device=device, weights=_weights),
+        )
+    if _weights is None and backend_url() is not None:  # a thin front end: the backend runs it
+        return _thin_model(name, device)
+    return model_cache().get(
+        (name, device, weights_digest),
+        lambda: load_model(name, device=device, weights=_weights),
+    )
 
-    def load() -> LoadedModel:
-        if _spec is not None:
-            return load_spec(_spec, device=device, weights=_weights)
-        return load_model(name, device=device, weights=_weights)
 
-    return model_cache().get((name, device, weights_digest), load)
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _thin_model(name: str, device: str) -> LoadedModel:
+    """A thin front end's model: its spec only, one per (model, device) for every session (its
+    weights load, once, only if something runs it here)."""
+    return load_spec_only(name, device=device)
 
 
 _SESSION_MODELS = "session_models"
@@ -474,6 +489,8 @@ def gated(
     placeholder: st.delta_generator.DeltaGenerator | None = None,
     cost: JobCost | None = None,
     model: LoadedModel | None = None,
+    *,
+    remote: bool | None = None,
 ) -> Iterator[T]:
     """Pull ``frames`` once this session has a seat, one fair turn per frame; show its place in
     the queue meanwhile, and why (seats, or memory: ``cost`` is the job's expected peak).
@@ -482,9 +499,14 @@ def gated(
     ``model`` is kept in the model cache while the job runs. The seat is given back when the loop
     ends, breaks, or Streamlit interrupts the run (Stop, or a closed tab: the next ``st`` call in
     the drawing loop raises, closing this generator).
+    ``remote`` (None: ask ``frames``): the frames are made at the backend, so they take no seat
+    here and no memory here; the place shown is the one at the GPU server, streamed from it.
     """
-    gate = shared_gate()
     box = placeholder or st.empty()
+    if remote if remote is not None else is_remote(frames):
+        yield from _remote_frames(frames, box)
+        return
+    gate = shared_gate()
     try:
         ticket = gate.enter(cost)
     except MemoryRefused as exc:
@@ -504,3 +526,16 @@ def gated(
         gate.leave(ticket)
         release_memory()  # a heavy job just ended: hand its freed memory back
         gate.settle()
+
+
+def _remote_frames(frames: Iterable[T], box: st.delta_generator.DeltaGenerator) -> Iterator[T]:
+    """Frames made at the backend, with the place at its queue shown while they wait."""
+
+    def show(place: int, of: int) -> None:
+        if place:
+            box.info(t("serve.waiting", place=place, of=of))
+        else:
+            box.empty()
+
+    with place_reporter(show):  # this thread's (the session's script thread) while pulling
+        yield from frames

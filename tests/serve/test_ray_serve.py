@@ -1,19 +1,12 @@
-"""Against a real local Ray Serve on a loopback port: one shared instance for the module.
-
-The fixture starts Ray (2 CPUs, no dashboard, no usage stats, no auth token in the home folder,
-its files in a temp dir) and Serve, and afterwards shuts both down and checks that no Ray
-process it started survives.
-"""
+"""Against a real local Ray Serve on a loopback port (``tests/serve/conftest.py``: one instance
+for the test session, with a token)."""
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
-import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -26,67 +19,28 @@ psutil = pytest.importorskip("psutil")
 from dreamlab.dream import DreamConfig, DreamFrame, dream  # noqa: E402
 from dreamlab.errors import DreamLabError  # noqa: E402
 from dreamlab.serve.client import BackendClient  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
+from tests.serve.conftest import TOKEN  # noqa: E402
 
 TINY = DreamConfig(num_octaves=2, iterations=3, max_side=64, noise_size=(48, 64))
-_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ray_processes(temp_dir: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["name", "cmdline"]):
-        try:
-            if temp_dir in " ".join(p.info["cmdline"] or []):
-                found.append(p)
-        except (psutil.Error, TypeError):
-            continue
-    return found
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from ray import serve
-
-    from dreamlab.serve.app import build_app
-    from dreamlab.serve.service import Caps
-
-    saved = {k: os.environ.get(k) for k in (*_ENV, "PYTHONPATH")}
-    os.environ.update(_ENV)
-    # the workers import this checkout's dreamlab
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), saved["PYTHONPATH"]]))
-    temp_dir = str(tmp_path_factory.mktemp("ray"))
-    port = _free_port()
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp_dir, log_to_driver=False)
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        caps = Caps(max_side=256, max_steps=400, max_jobs_per_client=3)
-        serve.run(build_app("cpu", caps, num_cpus=0), name="dreamlab", route_prefix="/")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        _, alive = psutil.wait_procs(_ray_processes(temp_dir), timeout=15)
-        for p in alive:
-            p.kill()  # only processes of this fixture's Ray (its temp dir on their command line)
-        assert not alive, f"Ray processes left running: {[p.info['name'] for p in alive]}"
+def url(ray_backend: str) -> str:
+    return ray_backend
 
 
-def _post(url: str, path: str, body: dict) -> tuple[int, bytes]:
+def _client(url: str) -> BackendClient:
+    return BackendClient(url, token=TOKEN)
+
+
+def _post(url: str, path: str, body: dict, token: str | None = TOKEN) -> tuple[int, bytes]:
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=120)
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     try:
-        conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        conn.request("POST", path, json.dumps(body), headers)
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
@@ -113,7 +67,7 @@ def test_healthz(url: str) -> None:
 
 
 def test_a_streamed_dream_gives_the_local_frames(url: str, lite0) -> None:
-    run = BackendClient(url).dream("noise", "efficientnet_lite0", TINY)
+    run = _client(url).dream("noise", "efficientnet_lite0", TINY)
     frames = list(run)
     local = list(dream("noise", lite0, TINY))
     assert run.plan.total == len(local) == 6 and run.plan.sizes == ((34, 46), (48, 64))
@@ -141,12 +95,12 @@ def test_bad_requests_get_a_4xx_and_one_line(url: str, body, status, kind) -> No
 
 def test_the_client_raises_the_services_line(url: str) -> None:
     with pytest.raises(DreamLabError, match="unknown layer 'x'") as info:
-        BackendClient(url).dream("noise", "efficientnet_lite0", TINY.with_overrides(layer="x"))
+        _client(url).dream("noise", "efficientnet_lite0", TINY.with_overrides(layer="x"))
     assert info.value.kind == "unknown_layer"
 
 
 def test_a_disconnect_cancels_the_job(url: str) -> None:
-    client = BackendClient(url)
+    client = _client(url)
     before = client.stats()
     steps_before = before["batcher"]["steps"]
     run = client.dream("noise", "efficientnet_lite0", TINY.with_overrides(iterations=150))
@@ -160,7 +114,7 @@ def test_a_disconnect_cancels_the_job(url: str) -> None:
 
 def test_two_concurrent_dreams_run_as_batches(url: str) -> None:
     """Both dreams are opened before either is read, then read in turn: their steps meet."""
-    client = BackendClient(url)
+    client = _client(url)
     sizes_before = client.stats()["batcher"]["sizes"]
     cfg = TINY.with_overrides(num_octaves=1, iterations=40, noise_size=(64, 64))
     runs = [client.dream("noise", "efficientnet_lite0", cfg.with_overrides(seed=s)) for s in (1, 2)]
@@ -185,9 +139,70 @@ def test_classify_and_maps_through_the_backend(url: str, lite0, chelsea, monkeyp
 
     small = chelsea[::4, ::4].copy()
     monkeypatch.setenv("DREAMLAB_BACKEND", url)
+    monkeypatch.setenv("DREAMLAB_BACKEND_TOKEN", TOKEN)
     remote = backend.classify(lite0, small, top=3)
     assert [lab for lab, _ in remote] == [lab for lab, _ in lite0.classify(small, top=3)]
     maps = backend.layer_maps(lite0, small, "_blocks.5")
     np.testing.assert_allclose(maps, layer_maps(lite0, small, "_blocks.5"), rtol=1e-4, atol=1e-4)
     frames = list(backend.visualize(lite0, "_blocks.5:3", steps=2, size=32))
     assert len(frames) == 2 and frames[-1].image.shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x"])
+def test_without_the_token_a_request_is_refused_in_one_line(url: str, token) -> None:
+    got, data = _post(url, "/v1/dream", {"image": "noise", "config": TINY.to_dict()}, token)
+    body = json.loads(data)
+    assert got == 401 and body["kind"] == "unauthorized"
+    assert data.count(b"\n") == 0 and "\n" not in body["error"]
+    with pytest.raises(DreamLabError) as info:
+        BackendClient(url, token=token or "").stats()
+    assert info.value.kind == "unauthorized" and "\n" not in str(info.value)
+
+
+def test_the_cli_without_the_token_exits_2_in_one_line(
+    url: str, tmp_path, capsys, monkeypatch
+) -> None:
+    from dreamlab.cli import main
+
+    monkeypatch.delenv("DREAMLAB_BACKEND_TOKEN", raising=False)
+    out = tmp_path / "d.png"
+    code = main(["dream", "noise", "-o", str(out), "--backend", url, "--max-side", "64"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: ") and "token" in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_a_session_over_its_bound_gets_429_other_sessions_wait(url: str) -> None:
+    """Four jobs of one session: the fourth is refused (429); another session's job is taken."""
+    cfg = TINY.with_overrides(iterations=100)
+    same = [BackendClient(url, "fe", session="one", token=TOKEN) for _ in range(4)]
+    runs = [c.dream("noise", "efficientnet_lite0", cfg) for c in same[:3]]
+    try:
+        with pytest.raises(DreamLabError) as info:
+            same[3].dream("noise", "efficientnet_lite0", cfg)
+        assert info.value.kind == "too_many_jobs"
+        other = BackendClient(url, "fe", session="two", token=TOKEN)
+        other.dream("noise", "efficientnet_lite0", TINY).close()
+    finally:
+        for run in runs:
+            run.close()
+
+
+def test_replicas_share_one_queue_actor(url: str) -> None:
+    """The queue every replica asks (``--replicas N``): bounds and places cross the actor."""
+    from dreamlab.serve.app import QUEUE_ACTOR, SharedQueue, queue_actor
+    from dreamlab.serve.fairqueue import QueueError
+    from dreamlab.serve.service import Caps
+
+    actor = queue_actor(Caps(seats=1, max_jobs_per_session=1), batching=False, replicas=2)
+    try:
+        first, second = SharedQueue(actor), SharedQueue(ray.get_actor(QUEUE_ACTOR))
+        tickets = [first.enter("a", "r1"), second.enter("b", "r2"), second.enter("c", "r2")]
+        assert [first.place(t).place for t in tickets] == [0, 0, 1]  # 1 seat x 2 replicas
+        with pytest.raises(QueueError) as info:
+            second.enter("a", "r2")
+        assert info.value.status == 429
+        first.leave(tickets[0])
+        assert second.wait(tickets[2], timeout=30).seated
+    finally:
+        ray.kill(actor)
