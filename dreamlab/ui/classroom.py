@@ -15,7 +15,6 @@ the dream stops. Everything else about the broadcast lives here.
 from __future__ import annotations
 
 import contextlib
-import io
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -29,7 +28,7 @@ from dreamlab.images import sample_names
 from dreamlab.media import jpeg_bytes
 from dreamlab.models import list_models
 from dreamlab.ui.i18n import t
-from dreamlab.ui.widgets import CLASS_SOURCE, presenting
+from dreamlab.ui.widgets import CLASS_SOURCE, presenting, qr_png
 
 __all__ = ["class_store", "end", "publish", "share_controls", "watching"]
 
@@ -81,7 +80,7 @@ def share_controls() -> None:
     with st.container(border=True):
         st.markdown(t("classroom.code", code=code))
         st.code(link, language=None)
-        qr = _qr_png(link)
+        qr = qr_png(link)
         if qr is not None:
             st.image(
                 qr,
@@ -113,18 +112,6 @@ def _class_link(code: str) -> str:
     url = st.context.url or ""  # None outside a browser (AppTest): a relative link then
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _qr_png(link: str) -> bytes | None:
-    """The link as a QR code PNG (None if the ``segno`` package is missing: the link still works)."""
-    try:
-        import segno
-    except ImportError:
-        return None
-    buf = io.BytesIO()
-    segno.make(link, error="m").save(buf, kind="png", scale=8, border=2)
-    return buf.getvalue()
 
 
 def publish(

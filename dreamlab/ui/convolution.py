@@ -34,7 +34,10 @@ from dreamlab.convolution import (
     window,
 )
 from dreamlab.images import resize_max_side
+from dreamlab.ui import query
 from dreamlab.ui.i18n import num, t
+from dreamlab.ui.ignored import note_invalid as query_note
+from dreamlab.ui.settings import CONV_TABS, CONV_VIEWS, ConvSettings
 from dreamlab.ui.widgets import (
     advanced_controls,
     clickable_image,
@@ -47,9 +50,7 @@ from dreamlab.viz import label_font
 
 __all__ = ["render"]
 
-_VIEWS = ("abs", "signed", "clip")  # abs first: the seed showed abs(output)
 _CUSTOM = "custom"
-_DEFAULT_PRESET = "horizontal_edge"  # the seed's kernel
 _MULTI_DEFAULTS = ("horizontal_edge", "vertical_edge", "laplacian")
 _MULTI_SIDE = 384  # the multi-channel demo shows 7 small images: a smaller copy is plenty
 _ZOOM_SIDE = 240  # the inspector's magnified neighbourhood, in screen pixels
@@ -100,12 +101,12 @@ def _size_and_sigma(preset: str) -> tuple[int, float | None]:
     size = 3
     if preset == _CUSTOM or (info is not None and info.sized):
         options = [1, 3, 5, 7, 9, 11] if preset == _CUSTOM else [3, 5, 7, 9, 11]
-        key = "conv_custom_size" if preset == _CUSTOM else "conv_size"
+        if st.session_state.get("conv_size") not in options:
+            st.session_state["conv_size"] = 3
         size = st.select_slider(
             t("convolution.size"),
             options=options,
-            value=3,
-            key=key,
+            key="conv_size",
             format_func=lambda k: f"{k}×{k}",
         )
     sigma = None
@@ -161,30 +162,35 @@ def _kernel_editor(editor_id: str, base: np.ndarray) -> np.ndarray:
     return kernel
 
 
-def _kernel_controls(wide_box) -> np.ndarray:
-    """Preset, size, the editable weights, normalise and reset; returns the kernel to apply.
+def _kernel_controls(wide_box, settings: ConvSettings) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Preset, size, the editable weights, normalise and reset.
 
-    Kernels wider than ``_NARROW_EDITOR`` are edited in ``wide_box`` (the page's full width), so
-    every column of an 11 x 11 kernel stays visible.
+    Returns the kernel to apply, the weights as edited (before normalising) and whether they are
+    the preset's own. Kernels wider than ``_NARROW_EDITOR`` are edited in ``wide_box`` (the page's
+    full width), so every column of an 11 x 11 kernel stays visible.
     """
     names = [*PRESETS, _CUSTOM]
     preset = st.selectbox(
         t("convolution.kernel"),
         names,
-        index=names.index(_DEFAULT_PRESET),
         format_func=_preset_label,
         key="conv_preset",
     )
     size, sigma = _size_and_sigma(preset)
     editor_id = f"{preset}|{size}|{sigma}"
+    base = _base_kernel(preset, size, sigma)
+    if query.forced("convolution") and settings.weights is not None:
+        _load_weights(editor_id, base, np.asarray(settings.weights, np.float64))
     st.caption(t("convolution.editor_help"))
     if size > _NARROW_EDITOR:
         st.caption(t("convolution.editor_below", k=size))
         with wide_box:
             st.markdown(t("convolution.editor_title", k=size))
-            kernel = _kernel_editor(editor_id, _base_kernel(preset, size, sigma))
+            kernel = _kernel_editor(editor_id, base)
     else:
-        kernel = _kernel_editor(editor_id, _base_kernel(preset, size, sigma))
+        kernel = _kernel_editor(editor_id, base)
+    edited = kernel
+    own = kernel.shape == base.shape and bool(np.array_equal(kernel, base))
     if st.button(t("convolution.reset"), key="conv_reset"):
         st.session_state["conv_kernels"].pop(editor_id, None)
         st.session_state["conv_kernel_version"] = st.session_state.get("conv_kernel_version", 0) + 1
@@ -198,10 +204,30 @@ def _kernel_controls(wide_box) -> np.ndarray:
             st.warning(t("convolution.cannot_normalise"))
     if np.isfinite(kernel).all():
         st.caption(t("convolution.kernel_sum", total=num(kernel_sum(kernel), ".4g")))
-    return kernel
+    return kernel, edited, own
+
+
+def _load_weights(editor_id: str, base: np.ndarray, weights: np.ndarray) -> None:
+    """Weights from the address go into the editor (a new editor: its data is fixed while it
+    lives); weights whose shape is not the kernel's are ignored, with the one line."""
+    if weights.shape != base.shape:
+        query_note("settings.weights")
+        return
+    st.session_state.setdefault("conv_kernels", {})[editor_id] = weights
+    st.session_state["conv_kernel_version"] = st.session_state.get("conv_kernel_version", 0) + 1
 
 
 # ---------------------------------------------------------------- geometry controls
+
+
+def _seed_padding(padding: int | str) -> None:
+    """The padding setting (a number of pixels, or ``same`` / ``valid``) into its two widgets."""
+    if isinstance(padding, str):
+        st.session_state["conv_pad_kind"] = padding
+        st.session_state["conv_pad"] = 0
+    else:
+        st.session_state["conv_pad_kind"] = "number"
+        st.session_state["conv_pad"] = int(padding)
 
 
 def _geometry_controls() -> ConvConfig:
@@ -209,13 +235,12 @@ def _geometry_controls() -> ConvConfig:
     with advanced_controls():
         c1, c2, c3 = st.columns(3)
         stride = c1.slider(
-            t("convolution.stride"), 1, 8, 1, key="conv_stride", help=t("convolution.stride_help")
+            t("convolution.stride"), 1, 8, key="conv_stride", help=t("convolution.stride_help")
         )
         dilation = c1.slider(
             t("convolution.dilation"),
             1,
             8,
-            1,
             key="conv_dilation",
             help=t("convolution.dilation_help"),
         )
@@ -228,7 +253,7 @@ def _geometry_controls() -> ConvConfig:
             help=t("convolution.padding_help"),
         )
         pixels = c2.slider(
-            t("convolution.padding_px"), 0, 20, 0, key="conv_pad", disabled=kind != "number"
+            t("convolution.padding_px"), 0, 20, key="conv_pad", disabled=kind != "number"
         )
         boundary = c2.selectbox(
             t("convolution.boundary"),
@@ -680,16 +705,44 @@ def _top_controls() -> tuple[np.ndarray | None, str, str]:
     )
     view = c3.radio(
         t("convolution.view"),
-        _VIEWS,
+        CONV_VIEWS,
         key="conv_view",
         format_func=lambda v: t(f"convolution.view_{v}"),
     )
     return (None if loaded is None else loaded.array), color, view
 
 
+def _settings(
+    cfg: ConvConfig, edited: np.ndarray, own: bool, settings: ConvSettings
+) -> ConvSettings:
+    """The page's settings as its widgets hold them now (what the address and the lesson carry)."""
+    ss = st.session_state
+    weights = None
+    if not own and edited.ndim == 2 and np.isfinite(edited).all():
+        weights = tuple(tuple(float(v) for v in row) for row in edited)
+    return ConvSettings(
+        image=str(ss.get("conv_source", settings.image)),
+        color=ss["conv_color"],
+        view=ss["conv_view"],
+        kernel=ss["conv_preset"],
+        size=int(ss.get("conv_size", settings.size)),
+        weights=weights,
+        normalise=bool(ss["conv_normalise"]),
+        stride=cfg.stride,
+        padding=cfg.padding,
+        dilation=cfg.dilation,
+        mode=cfg.mode,
+        boundary=cfg.boundary,
+        tab=query.open_tab("convolution", CONV_TABS, settings.tab),
+    )
+
+
 def render() -> None:
     """Draw the page."""
     st.title(t("convolution.title"))
+    settings = query.load("convolution", ConvSettings)
+    if query.forced("convolution"):
+        _seed_padding(settings.padding)
     st.caption(t("convolution.intro"))
     lesson("convolution")
     image, color, view = _top_controls()
@@ -699,10 +752,12 @@ def render() -> None:
     kernel_col, result_col = st.columns([1.4, 2.6] if presenting() else [1, 2.6], gap="large")
     wide_box = st.container()  # under both columns: a large kernel's editor
     with kernel_col:
-        kernel = _kernel_controls(wide_box)
+        kernel, edited, own = _kernel_controls(wide_box, settings)
     with result_col:
         result_box = st.container()  # drawn above the controls, filled once they are read
         cfg = _geometry_controls()
+    settings = _settings(cfg, edited, own, settings)
+    query.save("convolution", settings)
     source = _source(image, color)
     picture = _picture(source)
     with result_box:
@@ -712,9 +767,7 @@ def render() -> None:
         _show_result(picture, out, view, fresh)
         if fresh:
             _show_formula(source.shape, kernel, cfg, out.shape)
-    multi_tab, inspect_tab, slide_tab = st.tabs(
-        [t("convolution.tab_multi"), t("convolution.tab_inspect"), t("convolution.tab_slide")]
-    )
+    multi_tab, inspect_tab, slide_tab = query.keyed_tabs("convolution", CONV_TABS, settings.tab)
     with multi_tab:
         _multichannel(image, cfg)
     with inspect_tab:

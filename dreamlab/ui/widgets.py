@@ -6,6 +6,7 @@ Only ``dreamlab.ui`` imports streamlit. Every string shown comes from the catalo
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -36,6 +37,7 @@ from dreamlab.models import (
 )
 from dreamlab.models.registry import download
 from dreamlab.ui.i18n import LANGS, error_text, model_note, model_title, t
+from dreamlab.ui.ignored import note_invalid
 
 __all__ = [
     "CLASS_SOURCE",
@@ -56,6 +58,7 @@ __all__ = [
     "model_picker",
     "page_columns",
     "presenting",
+    "qr_png",
     "session_models",
     "setup_sidebar",
     "shared_gate",
@@ -276,13 +279,12 @@ def image_picker(
     samples = sample_names()
     class_photo = st.session_state.get(f"{key}_class_photo")
     choices = [*samples, *([CLASS_SOURCE] if class_photo else []), "__upload__"]
-    if st.session_state.get(f"{key}_source", choices[0]) not in choices:
-        st.session_state.pop(f"{key}_source")
+    if st.session_state.get(f"{key}_source") not in choices:  # the value is a key, never a label
+        st.session_state[f"{key}_source"] = default if default in samples else choices[0]
     labels = {"__upload__": t("common.upload_own"), CLASS_SOURCE: t("common.class_photo")}
     source = st.selectbox(
         label or t("common.image"),
         choices,
-        index=samples.index(default) if default in samples else 0,
         key=f"{key}_source",
         format_func=lambda c: labels.get(c) or t("common.sample", name=c),
     )
@@ -307,6 +309,18 @@ def image_picker(
             st.session_state[last_key] = img
             return img
     return st.session_state.get(last_key)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def qr_png(link: str) -> bytes | None:
+    """The link as a QR code PNG (None if the ``segno`` package is missing: the link still works)."""
+    try:
+        import segno
+    except ImportError:
+        return None
+    buf = io.BytesIO()
+    segno.make(link, error="m").save(buf, kind="png", scale=8, border=2)
+    return buf.getvalue()
 
 
 def downsized_note(img: LoadedImage) -> str:
@@ -386,10 +400,12 @@ def model_picker(key: str, *, default: str = "efficientnet_lite0") -> LoadedMode
     """Pick a model (status shown), download or upload its weights, and load it (cached)."""
     infos = _picker_infos()
     names = list(infos)
+    if st.session_state.get(f"{key}_model") not in names:
+        note_invalid(f"{key}_model")
+        st.session_state[f"{key}_model"] = default if default in names else names[0]
     name = st.selectbox(
         t("common.model"),
         names,
-        index=names.index(default) if default in names else 0,
         key=f"{key}_model",
         format_func=lambda n: _model_label(infos[n].name, infos[n].title, infos[n].status),
     )
@@ -431,6 +447,7 @@ def layer_select(
     layers = model.layers
     state_key = f"{key}_layer_{model.name}"
     if st.session_state.get(state_key) not in layers:
+        note_invalid(state_key)  # a layer the address named that this model lacks: one line
         st.session_state[state_key] = default if default in layers else model.default_layer
     return st.select_slider(label or t("common.layer"), options=layers, key=state_key)
 
