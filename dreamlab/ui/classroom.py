@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -26,8 +27,9 @@ import streamlit as st
 from dreamlab.broadcast import BroadcastStore, ClassCodeError, ClassFrame, normalize_code
 from dreamlab.images import sample_names
 from dreamlab.media import jpeg_bytes
-from dreamlab.models import list_models
+from dreamlab.ui import query
 from dreamlab.ui.i18n import t
+from dreamlab.ui.settings import dream_from_params
 from dreamlab.ui.widgets import CLASS_SOURCE, presenting, qr_png
 
 __all__ = ["class_store", "end", "publish", "share_controls", "watching"]
@@ -166,11 +168,11 @@ def end(finished: bool) -> None:
 # ---------------------------------------------------------------- the viewer
 
 
-def watching(fields: Mapping[str, str]) -> bool:
+def watching() -> bool:
     """Draw the viewer if the URL has a live ``?class=CODE``; True if it did (the page is done).
 
-    ``fields`` maps the DeepDream form's widget keys to ``DreamConfig`` field names: **Dream with
-    these settings** fills those widgets. A wrong or expired code gives one line, and False.
+    **Dream with these settings** makes the teacher's settings this session's typed
+    :class:`~dreamlab.ui.settings.DreamSettings`. A wrong or expired code gives one line, and False.
     """
     loaded = st.session_state.pop(_LOADED, None)
     if loaded:
@@ -191,7 +193,7 @@ def watching(fields: Mapping[str, str]) -> bool:
         key="cls_adopt",
         type="primary",
         on_click=_adopt,
-        args=(code, dict(fields)),
+        args=(code,),
         icon=":material/cyclone:",
         help=t("classroom.dream_these_help"),
     )
@@ -299,8 +301,8 @@ def _settings_line(settings: Mapping[str, Any]) -> str:
     return f"{t('classroom.settings')}: {shown}" if shown else ""
 
 
-def _adopt(code: str, fields: dict[str, str]) -> None:
-    """Copy the teacher's settings into this session's DeepDream form, and leave viewer mode."""
+def _adopt(code: str) -> None:
+    """Copy the teacher's settings into this session's DeepDream settings, and leave viewer mode."""
     st.query_params.pop(PARAM, None)
     try:
         frame = class_store().latest(code)
@@ -308,33 +310,13 @@ def _adopt(code: str, fields: dict[str, str]) -> None:
         return
     if frame is None:
         return
-    for key, value in _form_values(frame.settings, fields).items():
-        st.session_state[key] = value
+    settings = dream_from_params(frame.settings)
     photo = class_store().photo(code)
     if photo is not None:  # the teacher's own photo: the picker offers it, selected
         st.session_state[CLASS_PHOTO] = photo
-        st.session_state["dd_source"] = CLASS_SOURCE
+        settings = replace(settings, image=CLASS_SOURCE)
+    query.adopt("deepdream", settings)
     st.session_state[_LOADED] = code
-
-
-def _form_values(settings: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
-    """Widget key -> value for the DeepDream form (widgets prefixed ``dd``) from a dream's settings."""
-    cfg = settings.get("config", {})
-    values = {key: cfg[name] for key, name in fields.items() if cfg.get(name) is not None}
-    values["dd_channel"] = cfg.get("channel")
-    model = settings.get("model")
-    if model in {info.name for info in list_models()}:
-        values["dd_model"] = model
-        if cfg.get("layer"):
-            values[f"dd_layer_{model}"] = cfg["layer"]
-    if settings.get("preset"):
-        values["dd_preset"] = settings["preset"]
-    source = settings.get("source")
-    if _sample_of(source) is not None:
-        values["dd_source"] = _sample_of(source)
-    if source == "noise":
-        values["dd_noise"] = True
-    return values
 
 
 def _sample_of(source: object) -> str | None:

@@ -25,8 +25,9 @@ from dreamlab.dream.store import decode, encode
 from dreamlab.images import LoadedImage
 from dreamlab.media import gif_bytes, mp4_bytes, png_bytes
 from dreamlab.models import LoadedModel, list_models
-from dreamlab.ui import classroom
+from dreamlab.ui import classroom, query
 from dreamlab.ui.i18n import model_note, model_title, t
+from dreamlab.ui.settings import DREAM_MAX_SIDES, DREAM_TARGETS, DreamSettings
 from dreamlab.ui.widgets import (
     Throttle,
     advanced_controls,
@@ -50,7 +51,6 @@ __all__ = ["render"]
 
 _RUNS = "dd_runs"  # session key: {"photo": _RunState, "noise": _RunState}, the last run of each
 _DRAW_EVERY_S = 0.1  # draw at most ~10 frames per second; the dream itself never waits
-_MAX_SIDES = [128, 192, 256, 384, 512, 768, 1024]
 _FPS = 10
 _DEFAULTS = DreamConfig()  # the widgets start from the engine's own defaults
 
@@ -121,14 +121,10 @@ class _RunState:
 
 
 def _init_state() -> None:
-    """Widget values start at the engine's defaults (set once, so presets can overwrite them)."""
-    for key, name in _FIELDS.items():
-        st.session_state.setdefault(key, getattr(_DEFAULTS, name))
+    """The zoom loop and guide widgets start at the engine's defaults (set once, so presets can
+    overwrite them); the form's settings come from :class:`DreamSettings` (``query.load``)."""
     for key, name in _LOOP_FIELDS.items():
         st.session_state.setdefault(key, getattr(_DEFAULTS, name))
-    st.session_state.setdefault("dd_preset", "default")
-    st.session_state.setdefault("dd_noise", False)
-    st.session_state.setdefault("dd_channel", None)
     st.session_state.setdefault("dd_guide", "none")
     st.session_state.setdefault("dd_extra_layers", [])
 
@@ -262,7 +258,7 @@ def _form(model: LoadedModel, usable: bool) -> tuple[bool, str]:
             key="dd_lr",
             help=t("deepdream.lr_help"),
         )
-        st.select_slider(t("deepdream.max_side"), _MAX_SIDES, key="dd_max_side")
+        st.select_slider(t("deepdream.max_side"), DREAM_MAX_SIDES, key="dd_max_side")
         st.checkbox(t("deepdream.from_noise"), key="dd_noise", help=t("deepdream.from_noise_help"))
         with advanced_controls() if presenting() else st.expander(t("deepdream.fine")):
             st.number_input(
@@ -356,19 +352,16 @@ def _layers(model: LoadedModel, layer: str) -> tuple[tuple[str, float], ...]:
     return ((layer, 1.0), *zip(extra, weights, strict=True))
 
 
-_TARGETS = ("layer", "neuron", "logit")  # DreamConfig.objective values offered on the page
-
-
 def _target_picker() -> None:
     """What the dream makes grow: the layer (or its channel), a neuron, or a class logit."""
     st.selectbox(
         t("deepdream.target"),
-        _TARGETS,
+        DREAM_TARGETS,
         key="dd_target",
         help=t("deepdream.target_help"),
         format_func=lambda k: t(f"deepdream.target_{k}"),
     )
-    st.number_input(t("deepdream.logit"), min_value=0, value=281, step=1, key="dd_logit")
+    st.number_input(t("deepdream.logit"), min_value=0, step=1, key="dd_logit")
 
 
 def _target(channel: int | None) -> dict[str, Any]:
@@ -788,6 +781,31 @@ def _usable_model(picked: LoadedModel | None) -> tuple[LoadedModel, bool]:
     return (last or cached_model("efficientnet_lite0", device_choice())), False
 
 
+def _settings(settings: DreamSettings) -> DreamSettings:
+    """The form's settings as the session holds them now (what the address and the class carry)."""
+    ss = st.session_state
+    model = str(ss.get("dd_model", settings.model))
+    channel = ss.get("dd_channel")
+    return DreamSettings(
+        model=model,
+        image=str(ss.get("dd_source", settings.image)),
+        preset=ss["dd_preset"],
+        layer=ss.get(f"dd_layer_{model}"),
+        octaves=int(ss["dd_octaves"]),
+        iterations=int(ss["dd_iterations"]),
+        lr=round(float(ss["dd_lr"]), 4),
+        max_side=int(ss["dd_max_side"]),
+        noise=bool(ss["dd_noise"]),
+        channel=None if channel is None else int(channel),
+        objective=str(ss.get("dd_target", settings.objective)),
+        logit=int(ss.get("dd_logit", settings.logit)),
+        octave_scale=round(float(ss["dd_scale"]), 3),
+        jitter=int(ss["dd_jitter"]),
+        smoothing=round(float(ss["dd_smoothing"]), 3),
+        seed=int(ss["dd_seed"]),
+    )
+
+
 def _controls() -> tuple[LoadedModel, LoadedImage | None, bool, str, bool]:
     _init_state()
     picked = model_picker("dd")  # an unavailable model says why right under the picker
@@ -817,14 +835,16 @@ def _dream_now(model: LoadedModel, image: LoadedImage, layer: str) -> None:
 
 def render() -> None:
     """Draw the page: the settings on the left (Dream first), the dream on the right."""
-    if classroom.watching(_FIELDS):  # a ?class=CODE link: the teacher's dream, live
+    if classroom.watching():  # a ?class=CODE link: the teacher's dream, live
         return
+    settings = query.load("deepdream", DreamSettings)
     st.title(t("deepdream.title"))
     if not presenting():  # on a projector the large type would push Dream below the fold
         st.caption(t("deepdream.intro"))
     controls, view = page_columns([1, 2])
     with controls:
         model, image, pressed, layer, usable = _controls()
+        query.save("deepdream", _settings(settings))
         classroom.share_controls()
         lesson("deepdream")
     with view:

@@ -20,7 +20,10 @@ from dreamlab.activations import (
 from dreamlab.backend import classify, layer_maps
 from dreamlab.images import resize_to
 from dreamlab.models import LoadedModel
+from dreamlab.ui import query
 from dreamlab.ui.i18n import num, t
+from dreamlab.ui.ignored import note_invalid
+from dreamlab.ui.settings import MapsSettings
 from dreamlab.ui.widgets import (
     advanced_controls,
     clickable_image,
@@ -203,6 +206,8 @@ def _show_channel(
     st.subheader(t("feature_maps.one_channel"))
     channels = maps.shape[0]
     state = f"fm_channel_{key}"
+    if int(st.session_state.get(state, default)) > channels - 1 and note_invalid(state):
+        st.session_state[state] = default  # a channel the address gave that this layer lacks
     st.session_state[state] = min(int(st.session_state.get(state, default)), channels - 1)
     channel = st.number_input(
         t("feature_maps.channel", last=channels - 1),
@@ -290,9 +295,30 @@ def _view(
     _show_channel(model, mkey, run, maps, layer, key, top[0])
 
 
+def _save(settings: MapsSettings) -> None:
+    """The page's settings as its widgets hold them now, into the address."""
+    ss = st.session_state
+    model = str(ss.get("fm_model", settings.model))
+    layer = ss.get(f"fm_layer_{model}")
+    channel = ss.get(f"fm_channel_{model}_{layer}")
+    default_count, _ = _grid_layout()
+    count = ss.get("fm_count")
+    settings = MapsSettings(
+        model=model,
+        image=str(ss.get("fm_source", settings.image)),
+        layer=layer,
+        channel=None if channel is None else int(channel),
+        count=None if count in (None, default_count) else int(count),
+        scaling=ss.get("fm_scaling", settings.scaling),
+        order=ss.get("fm_order", settings.order),
+    )
+    query.save("feature_maps", settings)
+
+
 def render() -> None:
     """Draw the page."""
     st.title(t("feature_maps.title"))
+    settings = query.load("feature_maps", MapsSettings)
     st.caption(t("feature_maps.intro"))
     lesson("feature_maps")
     controls, view = page_columns([1, 2])
@@ -300,13 +326,16 @@ def render() -> None:
         model = model_picker("fm")
         image = image_picker("fm")  # the CLI's size: the top-5 below equals `dreamlab classify`
         if model is None or image is None:
+            _save(settings)
             return
         layer = layer_select(model, "fm")
         default_count, cols = _grid_layout()
         per_channel = _choice("scaling", ["per_channel", "shared"]) == "per_channel"
         order = _choice("order", ["std", "mean"])
+        st.session_state.setdefault("fm_count", default_count)
         with advanced_controls():
-            count = st.slider(t("feature_maps.count"), 3, 48, default_count, 1, key="fm_count")
+            count = st.slider(t("feature_maps.count"), 3, 48, step=1, key="fm_count")
+        _save(settings)
         w, h = image.size
         st.image(image.array, width="stretch")
         st.caption(t("feature_maps.photo_caption", name=image.name, w=w, h=h))

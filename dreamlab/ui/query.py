@@ -161,7 +161,9 @@ def _is_upload(settings: object) -> bool:
     from dreamlab.images import sample_names
 
     image = getattr(settings, "image", None)
-    return image is not None and (image in ("__upload__", CLASS_SOURCE) or image not in sample_names())
+    return image is not None and (
+        image in ("__upload__", CLASS_SOURCE) or image not in sample_names()
+    )
 
 
 def _copy_link(url: str, *, uploaded: bool) -> None:

@@ -11,7 +11,7 @@ address.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
@@ -41,6 +41,9 @@ __all__ = [
     "VIS_TABS",
     "VisSettings",
     "decode_kernel",
+    "dream_from_params",
+    "from_query",
+    "to_query",
     "encode_kernel",
     "param_of",
     "widget_key",
@@ -226,9 +229,7 @@ class ConvSettings:
     image: str = _setting("chelsea", "img", "conv_source", choice(_samples))
     color: str = _setting("gray", "c", "conv_color", choice(("gray", "rgb")))
     view: str = _setting("abs", "v", "conv_view", choice(CONV_VIEWS))
-    kernel: str = _setting(
-        "horizontal_edge", "k", "conv_preset", choice((*PRESETS, CUSTOM_KERNEL))
-    )
+    kernel: str = _setting("horizontal_edge", "k", "conv_preset", choice((*PRESETS, CUSTOM_KERNEL)))
     size: int = _setting(3, "n", "conv_size", one_of(_KERNEL_SIDES))
     # the edited weights, when they differ from the preset's (None: the preset as it is)
     weights: tuple[tuple[float, ...], ...] | None = _setting(
@@ -252,9 +253,7 @@ class MapsSettings:
     layer: str | None = _setting(None, "l", "fm_layer_{model}", name)
     channel: int | None = _setting(None, "ch", "fm_channel_{model}_{layer}", integer(0, 1 << 16))
     count: int | None = _setting(None, "n", "fm_count", integer(3, 48))  # None: 12, 6 presenting
-    scaling: str = _setting(
-        "per_channel", "sc", "fm_scaling", choice(("per_channel", "shared"))
-    )
+    scaling: str = _setting("per_channel", "sc", "fm_scaling", choice(("per_channel", "shared")))
     order: str = _setting("std", "o", "fm_order", choice(("std", "mean")))
 
 
@@ -371,3 +370,44 @@ def _item(key: str, text: object) -> str:
     shown = f"{key}={text}"
     shown = "".join(c if c.isprintable() else "?" for c in shown)
     return shown if len(shown) <= 40 else shown[:39] + "…"
+
+
+# DreamSettings field -> the DreamConfig field a dream's recorded parameters hold it in
+_DREAM_CONFIG_FIELDS = {
+    "layer": "layer",
+    "octaves": "num_octaves",
+    "iterations": "iterations",
+    "lr": "lr",
+    "max_side": "max_side",
+    "channel": "channel",
+    "objective": "objective",
+    "logit": "logit",
+    "octave_scale": "octave_scale",
+    "jitter": "jitter",
+    "smoothing": "smoothing",
+    "seed": "seed",
+}
+
+
+def dream_from_params(params: Mapping[str, Any]) -> DreamSettings:
+    """A dream's recorded parameters (``dream_params``: model, config, preset, source; what the
+    class broadcast carries) as the DeepDream page's settings, checked like an address: what is
+    missing or unusable keeps its default."""
+    cfg = params.get("config") or {}
+    keys = {f.name: param_of(f).query for f in fields(DreamSettings)}
+    text = {
+        keys[name]: cfg[key]
+        for name, key in _DREAM_CONFIG_FIELDS.items()
+        if cfg.get(key) is not None
+    }
+    for name in ("model", "preset"):
+        if params.get(name):
+            text[keys[name]] = params[name]
+    source = str(params.get("source") or "")
+    stem = source.rsplit(".", 1)[0]
+    if stem in _samples():
+        text[keys["image"]] = stem
+    if source == "noise":
+        text[keys["noise"]] = "1"
+    settings, _ = from_query(DreamSettings, {k: str(v) for k, v in text.items()})
+    return settings
