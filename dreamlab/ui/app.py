@@ -7,7 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from dreamlab.device import configure_threads
-from dreamlab.ui import convolution, deepdream, feature_maps, feature_vis, train
+from dreamlab.ui import convolution, deepdream, feature_maps, feature_vis, lesson, train
 from dreamlab.ui.classroom import PARAM
 from dreamlab.ui.i18n import t
 from dreamlab.ui.widgets import setup_sidebar
@@ -43,14 +43,21 @@ def build_navigation(pages: list[tuple[str, str, str, Callable[[], None]]]) -> s
     """
     _configure_once()
     setup_sidebar()
+    lesson.sidebar_entry()
     built = [
         st.Page(fn, title=t(f"{name}.title"), url_path=path, icon=icon, default=i == 0)
         for i, (name, path, icon, fn) in enumerate(pages)
     ]
     current = st.navigation(built)
+    step = lesson.route()  # a lesson's step opened, or Next / Previous: its page and settings
+    if step is not None:
+        target = next((p for p, row in zip(built, pages, strict=True) if row[0] == step[0]), None)
+        if target is not None:
+            st.switch_page(target, query_params=step[1])
     dream_page = next(
         (p for p, row in zip(built, pages, strict=True) if row[0] == "deepdream"), None
     )
     if PARAM in st.query_params and dream_page is not None and current.url_path != "deepdream":
         st.switch_page(dream_page, query_params=st.query_params.to_dict())
+    lesson.panel()
     return current

@@ -101,12 +101,13 @@ def _size_and_sigma(preset: str) -> tuple[int, float | None]:
     size = 3
     if preset == _CUSTOM or (info is not None and info.sized):
         options = [1, 3, 5, 7, 9, 11] if preset == _CUSTOM else [3, 5, 7, 9, 11]
-        if st.session_state.get("conv_size") not in options:
-            st.session_state["conv_size"] = 3
+        key = "conv_custom_size" if preset == _CUSTOM else "conv_size"
+        if st.session_state.get(key) not in options:
+            st.session_state[key] = 3
         size = st.select_slider(
             t("convolution.size"),
             options=options,
-            key="conv_size",
+            key=key,
             format_func=lambda k: f"{k}×{k}",
         )
     sigma = None
@@ -717,6 +718,9 @@ def _settings(
 ) -> ConvSettings:
     """The page's settings as its widgets hold them now (what the address and the lesson carry)."""
     ss = st.session_state
+    info = PRESETS.get(ss["conv_preset"])
+    sized = ss["conv_preset"] == _CUSTOM or (info is not None and info.sized)
+    size = edited.shape[0] if sized and edited.ndim == 2 else ConvSettings.size
     weights = None
     if not own and edited.ndim == 2 and np.isfinite(edited).all():
         weights = tuple(tuple(float(v) for v in row) for row in edited)
@@ -725,7 +729,7 @@ def _settings(
         color=ss["conv_color"],
         view=ss["conv_view"],
         kernel=ss["conv_preset"],
-        size=int(ss.get("conv_size", settings.size)),
+        size=size,
         weights=weights,
         normalise=bool(ss["conv_normalise"]),
         stride=cfg.stride,
@@ -741,8 +745,10 @@ def render() -> None:
     """Draw the page."""
     st.title(t("convolution.title"))
     settings = query.load("convolution", ConvSettings)
-    if query.forced("convolution"):
+    if query.forced("convolution"):  # the settings that no one widget holds
         _seed_padding(settings.padding)
+        size_key = "conv_custom_size" if settings.kernel == _CUSTOM else "conv_size"
+        st.session_state[size_key] = settings.size
     st.caption(t("convolution.intro"))
     lesson("convolution")
     image, color, view = _top_controls()

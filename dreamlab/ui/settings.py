@@ -230,7 +230,7 @@ class ConvSettings:
     color: str = _setting("gray", "c", "conv_color", choice(("gray", "rgb")))
     view: str = _setting("abs", "v", "conv_view", choice(CONV_VIEWS))
     kernel: str = _setting("horizontal_edge", "k", "conv_preset", choice((*PRESETS, CUSTOM_KERNEL)))
-    size: int = _setting(3, "n", "conv_size", one_of(_KERNEL_SIDES))
+    size: int = _setting(3, "n", None, one_of(_KERNEL_SIDES))  # its slider: preset's or custom
     # the edited weights, when they differ from the preset's (None: the preset as it is)
     weights: tuple[tuple[float, ...], ...] | None = _setting(
         None, "w", None, decode_kernel, encode_kernel
