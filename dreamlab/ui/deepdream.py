@@ -126,6 +126,7 @@ def _init_state() -> None:
     for key, name in _LOOP_FIELDS.items():
         st.session_state.setdefault(key, getattr(_DEFAULTS, name))
     st.session_state.setdefault("dd_guide", "none")
+    st.session_state.setdefault("dd_channel", None)  # empty: the whole layer (settings' None)
     st.session_state.setdefault("dd_extra_layers", [])
 
 

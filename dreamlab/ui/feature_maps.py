@@ -206,6 +206,7 @@ def _show_channel(
     st.subheader(t("feature_maps.one_channel"))
     channels = maps.shape[0]
     state = f"fm_channel_{key}"
+    st.session_state[f"{state}_default"] = default  # left out of the address (see _save)
     if int(st.session_state.get(state, default)) > channels - 1 and note_invalid(state):
         st.session_state[state] = default  # a channel the address gave that this layer lacks
     st.session_state[state] = min(int(st.session_state.get(state, default)), channels - 1)
@@ -301,6 +302,8 @@ def _save(settings: MapsSettings) -> None:
     model = str(ss.get("fm_model", settings.model))
     layer = ss.get(f"fm_layer_{model}")
     channel = ss.get(f"fm_channel_{model}_{layer}")
+    if channel == ss.get(f"fm_channel_{model}_{layer}_default"):
+        channel = None  # the most active channel, the page's own default
     default_count, _ = _grid_layout()
     count = ss.get("fm_count")
     settings = MapsSettings(
