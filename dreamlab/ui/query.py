@@ -48,6 +48,7 @@ S = TypeVar("S")
 RESERVED = ("lang", "present", "class", "lesson", "step")
 _SETTINGS = "settings_{}"  # session key: the page's last settings (kept across page switches)
 _WRITTEN = "query_written_{}"  # session key: the page's part of the address as last written
+_LAST = "query_last"  # session key: (page, its part of the address) as last written
 _FORCED = "query_forced_{}"  # session key: this run put the settings into the widgets
 _RESET = "query_reset_{}"  # session key: the page's settings were replaced (lesson, class)
 
@@ -80,6 +81,9 @@ def _seed(settings: object, force: bool) -> None:
 def load(page: str, cls: type[S]) -> S:
     """The page's settings for this run, put into its widgets' keys (see the module's doc)."""
     params = page_params()
+    last = st.session_state.get(_LAST)
+    if last is not None and last[0] != page and params == last[1]:
+        params = {}  # the page we came from left its settings in the address: not ours
     current = st.session_state.get(_SETTINGS.format(page))
     force = bool(st.session_state.pop(_RESET.format(page), False))
     ignored, fresh = None, {}
@@ -153,6 +157,7 @@ def save(page: str, settings: object) -> None:
     if full != st.query_params.to_dict():
         st.query_params.from_dict(full)
     st.session_state[_WRITTEN.format(page)] = ours
+    st.session_state[_LAST] = (page, ours)
     shared = {k: v for k, v in full.items() if k != "class"}
     _copy_link(link(shared), uploaded=_is_upload(settings))
 
