@@ -360,9 +360,21 @@ def to_query(settings: object) -> dict[str, str]:
             continue
         if f.name == "image" and value not in _samples():
             continue
+        if f.name == "layer" and value == _default_layer(getattr(settings, "model", "")):
+            continue  # the model's own default layer is a default too
         p = param_of(f)
         out[p.query] = p.dump(value)
     return out
+
+
+def _default_layer(model: str) -> str | None:
+    """A registered model's default layer (None for a model of one session only)."""
+    from dreamlab.models.registry import get_spec
+
+    try:
+        return get_spec(model).default_layer
+    except (KeyError, ValueError):
+        return None
 
 
 def _item(key: str, text: object) -> str:

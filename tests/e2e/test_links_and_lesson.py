@@ -23,6 +23,11 @@ def _copied_link(page) -> str:
     return link
 
 
+def _option(page, label: str):
+    """A radio option by its label."""
+    return page.get_by_role("radiogroup").get_by_text(label, exact=True)
+
+
 def _checked(page, label: str) -> bool:
     """Whether the radio option with this label is the chosen one."""
     option = page.locator('[data-testid="stRadio"] label', has_text=re.compile(f"^{label}$"))
@@ -30,12 +35,12 @@ def _checked(page, label: str) -> bool:
 
 
 def test_settings_of_two_pages_travel_in_a_copied_link(page, browser, app_url: str) -> None:
-    open_page(page, app_url, "convolution")
-    act_and_wait(page, lambda: page.get_by_text("RGB, per channel", exact=True).click())
+    open_page(page, app_url, "")  # Convolution is the default page
+    act_and_wait(page, lambda: _option(page, "RGB, per channel").click())
     conv_link = _copied_link(page)
     assert "c=rgb" in conv_link and conv_link.startswith(app_url)
     open_page(page, app_url, "feature-maps")
-    act_and_wait(page, lambda: page.get_by_text("most active", exact=True).click())
+    act_and_wait(page, lambda: _option(page, "most active").click())
     maps_link = _copied_link(page)
     assert "o=mean" in maps_link
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -78,7 +83,9 @@ def test_the_guided_lesson_walks_to_the_end(page, app_url: str, lang: str) -> No
         "button", name=translate(lang, "lesson.previous")
     )
     act_and_wait(page, previous.click)
-    assert f"step={n - 1}" in page.url
+    page.wait_for_url(re.compile(f"step={n - 1}"))
+    title = translate(lang, f"{lesson.steps[n - 2].page}.title")
+    page.locator("h1", has_text=title).first.wait_for()
 
 
 @pytest.mark.parametrize("path", ["deepdream", "train"])
