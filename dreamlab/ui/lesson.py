@@ -43,11 +43,12 @@ _MAX_BYTES = 200_000
 
 
 class LessonError(ValueError):
-    """A lesson that cannot be opened (unknown name, bad file); ``kind`` for its one line."""
+    """A lesson that cannot be opened; ``problem`` (``unknown`` name or ``bad`` file) picks its
+    one line in the lesson catalogue (``lesson.error_<problem>``)."""
 
-    def __init__(self, message: str, kind: str = "bad") -> None:
+    def __init__(self, message: str, problem: str = "bad") -> None:
         super().__init__(message)
-        self.kind = kind
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,10 @@ def _step(raw: object, index: int) -> Step:
 def load_lesson(name: str) -> Lesson:
     """The lesson ``name`` from the lessons folder (a name, never a path), checked."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise LessonError(f"no lesson named {name[:40]!r}", "unknown")
+        raise LessonError(f"no lesson named {name[:40]!r}", problem="unknown")
     path = LESSONS_DIR / f"{name}.toml"
     if not path.is_file():
-        raise LessonError(f"no lesson named {name!r}", "unknown")
+        raise LessonError(f"no lesson named {name!r}", problem="unknown")
     return _parse(name, path.read_bytes()[: _MAX_BYTES + 1])
 
 
@@ -160,7 +161,7 @@ def route() -> tuple[str, dict[str, str]] | None:
     try:
         lesson = load_lesson(name)
     except LessonError as exc:
-        st.warning(t(f"lesson.error_{exc.kind}", name=name[:40], reason=str(exc)), icon="⚠️")
+        st.warning(t(f"lesson.error_{exc.problem}", name=name[:40], reason=str(exc)), icon="⚠️")
         st.session_state.pop(_STATE, None)
         return None
     step = min(max(step, 1), len(lesson.steps))

@@ -215,3 +215,12 @@ def test_hostile_addresses_open_the_page_with_one_line(page: str, query: dict[st
     assert not at.exception, [e.value for e in at.exception]
     lines = [w.value for w in at.warning if str(w.value).startswith("Ignored in the address")]
     assert len(lines) <= 1
+
+
+def test_presenter_mode_shows_the_links_qr_code() -> None:
+    at = page_app("convolution", present=True)
+    at.query_params["s"] = "2"
+    at.run()
+    assert_clean(at)
+    assert len(at.sidebar.get("image")) == 1  # the QR code of the Copy link, in the sidebar
+    assert not page_app("convolution").run().sidebar.get("image")
