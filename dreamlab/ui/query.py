@@ -127,6 +127,7 @@ def reset(page: str, settings: object | None = None) -> None:
     take them on the page's next run; None: the defaults, unless the address gives others."""
     st.session_state[_SETTINGS.format(page)] = settings
     st.session_state.pop(_WRITTEN.format(page), None)
+    st.session_state.pop(_LAST, None)  # the next address is this page's, whatever it holds
     st.session_state[_RESET.format(page)] = True
 
 

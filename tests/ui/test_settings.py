@@ -77,9 +77,10 @@ def test_round_trip_through_the_address() -> None:
     )
     back, ignored = from_query(ConvSettings, to_query(conv))
     assert (back, ignored) == (conv, [])
-    dream = DreamSettings(preset="seed", layer="_blocks.9", octaves=3, lr=0.02, noise=True)
+    dream = DreamSettings(preset="seed", layer="_blocks.5", octaves=3, lr=0.02, noise=True)
     assert from_query(DreamSettings, to_query(dream)) == (dream, [])
-    assert to_query(dream)["l"] == "_blocks.9"
+    assert to_query(dream)["l"] == "_blocks.5"
+    assert "l" not in to_query(DreamSettings(layer="_blocks.9"))  # the model's default layer
 
 
 def test_bad_values_fall_back_to_defaults_and_are_named() -> None:
