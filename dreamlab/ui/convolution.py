@@ -55,6 +55,7 @@ _MULTI_DEFAULTS = ("horizontal_edge", "vertical_edge", "laplacian")
 _MULTI_SIDE = 384  # the multi-channel demo shows 7 small images: a smaller copy is plenty
 _ZOOM_SIDE = 240  # the inspector's magnified neighbourhood, in screen pixels
 _TAP_COLOR = (255, 214, 0)
+_PENDING_WEIGHTS = "conv_pending_weights"  # weights from the address, for the kernel editor
 _LAST_OUT = "conv_last_out"  # the last good result, shown (marked stale) if the next one fails
 _NARROW_EDITOR = 5  # kernels up to 5 x 5 are edited in the kernel column, larger ones full width
 _PICKED_SHAPE = "conv_picked_shape"  # the output's size when the inspected pixel was picked
@@ -163,7 +164,7 @@ def _kernel_editor(editor_id: str, base: np.ndarray) -> np.ndarray:
     return kernel
 
 
-def _kernel_controls(wide_box, settings: ConvSettings) -> tuple[np.ndarray, np.ndarray, bool]:
+def _kernel_controls(wide_box) -> tuple[np.ndarray, np.ndarray, bool]:
     """Preset, size, the editable weights, normalise and reset.
 
     Returns the kernel to apply, the weights as edited (before normalising) and whether they are
@@ -180,8 +181,9 @@ def _kernel_controls(wide_box, settings: ConvSettings) -> tuple[np.ndarray, np.n
     size, sigma = _size_and_sigma(preset)
     editor_id = f"{preset}|{size}|{sigma}"
     base = _base_kernel(preset, size, sigma)
-    if query.forced("convolution") and settings.weights is not None:
-        _load_weights(editor_id, base, np.asarray(settings.weights, np.float64))
+    pending = st.session_state.pop(_PENDING_WEIGHTS, None)  # taken once (a fragment reruns)
+    if pending is not None:
+        _load_weights(editor_id, base, np.asarray(pending, np.float64))
     st.caption(t("convolution.editor_help"))
     if size > _NARROW_EDITOR:
         st.caption(t("convolution.editor_below", k=size))
@@ -747,6 +749,7 @@ def render() -> None:
     settings = query.load("convolution", ConvSettings)
     if query.forced("convolution"):  # the settings that no one widget holds
         _seed_padding(settings.padding)
+        st.session_state[_PENDING_WEIGHTS] = settings.weights
         size_key = "conv_custom_size" if settings.kernel == _CUSTOM else "conv_size"
         st.session_state[size_key] = settings.size
     st.caption(t("convolution.intro"))
@@ -758,12 +761,14 @@ def render() -> None:
     kernel_col, result_col = st.columns([1.4, 2.6] if presenting() else [1, 2.6], gap="large")
     wide_box = st.container()  # under both columns: a large kernel's editor
     with kernel_col:
-        kernel, edited, own = _kernel_controls(wide_box, settings)
+        kernel, edited, own = _kernel_controls(wide_box)
     with result_col:
         result_box = st.container()  # drawn above the controls, filled once they are read
         cfg = _geometry_controls()
     settings = _settings(cfg, edited, own, settings)
     query.save("convolution", settings)
+    with kernel_col:
+        query.copy_link(settings)
     source = _source(image, color)
     picture = _picture(source)
     with result_box:

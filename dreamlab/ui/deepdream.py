@@ -845,7 +845,9 @@ def render() -> None:
     controls, view = page_columns([1, 2])
     with controls:
         model, image, pressed, layer, usable = _controls()
-        query.save("deepdream", _settings(settings))
+        settings = _settings(settings)
+        query.save("deepdream", settings)
+        query.copy_link(settings)
         classroom.share_controls()
         lesson("deepdream")
     with view:

@@ -316,6 +316,7 @@ def _save(settings: MapsSettings) -> None:
         order=ss.get("fm_order", settings.order),
     )
     query.save("feature_maps", settings)
+    query.copy_link(settings)
 
 
 def render() -> None:

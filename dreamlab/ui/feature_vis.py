@@ -476,6 +476,7 @@ def _save(settings: VisSettings) -> VisSettings:
         tab=query.open_tab("feature_vis", VIS_TABS, settings.tab),
     )
     query.save("feature_vis", settings)
+    query.copy_link(settings)
     return settings
 
 

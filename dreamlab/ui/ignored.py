@@ -8,9 +8,11 @@ shared widgets and the address code both use it without importing each other.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from dreamlab.ui.i18n import t
 
@@ -44,4 +46,6 @@ def _draw() -> None:
     items = st.session_state.get(_IGNORED)
     box = st.session_state.get(_LINE)
     if items and box is not None:
-        box.warning(t("link.ignored", items=", ".join(items)), icon=":material/link_off:")
+        # a fragment's rerun cannot draw outside itself: the line shows on the next full run
+        with contextlib.suppress(StreamlitAPIException):
+            box.warning(t("link.ignored", items=", ".join(items)), icon=":material/link_off:")

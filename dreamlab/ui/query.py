@@ -7,9 +7,9 @@ A page calls :func:`load` before its widgets and :func:`save` once it has read t
   them into the widgets' keys (widgets then take no ``value=``: their value is the settings').
   A bad value or an unknown key is set aside: that setting keeps its default, and one line says
   which were ignored.
-- :func:`save` keeps the settings for this session, writes those that differ from their defaults
-  into the address (short keys, ``?k=sobel_x&s=2``) and draws **Copy link** in the sidebar (with
-  its QR code in presenter mode).
+- :func:`save` keeps the settings for this session and writes those that differ from their
+  defaults into the address (short keys, ``?k=sobel_x&s=2``); :func:`copy_link` then draws
+  **Copy link** (with its QR code in presenter mode).
 
 Widget values are keys and numbers, never translated labels: switching the language changes the
 words and nothing else.
@@ -32,6 +32,7 @@ from dreamlab.ui.widgets import CLASS_SOURCE, presenting, qr_png
 __all__ = [
     "RESERVED",
     "adopt",
+    "copy_link",
     "forced",
     "keyed_tabs",
     "open_tab",
@@ -48,6 +49,7 @@ S = TypeVar("S")
 RESERVED = ("lang", "present", "class", "lesson", "step")
 _SETTINGS = "settings_{}"  # session key: the page's last settings (kept across page switches)
 _WRITTEN = "query_written_{}"  # session key: the page's part of the address as last written
+_LINK = "query_link"  # session key: the page's address as last written (what Copy link gives)
 _LAST = "query_last"  # session key: (page, its part of the address) as last written
 _FORCED = "query_forced_{}"  # session key: this run put the settings into the widgets
 _RESET = "query_reset_{}"  # session key: the page's settings were replaced (lesson, class)
@@ -151,7 +153,7 @@ def link(query: dict[str, str]) -> str:
 
 
 def save(page: str, settings: object) -> None:
-    """Keep the settings, write them into the address, and draw **Copy link** (see the doc)."""
+    """Keep the settings and write them into the address (see the module's doc)."""
     st.session_state[_SETTINGS.format(page)] = settings
     ours = to_query(settings)
     full = {**_reserved(), **ours}
@@ -159,8 +161,7 @@ def save(page: str, settings: object) -> None:
         st.query_params.from_dict(full)
     st.session_state[_WRITTEN.format(page)] = ours
     st.session_state[_LAST] = (page, ours)
-    shared = {k: v for k, v in full.items() if k != "class"}
-    _copy_link(link(shared), uploaded=_is_upload(settings))
+    st.session_state[_LINK] = link({k: v for k, v in full.items() if k != "class"})
 
 
 def _is_upload(settings: object) -> bool:
@@ -172,9 +173,13 @@ def _is_upload(settings: object) -> bool:
     )
 
 
-def _copy_link(url: str, *, uploaded: bool) -> None:
-    """**Copy link** in the sidebar: the address (with its copy button), its QR code presenting."""
-    with st.sidebar.popover(t("link.copy"), icon=":material/link:", width="stretch"):
+def copy_link(settings: object) -> None:
+    """**Copy link** where it is called (after :func:`save`): a button opening the address with
+    its copy button, and its QR code in presenter mode. Inside a page's fragment too (a fragment
+    cannot draw in the sidebar)."""
+    url = str(st.session_state.get(_LINK, ""))
+    uploaded = _is_upload(settings)
+    with st.popover(t("link.copy"), icon=":material/link:"):
         st.code(url, language=None, wrap_lines=True)
         st.caption(t("link.copy_help"))
         if uploaded:

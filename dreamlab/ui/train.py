@@ -122,6 +122,7 @@ def _save(settings: TrainSettings) -> None:
         seed=int(ss["train_seed"]),
     )
     query.save("train", settings)
+    query.copy_link(settings)
 
 
 def _controls() -> tuple[TrainConfig | None, bool]:

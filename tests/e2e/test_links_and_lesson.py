@@ -14,8 +14,8 @@ pytestmark = pytest.mark.e2e
 
 
 def _copied_link(page) -> str:
-    """Open **Copy link** in the sidebar and read the address it offers."""
-    page.locator('[data-testid="stSidebar"]').get_by_text("Copy link", exact=True).click()
+    """Open **Copy link** and read the address it offers."""
+    page.get_by_role("button", name="Copy link").click()
     box = page.locator('[data-testid="stCode"] code').filter(has_text="http").last
     box.wait_for(state="visible")
     link = box.inner_text().strip()

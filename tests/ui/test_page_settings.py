@@ -223,5 +223,7 @@ def test_presenter_mode_shows_the_links_qr_code() -> None:
     at.query_params["s"] = "2"
     at.run()
     assert_clean(at)
-    assert len(at.sidebar.get("image")) == 1  # the QR code of the Copy link, in the sidebar
-    assert not page_app("convolution").run().sidebar.get("image")
+    (box,) = at.get("popover")  # Copy link
+    assert len(box.get("image")) == 1  # the QR code of the link
+    (box,) = page_app("convolution").run().get("popover")
+    assert not box.get("image")
