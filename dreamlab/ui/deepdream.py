@@ -172,6 +172,15 @@ def _apply_fallback() -> None:
     st.session_state["dd_recipe"] = preset.name
 
 
+def _recipe_of_settings(settings: DreamSettings) -> None:
+    """Settings from an address or a lesson that name a preset on its closest recipe's network
+    and layer are that recipe (as if **Use the closest recipe** had been pressed)."""
+    st.session_state.pop("dd_recipe", None)
+    fb = getattr(PRESETS.get(settings.preset), "fallback", None)
+    if fb is not None and (settings.model, settings.layer or fb.layer) == (fb.model, fb.layer):
+        st.session_state["dd_recipe"] = settings.preset
+
+
 def _recipe(model_name: str) -> str | None:
     """The preset whose closest recipe the form holds, if the model is still the recipe's."""
     preset = PRESETS.get(st.session_state.get("dd_preset", ""))
@@ -839,6 +848,8 @@ def render() -> None:
     if classroom.watching():  # a ?class=CODE link: the teacher's dream, live
         return
     settings = query.load("deepdream", DreamSettings)
+    if query.forced("deepdream"):
+        _recipe_of_settings(settings)
     st.title(t("deepdream.title"))
     if not presenting():  # on a projector the large type would push Dream below the fold
         st.caption(t("deepdream.intro"))
