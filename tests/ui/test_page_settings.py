@@ -227,3 +227,13 @@ def test_presenter_mode_shows_the_links_qr_code() -> None:
     assert len(box.get("image")) == 1  # the QR code of the link
     (box,) = page_app("convolution").run().get("popover")
     assert not box.get("image")
+
+
+def test_an_upload_cannot_travel_in_a_link_and_one_line_says_so() -> None:
+    at = _open("feature_maps", {"o": "mean"})
+    note = translate("en", "link.upload_note")
+    assert note not in [c.value for c in at.caption]
+    at.selectbox(key="fm_source").set_value("__upload__").run()
+    assert not at.exception
+    assert note in [c.value for c in at.caption]
+    assert "img" not in at.query_params and _flat(_page_query(at)) == {"o": "mean"}
