@@ -59,7 +59,8 @@ _NARROW_EDITOR = 5  # kernels up to 5 x 5 are edited in the kernel column, large
 _PICKED_SHAPE = "conv_picked_shape"  # the output's size when the inspected pixel was picked
 _SLIDE_SIDE = 7  # the sliding window's input grid (7 x 7 numbers), larger for a wide kernel
 _SLIDE_MAX = 13  # the widest kernel (dilation included) the sliding window draws
-_CELL = 46  # one cell of the sliding-window figure, in pixels
+_CELL = 60  # one cell of the sliding-window figure, in pixels (read from the back of a room)
+_CELL_FONT, _WEIGHT_FONT, _OUT_FONT = 20, 15, 17  # the numbers' sizes in it, in pixels (DejaVu)
 _PLAY_DELAY = 0.35  # seconds between two positions when playing
 
 
@@ -511,7 +512,9 @@ def _slide_input(source: np.ndarray, kind: str, n: int) -> np.ndarray:
     return np.round(gray[top : top + n, left : left + n]).astype(np.float32)
 
 
-def _cell_text(draw: ImageDraw.ImageDraw, x: int, y: int, text: str, fill, size: int = 13) -> None:
+def _cell_text(
+    draw: ImageDraw.ImageDraw, x: int, y: int, text: str, fill, size: int = _CELL_FONT
+) -> None:
     font = label_font(size)
     box = draw.textbbox((0, 0), text, font=font)
     tw, th = box[2] - box[0], box[3] - box[1]
@@ -551,24 +554,25 @@ def _slide_figure(
             inside = 0 <= r < n and 0 <= c < n
             fill = (255, 255, 255) if inside else (225, 225, 225)  # padded cells grey
             draw.rectangle((x, y, x + _CELL - 1, y + _CELL - 1), fill=fill, outline=(160, 160, 160))
-            _cell_text(
+            tapped = (int(r), int(c)) in taps
+            _cell_text(  # a tapped cell: its value in the upper half, the weight below it
                 draw,
                 x,
-                y,
+                y - (_CELL // 5 if tapped else 0),
                 num(float(padded[a, b]), ".0f"),
                 (0, 0, 0) if inside else (120, 120, 120),
             )
-            if (int(r), int(c)) in taps:
+            if tapped:
                 draw.rectangle(
                     (x + 1, y + 1, x + _CELL - 2, y + _CELL - 2), outline=(230, 150, 0), width=3
                 )
                 _cell_text(
                     draw,
-                    x + _CELL // 4,
-                    y + _CELL // 3,
+                    x,
+                    y + _CELL // 5,
                     "×" + num(float(taps[r, c]), ".2g"),
                     (200, 90, 0),
-                    10,
+                    _WEIGHT_FONT,
                 )
     left = 4 + len(cols) * _CELL + gap
     for a in range(oh):
@@ -581,7 +585,7 @@ def _slide_figure(
                 outline=(160, 160, 160),
             )
             if done:
-                _cell_text(draw, x, y, num(float(out[a, b]), ".3g"), (0, 0, 0), 12)
+                _cell_text(draw, x, y, num(float(out[a, b]), ".3g"), (0, 0, 0), _OUT_FONT)
             if (a, b) == (i, j):
                 draw.rectangle(
                     (x + 1, y + 1, x + _CELL - 2, y + _CELL - 2), outline=(230, 150, 0), width=3
@@ -628,13 +632,18 @@ def _sliding_window(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> 
     if c2.button(t("convolution.step"), key="conv_slide_step", icon=":material/skip_next:"):
         st.session_state["conv_slide_next"] = (st.session_state["conv_slide_pos"] + 1) % count
         st.rerun()
-    pos = c3.slider(
-        t("convolution.slide_position"),
-        0,
-        max(count - 1, 1),
-        key="conv_slide_pos",
-        disabled=count == 1,
-    )
+    slot = c3.empty()  # during Play a moving copy of the slider takes its place
+    if play:  # from where the slider stands, or from the start once it is at the end
+        pos = int(st.session_state["conv_slide_pos"])
+        pos = 0 if pos >= count - 1 else pos
+    else:
+        pos = slot.slider(
+            t("convolution.slide_position"),
+            0,
+            max(count - 1, 1),
+            key="conv_slide_pos",
+            disabled=count == 1,
+        )
     pos = min(pos, count - 1)
     st.caption(
         t(
@@ -651,6 +660,15 @@ def _sliding_window(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> 
     )
     figure, formula = st.empty(), st.empty()
     for p in range(pos, count) if play else [pos]:
+        if play:  # the slider follows the animation (a disabled copy: Play owns the position)
+            slot.slider(
+                t("convolution.slide_position"),
+                0,
+                max(count - 1, 1),
+                value=p,
+                key=f"conv_slide_playing_{p}",
+                disabled=True,
+            )
         figure.image(_slide_figure(grid, kernel, cfg, out, p), width="content")
         i, j = divmod(p, ow)
         win = window(grid, kernel, i, j, **cfg.to_dict())

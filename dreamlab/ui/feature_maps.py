@@ -170,11 +170,16 @@ def _run_note(layer: str, image: np.ndarray, run: np.ndarray, maps: np.ndarray) 
     """Say at which size the network saw the photo, when it is not the photo's own."""
     h0, w0 = image.shape[:2]
     h, w = run.shape[:2]
-    if (h, w) != (h0, w0):
+    mh, mw = maps.shape[1:]
+    short = min(mh, mw) < _MIN_MAP and mh > 1  # the memory cap stopped the enlargement short
+    if (h, w) != (h0, w0) and not short:
         st.caption(t("feature_maps.enlarged", w0=w0, h0=h0, w=w, h=h, layer=layer, side=_MIN_MAP))
-    if min(maps.shape[1:]) < _MIN_MAP and maps.shape[1] > 1:
+    if short:  # one message, with the maps' real size (not "at least 28" then "under 28")
         mp = num(_MAX_PIXELS / 1e6, ".0f")
-        st.caption(t("feature_maps.capped", side=_MIN_MAP, mp=mp))
+        key = "pages.maps_capped" if (h, w) != (h0, w0) else "pages.maps_small"
+        st.caption(
+            t(key, w0=w0, h0=h0, w=w, h=h, layer=layer, mh=mh, mw=mw, side=_MIN_MAP, mp=mp)
+        )
 
 
 def _pick_unit(maps: np.ndarray, key: str, shown: np.ndarray) -> tuple[int, int]:

@@ -268,7 +268,10 @@ def image_picker(
     label: str | None = None,
     default: str = "chelsea",
 ) -> LoadedImage | None:
-    """A bundled sample or an upload; a bad upload shows one line and keeps the last good image.
+    """A bundled sample or an upload; a bad upload shows one line and keeps the last good upload.
+
+    With **Upload your own** chosen and no readable upload yet, it returns None (the page waits
+    for one), never the sample shown before.
 
     A class's photo (``{key}_class_photo`` in the session, set by **Dream with these settings**
     when the teacher dreams from their own upload) is one more choice.
@@ -294,6 +297,7 @@ def image_picker(
     if source != "__upload__":
         img = _sample(source, max_side)
         st.session_state[last_key] = img
+        st.session_state[f"{key}_last_sample"] = img.name
         return img
     up = st.file_uploader(t("common.upload"), type=list(UPLOAD_TYPES), key=f"{key}_upload")
     if up is not None:
@@ -306,7 +310,10 @@ def image_picker(
                 st.caption(downsized_note(img))
             st.session_state[last_key] = img
             return img
-    return st.session_state.get(last_key)
+    last = st.session_state.get(last_key)
+    if last is not None and last.name == st.session_state.get(f"{key}_last_sample"):
+        return None  # "Upload your own" never silently falls back to the sample shown before
+    return last
 
 
 def downsized_note(img: LoadedImage) -> str:
