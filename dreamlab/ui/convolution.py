@@ -302,6 +302,15 @@ def _select_on_click(click: tuple[float, float] | None, oh: int, ow: int) -> Non
     st.session_state[_PICKED_SHAPE] = (oh, ow)
 
 
+def _picked_feedback(out: np.ndarray) -> None:
+    """Say which output pixel a click picked and its value, under the output and in a toast."""
+    i, j = int(st.session_state["conv_i"]), int(st.session_state["conv_j"])
+    value = out[i, j] if out.ndim == 2 else out[i, j, int(st.session_state.get("conv_ic", 0))]
+    text = t("pages.pixel_picked", i=i, j=j, value=num(float(value), ".4g"))
+    st.caption(f":material/my_location: {text}")
+    st.toast(text, icon=":material/my_location:")
+
+
 def _show_result(picture: np.ndarray, out: np.ndarray, view: str, fresh: bool) -> None:
     """Input and output side by side, the output with its colour bar."""
     strip = out.ndim == 3 and view == "signed"  # three channel maps side by side: more room
@@ -313,9 +322,13 @@ def _show_result(picture: np.ndarray, out: np.ndarray, view: str, fresh: bool) -
         caption = t("convolution.output_caption", h=oh, w=ow)
         if strip:
             caption = t("convolution.output_caption_channels", h=oh, w=ow)
-        _select_on_click(clickable_image(to_display(out, view), key="conv_out_click"), oh, ow)
+        click = clickable_image(to_display(out, view), key="conv_out_click")
+        _select_on_click(click, oh, ow)
         st.caption(caption)
-        st.caption(t("convolution.click_output"))
+        if click is not None:  # feedback here, whichever tab is open
+            _picked_feedback(out)
+        else:
+            st.caption(t("convolution.click_output"))
         _legend(out, view)
         st.caption(t(f"convolution.view_help_{view}"))
         if view == "clip":

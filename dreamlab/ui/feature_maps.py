@@ -177,9 +177,7 @@ def _run_note(layer: str, image: np.ndarray, run: np.ndarray, maps: np.ndarray) 
     if short:  # one message, with the maps' real size (not "at least 28" then "under 28")
         mp = num(_MAX_PIXELS / 1e6, ".0f")
         key = "pages.maps_capped" if (h, w) != (h0, w0) else "pages.maps_small"
-        st.caption(
-            t(key, w0=w0, h0=h0, w=w, h=h, layer=layer, mh=mh, mw=mw, side=_MIN_MAP, mp=mp)
-        )
+        st.caption(t(key, w0=w0, h0=h0, w=w, h=h, layer=layer, mh=mh, mw=mw, side=_MIN_MAP, mp=mp))
 
 
 def _pick_unit(maps: np.ndarray, key: str, shown: np.ndarray) -> tuple[int, int]:
