@@ -727,7 +727,11 @@ def render() -> None:
     if image is None:
         st.info(t("convolution.no_image"))
         return
-    kernel_col, result_col = st.columns([1.4, 2.6] if presenting() else [1, 2.6], gap="large")
+    # presenting, the kernel column is wider (large type) and the gap small (a "large" gap grows
+    # with the large type): the photos stay at least as large as without presenter mode
+    kernel_col, result_col = (
+        st.columns([1.4, 2.6], gap="small") if presenting() else st.columns([1, 2.6], gap="large")
+    )
     wide_box = st.container()  # under both columns: a large kernel's editor
     with kernel_col:
         kernel = _kernel_controls(wide_box)

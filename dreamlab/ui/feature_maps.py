@@ -51,6 +51,7 @@ _MIN_MAP = 28  # the shorter side of a map, in values, below which a photo canno
 _MAX_PIXELS = 1_000_000  # the memory cap on the enlarged photo (about 1224 x 816)
 _TILE = 200  # each tile's side in the mosaic: 4 across fill the view column at >= 120 px each
 _PAD = 4
+_TABLE_WIDTHS = (105, 80, 60)  # the top-5 table's columns, px: 245 fit a 1400-px presenter view
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -91,13 +92,16 @@ def _show_predictions(model: LoadedModel, key: str, image: np.ndarray) -> None:
             prob: [num(p[1], ".4f") for p in preds],  # as the CLI prints it, in the page's language
             bar: [round(100 * p[1]) for p in preds],
         },
-        column_config={
+        column_config={  # widths that add up to less than the narrowest column (presenter)
+            label: st.column_config.TextColumn(label, width=_TABLE_WIDTHS[0]),
+            prob: st.column_config.TextColumn(prob, width=_TABLE_WIDTHS[1]),
             bar: st.column_config.ProgressColumn(
                 bar,
                 format="%d %%" if num(0.5, ".1f") == "0,5" else "%d%%",
                 min_value=0,
                 max_value=100,
-            )
+                width=_TABLE_WIDTHS[2],
+            ),
         },
         hide_index=True,
         width="stretch",

@@ -98,9 +98,11 @@ h1 { font-size: 3rem !important; }
 /* widget labels and captions wrap, never clipped */
 [data-testid="stWidgetLabel"] p { white-space: normal !important; overflow: visible !important; }
 [data-testid="stCaptionContainer"] { font-size: 1.05rem; }
-/* a picked option is an <input> (it cannot wrap): normal-size text, so a model's title fits */
-[data-testid="stSelectbox"] input, [data-testid="stSelectbox"] [role="combobox"] {
-  font-size: 14px !important; }
+/* a picked option is an <input> (it cannot wrap): large enough to read on a projector, small
+   enough that a model's title fits; the open list's options alike */
+[data-testid="stSelectbox"] input, [data-testid="stSelectbox"] [role="combobox"],
+[data-testid="stSelectbox"] [role="combobox"] *, [role="listbox"] [role="option"] {
+  font-size: 18px !important; }
 </style>
 """
 
