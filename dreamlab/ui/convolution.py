@@ -7,6 +7,7 @@ The default view is the seed's figure: the horizontal-edge kernel on a grayscale
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
@@ -80,6 +81,19 @@ def _picture(source: np.ndarray) -> np.ndarray:
         return source
     gray = np.clip(source + 0.5, 0, 255).astype(np.uint8)  # (H, W)
     return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def _encode(picture: np.ndarray) -> bytes:
+    """An ``H x W x 3`` uint8 picture as JPEG bytes (quality 92: no visible loss, a tenth of a PNG)."""
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _jpeg(picture: np.ndarray) -> bytes:
+    """A picture encoded once (JPEG, quality 92): ``st.image`` would encode it again each rerun."""
+    return _encode(picture)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -316,13 +330,13 @@ def _show_result(picture: np.ndarray, out: np.ndarray, view: str, fresh: bool) -
     strip = out.ndim == 3 and view == "signed"  # three channel maps side by side: more room
     left, right = st.columns([1, 3] if strip else [1, 1])
     h, w = picture.shape[:2]
-    left.image(picture, caption=t("convolution.input_caption", h=h, w=w), width="stretch")
+    left.image(_jpeg(picture), caption=t("convolution.input_caption", h=h, w=w), width="stretch")
     with right.container(key="conv_output"):
         oh, ow = out.shape[:2]
         caption = t("convolution.output_caption", h=oh, w=ow)
         if strip:
             caption = t("convolution.output_caption_channels", h=oh, w=ow)
-        click = clickable_image(to_display(out, view), key="conv_out_click")
+        click = clickable_image(to_display(out, view), key="conv_out_click", jpeg_quality=92)
         _select_on_click(click, oh, ow)
         st.caption(caption)
         if click is not None:  # feedback here, whichever tab is open
@@ -372,6 +386,21 @@ def _matrix(arr: np.ndarray, digits: int = 3) -> str:
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _multi_results(
+    thumb: np.ndarray, kernels: tuple[np.ndarray, ...], cfg: ConvConfig
+) -> tuple[list[np.ndarray], np.ndarray, list[bytes]]:
+    """The three products, their sum, and the seven pictures (encoded once): a change of the
+    main kernel reruns the page but finds these unchanged."""
+    products = [convolve(thumb[:, :, c], kernels[c], **cfg.to_dict()) for c in range(3)]
+    total = convolve(thumb, np.stack(kernels, axis=-1), **cfg.to_dict())  # (H', W')
+    shared = display_limits(np.stack(products), "signed")  # one scale for the three products
+    channels = [np.repeat(thumb[:, :, c : c + 1], 3, axis=2) for c in range(3)]  # (h, w, 3)
+    maps = [to_display(p, "signed", shared) for p in products]
+    pictures = [_encode(p) for p in (*channels, *maps, to_display(total, "signed"))]
+    return products, total, pictures
+
+
 def _multichannel(image: np.ndarray, cfg: ConvConfig) -> None:
     """The seed's figure: one kernel per RGB channel, the three products, and their sum."""
     st.markdown(t("convolution.multi_intro"))
@@ -388,24 +417,23 @@ def _multichannel(image: np.ndarray, cfg: ConvConfig) -> None:
         )
         kernels.append(preset_kernel(name))
     try:
-        products = [convolve(thumb[:, :, c], kernels[c], **cfg.to_dict()) for c in range(3)]
-        total = convolve(thumb, np.stack(kernels, axis=-1), **cfg.to_dict())  # (H', W')
+        products, total, pictures = _multi_results(thumb, tuple(kernels), cfg)
     except ValueError as exc:
         show_error(exc)
         return
     shared = display_limits(np.stack(products), "signed")  # one scale for the three products
     for c in range(3):
         with cols[c]:
-            st.image(thumb[:, :, c], caption=t(f"convolution.channel_{c}"), width="stretch")
+            st.image(pictures[c], caption=t(f"convolution.channel_{c}"), width="stretch")
             st.latex(rf"w_{{{'RGB'[c]}}} = " + _matrix(kernels[c]))
             st.image(
-                to_display(products[c], "signed", shared),
+                pictures[3 + c],
                 width="stretch",
                 caption=t("convolution.product", channel=t(f"convolution.channel_{c}")),
             )
     with cols[3]:
         st.markdown(t("convolution.sum_title"))
-        st.image(to_display(total, "signed"), caption=t("convolution.sum_caption"), width="stretch")
+        st.image(pictures[6], caption=t("convolution.sum_caption"), width="stretch")
         _legend(total, "signed", narrow=True)
     _legend(np.stack(products), "signed", shared)
     st.caption(t("convolution.products_scale"))
@@ -727,6 +755,13 @@ def render() -> None:
     if image is None:
         st.info(t("convolution.no_image"))
         return
+    _workbench(image, color, view)
+
+
+@st.fragment
+def _workbench(image: np.ndarray, color: str, view: str) -> None:
+    """Kernel, geometry, the output and the tabs: a fragment, so a kernel or stride change reruns
+    only this part of the page (not the sidebar, the lesson or the image picker)."""
     # presenting, the kernel column is wider (large type) and the gap small (a "large" gap grows
     # with the large type): the photos stay at least as large as without presenter mode
     kernel_col, result_col = (
