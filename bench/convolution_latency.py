@@ -116,7 +116,7 @@ def _kernel_change(page, step: int) -> dict:
     return _wait_output(page)
 
 
-def measure(url: str, changes: int) -> dict:
+def measure(url: str, changes: int, path: str = "convolution") -> dict:
     """Open the page and time ``changes`` alternating stride and kernel changes."""
     from playwright.sync_api import sync_playwright
 
@@ -125,7 +125,7 @@ def measure(url: str, changes: int) -> dict:
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(120_000)
-            page.goto(f"{url}/convolution")
+            page.goto(f"{url}/{path}")
             _wait_idle(page)
             page.wait_for_function(
                 f"() => {{ const i = ({OUTPUT_IMG})(); return i && i.complete && i.naturalWidth; }}"
@@ -162,6 +162,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--changes", type=int, default=20, help="changes to time (alternating)")
     ap.add_argument("--url", default=None, help="a running app instead of starting one")
+    ap.add_argument(
+        "--path", default="convolution", help="the page's address (before issue 23: the root, '')"
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the result here")
     args = ap.parse_args()
     if args.changes < 2:
@@ -176,7 +179,7 @@ def main() -> None:
         server = start_server(port)
         url = f"http://127.0.0.1:{port}"
     try:
-        result = measure(url, args.changes)
+        result = measure(url, args.changes, args.path)
     finally:
         if server is not None:
             stop_server(server)
