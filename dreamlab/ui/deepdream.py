@@ -564,7 +564,8 @@ def _live(runs: dict[str, _RunState]) -> None:
         on_click=_stop,
         width="stretch",
     )
-    frame_box, maps_box = st.empty(), st.empty()  # the dream at full width, its maps below
+    left, right = view_columns(2)  # while it runs, the dream and its maps side by side: both
+    frame_box, maps_box = left.empty(), right.empty()  # on screen (the result is drawn larger)
     throttle = Throttle(_DRAW_EVERY_S)
     frames = gated(_chain(runs), queue)
     try:
