@@ -4,8 +4,9 @@
 
 It starts ``streamlit run`` on a free localhost port (or uses ``--url``), opens the Convolution
 page at 1400 x 1000 in headless Chromium and makes ``--changes`` changes, alternating a stride
-change (a key press on the **Stride** slider: 1 -> 2 -> 1 ...) and a kernel change (a click on
-another preset in the **Kernel** list: Vertical edge, Horizontal edge ...). Every timestamp is taken
+change (a key press on the **Stride** slider: 1 -> 2 -> 3 -> 2 -> 1 ...) and a kernel change (a
+click on another preset in the **Kernel** list: ten in turn), so that no change finds its result
+already computed. Every timestamp is taken
 by the page itself (``performance.now()``): the start in a capturing ``keydown`` / ``click``
 listener, the end on the first animation frame at which the output picture (an ``<img>`` inside
 the clickable component's iframe) has a new ``src`` and has finished loading. Between two changes
@@ -33,7 +34,21 @@ from chromium import CHROMIUM, CHROMIUM_ARGS
 from load_test import _free_port, start_server, stop_server
 
 TARGET_MS = 150.0
-KERNELS = ("Vertical edge", "Horizontal edge (classic)")  # alternated (the page starts on the 2nd)
+# Each change makes a (stride, kernel) pair the page has not shown before, so no cached result
+# serves it: the stride goes 1 2 3 2 1 2 3 ..., the kernel through ten presets in turn.
+KERNELS = (
+    "Vertical edge",
+    "Sobel x",
+    "Sobel y",
+    "Prewitt x",
+    "Prewitt y",
+    "Laplacian",
+    "Sharpen",
+    "Identity",
+    "Box blur",
+    "Horizontal edge (classic)",
+)
+STRIDE_KEYS = ("ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft")
 IDLE = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   return app && app.getAttribute('data-test-script-state') === 'notRunning'
@@ -99,12 +114,12 @@ def _stride_change(page, step: int) -> dict:
     thumb = page.locator(".st-key-conv_stride input[type='range']")
     thumb.focus()
     page.evaluate(ARM)
-    page.keyboard.press("ArrowRight" if step % 2 == 0 else "ArrowLeft")
+    page.keyboard.press(STRIDE_KEYS[step % len(STRIDE_KEYS)])
     return _wait_output(page)
 
 
 def _kernel_change(page, step: int) -> dict:
-    option = page.get_by_role("option", name=KERNELS[step % 2], exact=True)
+    option = page.get_by_role("option", name=KERNELS[step % len(KERNELS)], exact=True)
     for _ in range(5):  # a rerun finishing as the list opens can close it again: open it anew
         page.locator(".st-key-conv_preset [role='combobox']").click()
         try:

@@ -266,12 +266,19 @@ def _geometry_controls() -> ConvConfig:
 # ---------------------------------------------------------------- the result
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _convolved(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> np.ndarray:
+    """The convolution, computed once per (photo, kernel, geometry): a rerun for another widget
+    (the view, a tab's control) does not compute it again. Errors are not cached."""
+    return convolve(source, kernel, **cfg.to_dict())
+
+
 def _compute(
     source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig
 ) -> tuple[np.ndarray | None, bool]:
     """The output and whether it is fresh; on bad input one line, and the last good result."""
     try:
-        out = convolve(source, kernel, **cfg.to_dict())
+        out = _convolved(source, kernel, cfg)
     except (ValueError, RuntimeError, MemoryError) as exc:  # bad input, or torch refusing it
         show_error(exc)
         return st.session_state.get(_LAST_OUT), False
