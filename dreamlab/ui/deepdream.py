@@ -51,9 +51,8 @@ from dreamlab.viz import colorize, mosaic, shared_scale
 __all__ = ["render"]
 
 _RUNS = "dd_runs"  # session key: {"photo": _RunState, "noise": _RunState}, the last run of each
-_WAITS = (
-    "dd_preset_waits"  # session key: the model in place when a preset with no network was picked
-)
+# session key: the model in place when a preset whose network is missing was picked
+_WAITS = "dd_preset_waits"
 _DRAW_EVERY_S = 0.1  # draw at most ~10 frames per second; the dream itself never waits
 _MAX_SIDES = [128, 192, 256, 384, 512, 768, 1024]
 _FPS = 10
