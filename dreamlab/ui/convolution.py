@@ -7,6 +7,7 @@ The default view is the seed's figure: the horizontal-edge kernel on a grayscale
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
@@ -61,7 +62,8 @@ _NARROW_EDITOR = 5  # kernels up to 5 x 5 are edited in the kernel column, large
 _PICKED_SHAPE = "conv_picked_shape"  # the output's size when the inspected pixel was picked
 _SLIDE_SIDE = 7  # the sliding window's input grid (7 x 7 numbers), larger for a wide kernel
 _SLIDE_MAX = 13  # the widest kernel (dilation included) the sliding window draws
-_CELL = 46  # one cell of the sliding-window figure, in pixels
+_CELL = 60  # one cell of the sliding-window figure, in pixels (read from the back of a room)
+_CELL_FONT, _WEIGHT_FONT, _OUT_FONT = 20, 15, 17  # the numbers' sizes in it, in pixels (DejaVu)
 _PLAY_DELAY = 0.35  # seconds between two positions when playing
 
 
@@ -81,6 +83,19 @@ def _picture(source: np.ndarray) -> np.ndarray:
         return source
     gray = np.clip(source + 0.5, 0, 255).astype(np.uint8)  # (H, W)
     return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def _encode(picture: np.ndarray) -> bytes:
+    """An ``H x W x 3`` uint8 picture as JPEG bytes (quality 92: no visible loss, a tenth of a PNG)."""
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _jpeg(picture: np.ndarray) -> bytes:
+    """A picture encoded once (JPEG, quality 92): ``st.image`` would encode it again each rerun."""
+    return _encode(picture)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -279,12 +294,19 @@ def _geometry_controls() -> ConvConfig:
 # ---------------------------------------------------------------- the result
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _convolved(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> np.ndarray:
+    """The convolution, computed once per (photo, kernel, geometry): a rerun for another widget
+    (the view, a tab's control) does not compute it again. Errors are not cached."""
+    return convolve(source, kernel, **cfg.to_dict())
+
+
 def _compute(
     source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig
 ) -> tuple[np.ndarray | None, bool]:
     """The output and whether it is fresh; on bad input one line, and the last good result."""
     try:
-        out = convolve(source, kernel, **cfg.to_dict())
+        out = _convolved(source, kernel, cfg)
     except (ValueError, RuntimeError, MemoryError) as exc:  # bad input, or torch refusing it
         show_error(exc)
         return st.session_state.get(_LAST_OUT), False
@@ -329,20 +351,33 @@ def _select_on_click(click: tuple[float, float] | None, oh: int, ow: int) -> Non
     st.session_state[_PICKED_SHAPE] = (oh, ow)
 
 
+def _picked_feedback(out: np.ndarray) -> None:
+    """Say which output pixel a click picked and its value, under the output and in a toast."""
+    i, j = int(st.session_state["conv_i"]), int(st.session_state["conv_j"])
+    value = out[i, j] if out.ndim == 2 else out[i, j, int(st.session_state.get("conv_ic", 0))]
+    text = t("pages.pixel_picked", i=i, j=j, value=num(float(value), ".4g"))
+    st.caption(f":material/my_location: {text}")
+    st.toast(text, icon=":material/my_location:")
+
+
 def _show_result(picture: np.ndarray, out: np.ndarray, view: str, fresh: bool) -> None:
     """Input and output side by side, the output with its colour bar."""
     strip = out.ndim == 3 and view == "signed"  # three channel maps side by side: more room
     left, right = st.columns([1, 3] if strip else [1, 1])
     h, w = picture.shape[:2]
-    left.image(picture, caption=t("convolution.input_caption", h=h, w=w), width="stretch")
+    left.image(_jpeg(picture), caption=t("convolution.input_caption", h=h, w=w), width="stretch")
     with right.container(key="conv_output"):
         oh, ow = out.shape[:2]
         caption = t("convolution.output_caption", h=oh, w=ow)
         if strip:
             caption = t("convolution.output_caption_channels", h=oh, w=ow)
-        _select_on_click(clickable_image(to_display(out, view), key="conv_out_click"), oh, ow)
+        click = clickable_image(to_display(out, view), key="conv_out_click", jpeg_quality=92)
+        _select_on_click(click, oh, ow)
         st.caption(caption)
-        st.caption(t("convolution.click_output"))
+        if click is not None:  # feedback here, whichever tab is open
+            _picked_feedback(out)
+        else:
+            st.caption(t("convolution.click_output"))
         _legend(out, view)
         st.caption(t(f"convolution.view_help_{view}"))
         if view == "clip":
@@ -386,6 +421,21 @@ def _matrix(arr: np.ndarray, digits: int = 3) -> str:
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _multi_results(
+    thumb: np.ndarray, kernels: tuple[np.ndarray, ...], cfg: ConvConfig
+) -> tuple[list[np.ndarray], np.ndarray, list[bytes]]:
+    """The three products, their sum, and the seven pictures (encoded once): a change of the
+    main kernel reruns the page but finds these unchanged."""
+    products = [convolve(thumb[:, :, c], kernels[c], **cfg.to_dict()) for c in range(3)]
+    total = convolve(thumb, np.stack(kernels, axis=-1), **cfg.to_dict())  # (H', W')
+    shared = display_limits(np.stack(products), "signed")  # one scale for the three products
+    channels = [np.repeat(thumb[:, :, c : c + 1], 3, axis=2) for c in range(3)]  # (h, w, 3)
+    maps = [to_display(p, "signed", shared) for p in products]
+    pictures = [_encode(p) for p in (*channels, *maps, to_display(total, "signed"))]
+    return products, total, pictures
+
+
 def _multichannel(image: np.ndarray, cfg: ConvConfig) -> None:
     """The seed's figure: one kernel per RGB channel, the three products, and their sum."""
     st.markdown(t("convolution.multi_intro"))
@@ -402,24 +452,23 @@ def _multichannel(image: np.ndarray, cfg: ConvConfig) -> None:
         )
         kernels.append(preset_kernel(name))
     try:
-        products = [convolve(thumb[:, :, c], kernels[c], **cfg.to_dict()) for c in range(3)]
-        total = convolve(thumb, np.stack(kernels, axis=-1), **cfg.to_dict())  # (H', W')
+        products, total, pictures = _multi_results(thumb, tuple(kernels), cfg)
     except ValueError as exc:
         show_error(exc)
         return
     shared = display_limits(np.stack(products), "signed")  # one scale for the three products
     for c in range(3):
         with cols[c]:
-            st.image(thumb[:, :, c], caption=t(f"convolution.channel_{c}"), width="stretch")
+            st.image(pictures[c], caption=t(f"convolution.channel_{c}"), width="stretch")
             st.latex(rf"w_{{{'RGB'[c]}}} = " + _matrix(kernels[c]))
             st.image(
-                to_display(products[c], "signed", shared),
+                pictures[3 + c],
                 width="stretch",
                 caption=t("convolution.product", channel=t(f"convolution.channel_{c}")),
             )
     with cols[3]:
         st.markdown(t("convolution.sum_title"))
-        st.image(to_display(total, "signed"), caption=t("convolution.sum_caption"), width="stretch")
+        st.image(pictures[6], caption=t("convolution.sum_caption"), width="stretch")
         _legend(total, "signed", narrow=True)
     _legend(np.stack(products), "signed", shared)
     st.caption(t("convolution.products_scale"))
@@ -539,7 +588,9 @@ def _slide_input(source: np.ndarray, kind: str, n: int) -> np.ndarray:
     return np.round(gray[top : top + n, left : left + n]).astype(np.float32)
 
 
-def _cell_text(draw: ImageDraw.ImageDraw, x: int, y: int, text: str, fill, size: int = 13) -> None:
+def _cell_text(
+    draw: ImageDraw.ImageDraw, x: int, y: int, text: str, fill, size: int = _CELL_FONT
+) -> None:
     font = label_font(size)
     box = draw.textbbox((0, 0), text, font=font)
     tw, th = box[2] - box[0], box[3] - box[1]
@@ -579,24 +630,25 @@ def _slide_figure(
             inside = 0 <= r < n and 0 <= c < n
             fill = (255, 255, 255) if inside else (225, 225, 225)  # padded cells grey
             draw.rectangle((x, y, x + _CELL - 1, y + _CELL - 1), fill=fill, outline=(160, 160, 160))
-            _cell_text(
+            tapped = (int(r), int(c)) in taps
+            _cell_text(  # a tapped cell: its value in the upper half, the weight below it
                 draw,
                 x,
-                y,
+                y - (_CELL // 5 if tapped else 0),
                 num(float(padded[a, b]), ".0f"),
                 (0, 0, 0) if inside else (120, 120, 120),
             )
-            if (int(r), int(c)) in taps:
+            if tapped:
                 draw.rectangle(
                     (x + 1, y + 1, x + _CELL - 2, y + _CELL - 2), outline=(230, 150, 0), width=3
                 )
                 _cell_text(
                     draw,
-                    x + _CELL // 4,
-                    y + _CELL // 3,
+                    x,
+                    y + _CELL // 5,
                     "×" + num(float(taps[r, c]), ".2g"),
                     (200, 90, 0),
-                    10,
+                    _WEIGHT_FONT,
                 )
     left = 4 + len(cols) * _CELL + gap
     for a in range(oh):
@@ -609,7 +661,7 @@ def _slide_figure(
                 outline=(160, 160, 160),
             )
             if done:
-                _cell_text(draw, x, y, num(float(out[a, b]), ".3g"), (0, 0, 0), 12)
+                _cell_text(draw, x, y, num(float(out[a, b]), ".3g"), (0, 0, 0), _OUT_FONT)
             if (a, b) == (i, j):
                 draw.rectangle(
                     (x + 1, y + 1, x + _CELL - 2, y + _CELL - 2), outline=(230, 150, 0), width=3
@@ -656,13 +708,18 @@ def _sliding_window(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> 
     if c2.button(t("convolution.step"), key="conv_slide_step", icon=":material/skip_next:"):
         st.session_state["conv_slide_next"] = (st.session_state["conv_slide_pos"] + 1) % count
         st.rerun()
-    pos = c3.slider(
-        t("convolution.slide_position"),
-        0,
-        max(count - 1, 1),
-        key="conv_slide_pos",
-        disabled=count == 1,
-    )
+    slot = c3.empty()  # during Play a moving copy of the slider takes its place
+    if play:  # from where the slider stands, or from the start once it is at the end
+        pos = int(st.session_state["conv_slide_pos"])
+        pos = 0 if pos >= count - 1 else pos
+    else:
+        pos = slot.slider(
+            t("convolution.slide_position"),
+            0,
+            max(count - 1, 1),
+            key="conv_slide_pos",
+            disabled=count == 1,
+        )
     pos = min(pos, count - 1)
     st.caption(
         t(
@@ -679,6 +736,15 @@ def _sliding_window(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> 
     )
     figure, formula = st.empty(), st.empty()
     for p in range(pos, count) if play else [pos]:
+        if play:  # the slider follows the animation (a disabled copy: Play owns the position)
+            slot.slider(
+                t("convolution.slide_position"),
+                0,
+                max(count - 1, 1),
+                value=p,
+                key=f"conv_slide_playing_{p}",
+                disabled=True,
+            )
         figure.image(_slide_figure(grid, kernel, cfg, out, p), width="content")
         i, j = divmod(p, ow)
         win = window(grid, kernel, i, j, **cfg.to_dict())
@@ -758,14 +824,26 @@ def render() -> None:
     if image is None:
         st.info(t("convolution.no_image"))
         return
-    kernel_col, result_col = st.columns([1.4, 2.6] if presenting() else [1, 2.6], gap="large")
+    _workbench(image, color, view)
+
+
+@st.fragment
+def _workbench(image: np.ndarray, color: str, view: str) -> None:
+    """Kernel, geometry, the output and the tabs: a fragment, so a kernel or stride change reruns
+    only this part of the page (not the sidebar, the lesson or the image picker)."""
+    # presenting, the kernel column is wider (large type) and the gap small (a "large" gap grows
+    # with the large type): the photos stay at least as large as without presenter mode
+    kernel_col, result_col = (
+        st.columns([1.4, 2.6], gap="small") if presenting() else st.columns([1, 2.6], gap="large")
+    )
     wide_box = st.container()  # under both columns: a large kernel's editor
     with kernel_col:
         kernel, edited, own = _kernel_controls(wide_box)
     with result_col:
         result_box = st.container()  # drawn above the controls, filled once they are read
         cfg = _geometry_controls()
-    settings = _settings(cfg, edited, own, settings)
+    # read here, in the fragment: its reruns update the address and the link too
+    settings = _settings(cfg, edited, own, query.current("convolution", ConvSettings))
     query.save("convolution", settings)
     with kernel_col:
         query.copy_link(settings)

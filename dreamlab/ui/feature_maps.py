@@ -54,6 +54,7 @@ _MIN_MAP = 28  # the shorter side of a map, in values, below which a photo canno
 _MAX_PIXELS = 1_000_000  # the memory cap on the enlarged photo (about 1224 x 816)
 _TILE = 200  # each tile's side in the mosaic: 4 across fill the view column at >= 120 px each
 _PAD = 4
+_TABLE_WIDTHS = (105, 80, 60)  # the top-5 table's columns, px: 245 fit a 1400-px presenter view
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -94,13 +95,16 @@ def _show_predictions(model: LoadedModel, key: str, image: np.ndarray) -> None:
             prob: [num(p[1], ".4f") for p in preds],  # as the CLI prints it, in the page's language
             bar: [round(100 * p[1]) for p in preds],
         },
-        column_config={
+        column_config={  # widths that add up to less than the narrowest column (presenter)
+            label: st.column_config.TextColumn(label, width=_TABLE_WIDTHS[0]),
+            prob: st.column_config.TextColumn(prob, width=_TABLE_WIDTHS[1]),
             bar: st.column_config.ProgressColumn(
                 bar,
                 format="%d %%" if num(0.5, ".1f") == "0,5" else "%d%%",
                 min_value=0,
                 max_value=100,
-            )
+                width=_TABLE_WIDTHS[2],
+            ),
         },
         hide_index=True,
         width="stretch",
@@ -173,11 +177,14 @@ def _run_note(layer: str, image: np.ndarray, run: np.ndarray, maps: np.ndarray) 
     """Say at which size the network saw the photo, when it is not the photo's own."""
     h0, w0 = image.shape[:2]
     h, w = run.shape[:2]
-    if (h, w) != (h0, w0):
+    mh, mw = maps.shape[1:]
+    short = min(mh, mw) < _MIN_MAP and mh > 1  # the memory cap stopped the enlargement short
+    if (h, w) != (h0, w0) and not short:
         st.caption(t("feature_maps.enlarged", w0=w0, h0=h0, w=w, h=h, layer=layer, side=_MIN_MAP))
-    if min(maps.shape[1:]) < _MIN_MAP and maps.shape[1] > 1:
+    if short:  # one message, with the maps' real size (not "at least 28" then "under 28")
         mp = num(_MAX_PIXELS / 1e6, ".0f")
-        st.caption(t("feature_maps.capped", side=_MIN_MAP, mp=mp))
+        key = "pages.maps_capped" if (h, w) != (h0, w0) else "pages.maps_small"
+        st.caption(t(key, w0=w0, h0=h0, w=w, h=h, layer=layer, mh=mh, mw=mw, side=_MIN_MAP, mp=mp))
 
 
 def _pick_unit(maps: np.ndarray, key: str, shown: np.ndarray) -> tuple[int, int]:

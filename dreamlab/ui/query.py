@@ -33,6 +33,7 @@ __all__ = [
     "RESERVED",
     "adopt",
     "copy_link",
+    "current",
     "forced",
     "keyed_tabs",
     "open_tab",
@@ -105,6 +106,12 @@ def load(page: str, cls: type[S]) -> S:
     _seed(settings, force)
     start(ignored or [], fresh)
     return settings
+
+
+def current(page: str, cls: type[S]) -> S:
+    """The page's settings as last loaded or saved in this session (its defaults if none)."""
+    settings = st.session_state.get(_SETTINGS.format(page))
+    return settings if isinstance(settings, cls) else cls()
 
 
 def forced(page: str) -> bool:
