@@ -164,8 +164,9 @@ def save(page: str, settings: object) -> None:
     st.session_state[_SETTINGS.format(page)] = settings
     ours = to_query(settings)
     full = {**_reserved(), **ours}
-    if full != st.query_params.to_dict():
-        st.query_params.from_dict(full)
+    # sent on every run, even when unchanged: a message of a run that a rerun cut short may never
+    # reach the browser, whose address would then lag behind (a small message, no rerun)
+    st.query_params.from_dict(full)
     st.session_state[_WRITTEN.format(page)] = ours
     st.session_state[_LAST] = (page, ours)
     st.session_state[_LINK] = link({k: v for k, v in full.items() if k != "class"})

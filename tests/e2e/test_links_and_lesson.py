@@ -96,7 +96,9 @@ def test_french_clicked_during_the_first_load_changes_words_only(page, app_url: 
     french = page.locator('[data-testid="stSidebar"]').get_by_text("Français", exact=True)
     french.wait_for()
     french.click()  # as soon as the sidebar is there: the page's first run is still going
-    wait_idle(page)
     page.get_by_text("Langue", exact=True).first.wait_for()
+    wait_idle(page)
+    # the French run writes the address at its end: wait for it, then nothing else may be there
+    page.wait_for_function("() => new URLSearchParams(location.search).get('lang') === 'fr'")
     assert page.url.split("?", 1)[-1] == "lang=fr", page.url
     assert not page.locator('[data-testid="stException"]').count()
