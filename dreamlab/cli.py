@@ -94,14 +94,16 @@ def _padding(text: str) -> int | str:
 
 
 def _cmd_models(args: argparse.Namespace) -> None:
-    from dreamlab.models import list_models
+    from dreamlab.models import get_spec, list_models
+    from dreamlab.models.weights import NoWeights
     from dreamlab.trained_store import register_saved_models
 
     register_saved_models()
     for info in list_models():
-        print(
-            f"{info.name}\t{info.status}\t{info.input_size}\t{info.num_layers} layers\t{info.note}"
-        )
+        # random weights ship with the code but are not "embedded" weights: say "untrained"
+        untrained = isinstance(get_spec(info.name).weights, NoWeights)
+        status = "untrained" if untrained else info.status
+        print(f"{info.name}\t{status}\t{info.input_size}\t{info.num_layers} layers\t{info.note}")
 
 
 def _cmd_layers(args: argparse.Namespace) -> None:
@@ -566,7 +568,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="abs",
         help="how signed outputs become pixels",
     )
-    p.add_argument("--gray", action="store_true", help="convolve the grayscale image")
+    color = p.add_mutually_exclusive_group()  # grayscale by default, as the Convolution page
+    color.add_argument(
+        "--gray", dest="gray", action="store_true", default=True, help="grayscale (the default)"
+    )
+    color.add_argument(
+        "--rgb", dest="gray", action="store_false", help="each RGB channel convolved apart"
+    )
     p.set_defaults(func=_cmd_convolve)
 
     p = sub.add_parser("dream", help="DeepDream a photo (or noise), or a video frame by frame")

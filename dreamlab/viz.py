@@ -98,12 +98,30 @@ def colorbar(scale: ColorScale, width: int = 256, height: int = 14) -> np.ndarra
 
 
 @functools.cache
-def label_font(size: int) -> ImageFont.ImageFont:
-    """Pillow's default font at ``size`` pixels (loaded once per size)."""
+def _font_path() -> str | None:
+    """DejaVu Sans, which matplotlib ships (it has every glyph we write: "×", "−", accents)."""
     try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has no sized default font
-        return ImageFont.load_default()
+        from matplotlib import font_manager
+
+        prop = font_manager.FontProperties(family="DejaVu Sans")
+        return font_manager.findfont(prop, fallback_to_default=True)
+    except (ImportError, ValueError):  # pragma: no cover - matplotlib is a runtime requirement
+        return None
+
+
+@functools.cache
+def label_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """A real font (DejaVu Sans) at ``size`` pixels, loaded once per size.
+
+    Pillow's default bitmap font has no "×" (drawn as a missing-glyph box) and blurs when sized.
+    """
+    path = _font_path()
+    if path is not None:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:  # pragma: no cover - an unreadable font file: the default below
+            pass
+    return ImageFont.load_default(size=size)
 
 
 def mosaic(

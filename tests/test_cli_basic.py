@@ -41,9 +41,9 @@ def test_models_lists_every_model_with_its_status(capsys: pytest.CaptureFixture[
     assert out.splitlines()[0].startswith("efficientnet_lite0\tembedded\t")
     assert rows["vgg19"][1] == "unavailable" and "offline" in rows["vgg19"][-1]
     assert rows["efficientnet_lite0"][3] == "18 layers"
-    assert all(
-        row[1] in ("embedded", "cached", "downloadable", "unavailable") for row in rows.values()
-    )
+    statuses = ("embedded", "cached", "downloadable", "unavailable", "untrained")
+    assert all(row[1] in statuses for row in rows.values())
+    assert rows["tiny_cnn"][1] == "untrained"  # random weights are not "embedded" (issue 23)
 
 
 def test_layers_marks_the_default(capsys: pytest.CaptureFixture[str]) -> None:

@@ -521,6 +521,7 @@ def test_cli_json_kernel_signed_view(tmp_path) -> None:
             "reflect",
             "--padding",
             "1",
+            "--rgb",
         ]
     )
     assert rc == 0

@@ -7,12 +7,22 @@ from collections.abc import Callable
 import streamlit as st
 
 from dreamlab.device import configure_threads
-from dreamlab.ui import convolution, deepdream, feature_maps, feature_vis, live_camera, train
+from dreamlab.ui import (
+    convolution,
+    deepdream,
+    feature_maps,
+    feature_vis,
+    lesson,
+    live_camera,
+    train,
+)
 from dreamlab.ui.classroom import PARAM
 from dreamlab.ui.i18n import t
 from dreamlab.ui.widgets import setup_sidebar
 
 __all__ = ["PAGES", "build_navigation"]
+
+_HOME = "home"  # the hidden default page's own path (it only forwards to the first page)
 
 # (catalogue name, url path, icon, render function), in the order of DESIGN.md.
 PAGES: list[tuple[str, str, str, Callable[[], None]]] = [
@@ -44,14 +54,29 @@ def build_navigation(pages: list[tuple[str, str, str, Callable[[], None]]]) -> s
     """
     _configure_once()
     setup_sidebar()
+    lesson.sidebar_entry()
     built = [
-        st.Page(fn, title=t(f"{name}.title"), url_path=path, icon=icon, default=i == 0)
-        for i, (name, path, icon, fn) in enumerate(pages)
+        st.Page(fn, title=t(f"{name}.title"), url_path=path, icon=icon)
+        for name, path, icon, fn in pages
     ]
-    current = st.navigation(built)
+    # Streamlit serves its default page only at "/": a hidden default page sends "/" on to the
+    # first page, so every page, the first included, has its own address ("/convolution").
+    home = st.Page(
+        pages[0][3], title=built[0].title, url_path=_HOME, default=True, visibility="hidden"
+    )
+    current = st.navigation([home, *built])
+    step = lesson.route()  # a lesson's step opened, or Next / Previous: its page and settings
+    if step is not None:
+        target = next((p for p, row in zip(built, pages, strict=True) if row[0] == step[0]), None)
+        if target is not None:
+            st.switch_page(target, query_params=step[1])
     dream_page = next(
         (p for p, row in zip(built, pages, strict=True) if row[0] == "deepdream"), None
     )
-    if PARAM in st.query_params and dream_page is not None and current.url_path != "deepdream":
-        st.switch_page(dream_page, query_params=st.query_params.to_dict())
+    query = st.query_params.to_dict()
+    if PARAM in query and dream_page is not None and current.url_path != "deepdream":
+        st.switch_page(dream_page, query_params=query)
+    if current is home:
+        st.switch_page(built[0], query_params=query)
+    lesson.panel()
     return current

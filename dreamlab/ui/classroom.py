@@ -15,9 +15,9 @@ the dream stops. Everything else about the broadcast lives here.
 from __future__ import annotations
 
 import contextlib
-import io
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -27,9 +27,10 @@ import streamlit as st
 from dreamlab.broadcast import BroadcastStore, ClassCodeError, ClassFrame, normalize_code
 from dreamlab.images import sample_names
 from dreamlab.media import jpeg_bytes
-from dreamlab.models import list_models
+from dreamlab.ui import query
 from dreamlab.ui.i18n import t
-from dreamlab.ui.widgets import CLASS_SOURCE, presenting
+from dreamlab.ui.settings import dream_from_params
+from dreamlab.ui.widgets import CLASS_SOURCE, presenting, qr_png
 
 __all__ = ["class_store", "end", "publish", "share_controls", "watching"]
 
@@ -81,7 +82,7 @@ def share_controls() -> None:
     with st.container(border=True):
         st.markdown(t("classroom.code", code=code))
         st.code(link, language=None)
-        qr = _qr_png(link)
+        qr = qr_png(link)
         if qr is not None:
             st.image(
                 qr,
@@ -113,18 +114,6 @@ def _class_link(code: str) -> str:
     url = st.context.url or ""  # None outside a browser (AppTest): a relative link then
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _qr_png(link: str) -> bytes | None:
-    """The link as a QR code PNG (None if the ``segno`` package is missing: the link still works)."""
-    try:
-        import segno
-    except ImportError:
-        return None
-    buf = io.BytesIO()
-    segno.make(link, error="m").save(buf, kind="png", scale=8, border=2)
-    return buf.getvalue()
 
 
 def publish(
@@ -179,11 +168,11 @@ def end(finished: bool) -> None:
 # ---------------------------------------------------------------- the viewer
 
 
-def watching(fields: Mapping[str, str]) -> bool:
+def watching() -> bool:
     """Draw the viewer if the URL has a live ``?class=CODE``; True if it did (the page is done).
 
-    ``fields`` maps the DeepDream form's widget keys to ``DreamConfig`` field names: **Dream with
-    these settings** fills those widgets. A wrong or expired code gives one line, and False.
+    **Dream with these settings** makes the teacher's settings this session's typed
+    :class:`~dreamlab.ui.settings.DreamSettings`. A wrong or expired code gives one line, and False.
     """
     loaded = st.session_state.pop(_LOADED, None)
     if loaded:
@@ -204,7 +193,7 @@ def watching(fields: Mapping[str, str]) -> bool:
         key="cls_adopt",
         type="primary",
         on_click=_adopt,
-        args=(code, dict(fields)),
+        args=(code,),
         icon=":material/cyclone:",
         help=t("classroom.dream_these_help"),
     )
@@ -312,8 +301,8 @@ def _settings_line(settings: Mapping[str, Any]) -> str:
     return f"{t('classroom.settings')}: {shown}" if shown else ""
 
 
-def _adopt(code: str, fields: dict[str, str]) -> None:
-    """Copy the teacher's settings into this session's DeepDream form, and leave viewer mode."""
+def _adopt(code: str) -> None:
+    """Copy the teacher's settings into this session's DeepDream settings, and leave viewer mode."""
     st.query_params.pop(PARAM, None)
     try:
         frame = class_store().latest(code)
@@ -321,33 +310,13 @@ def _adopt(code: str, fields: dict[str, str]) -> None:
         return
     if frame is None:
         return
-    for key, value in _form_values(frame.settings, fields).items():
-        st.session_state[key] = value
+    settings = dream_from_params(frame.settings)
     photo = class_store().photo(code)
     if photo is not None:  # the teacher's own photo: the picker offers it, selected
         st.session_state[CLASS_PHOTO] = photo
-        st.session_state["dd_source"] = CLASS_SOURCE
+        settings = replace(settings, image=CLASS_SOURCE)
+    query.adopt("deepdream", settings)
     st.session_state[_LOADED] = code
-
-
-def _form_values(settings: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
-    """Widget key -> value for the DeepDream form (widgets prefixed ``dd``) from a dream's settings."""
-    cfg = settings.get("config", {})
-    values = {key: cfg[name] for key, name in fields.items() if cfg.get(name) is not None}
-    values["dd_channel"] = cfg.get("channel")
-    model = settings.get("model")
-    if model in {info.name for info in list_models()}:
-        values["dd_model"] = model
-        if cfg.get("layer"):
-            values[f"dd_layer_{model}"] = cfg["layer"]
-    if settings.get("preset"):
-        values["dd_preset"] = settings["preset"]
-    source = settings.get("source")
-    if _sample_of(source) is not None:
-        values["dd_source"] = _sample_of(source)
-    if source == "noise":
-        values["dd_noise"] = True
-    return values
 
 
 def _sample_of(source: object) -> str | None:

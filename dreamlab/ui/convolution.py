@@ -7,6 +7,7 @@ The default view is the seed's figure: the horizontal-edge kernel on a grayscale
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
@@ -34,7 +35,10 @@ from dreamlab.convolution import (
     window,
 )
 from dreamlab.images import resize_max_side
+from dreamlab.ui import query
 from dreamlab.ui.i18n import num, t
+from dreamlab.ui.ignored import note_invalid as query_note
+from dreamlab.ui.settings import CONV_TABS, CONV_VIEWS, ConvSettings
 from dreamlab.ui.widgets import (
     advanced_controls,
     clickable_image,
@@ -47,19 +51,19 @@ from dreamlab.viz import label_font
 
 __all__ = ["render"]
 
-_VIEWS = ("abs", "signed", "clip")  # abs first: the seed showed abs(output)
 _CUSTOM = "custom"
-_DEFAULT_PRESET = "horizontal_edge"  # the seed's kernel
 _MULTI_DEFAULTS = ("horizontal_edge", "vertical_edge", "laplacian")
 _MULTI_SIDE = 384  # the multi-channel demo shows 7 small images: a smaller copy is plenty
 _ZOOM_SIDE = 240  # the inspector's magnified neighbourhood, in screen pixels
 _TAP_COLOR = (255, 214, 0)
+_PENDING_WEIGHTS = "conv_pending_weights"  # weights from the address, for the kernel editor
 _LAST_OUT = "conv_last_out"  # the last good result, shown (marked stale) if the next one fails
 _NARROW_EDITOR = 5  # kernels up to 5 x 5 are edited in the kernel column, larger ones full width
 _PICKED_SHAPE = "conv_picked_shape"  # the output's size when the inspected pixel was picked
 _SLIDE_SIDE = 7  # the sliding window's input grid (7 x 7 numbers), larger for a wide kernel
 _SLIDE_MAX = 13  # the widest kernel (dilation included) the sliding window draws
-_CELL = 46  # one cell of the sliding-window figure, in pixels
+_CELL = 60  # one cell of the sliding-window figure, in pixels (read from the back of a room)
+_CELL_FONT, _WEIGHT_FONT, _OUT_FONT = 20, 15, 17  # the numbers' sizes in it, in pixels (DejaVu)
 _PLAY_DELAY = 0.35  # seconds between two positions when playing
 
 
@@ -79,6 +83,19 @@ def _picture(source: np.ndarray) -> np.ndarray:
         return source
     gray = np.clip(source + 0.5, 0, 255).astype(np.uint8)  # (H, W)
     return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def _encode(picture: np.ndarray) -> bytes:
+    """An ``H x W x 3`` uint8 picture as JPEG bytes (quality 92: no visible loss, a tenth of a PNG)."""
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _jpeg(picture: np.ndarray) -> bytes:
+    """A picture encoded once (JPEG, quality 92): ``st.image`` would encode it again each rerun."""
+    return _encode(picture)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -101,10 +118,11 @@ def _size_and_sigma(preset: str) -> tuple[int, float | None]:
     if preset == _CUSTOM or (info is not None and info.sized):
         options = [1, 3, 5, 7, 9, 11] if preset == _CUSTOM else [3, 5, 7, 9, 11]
         key = "conv_custom_size" if preset == _CUSTOM else "conv_size"
+        if st.session_state.get(key) not in options:
+            st.session_state[key] = 3
         size = st.select_slider(
             t("convolution.size"),
             options=options,
-            value=3,
             key=key,
             format_func=lambda k: f"{k}×{k}",
         )
@@ -161,30 +179,36 @@ def _kernel_editor(editor_id: str, base: np.ndarray) -> np.ndarray:
     return kernel
 
 
-def _kernel_controls(wide_box) -> np.ndarray:
-    """Preset, size, the editable weights, normalise and reset; returns the kernel to apply.
+def _kernel_controls(wide_box) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Preset, size, the editable weights, normalise and reset.
 
-    Kernels wider than ``_NARROW_EDITOR`` are edited in ``wide_box`` (the page's full width), so
-    every column of an 11 x 11 kernel stays visible.
+    Returns the kernel to apply, the weights as edited (before normalising) and whether they are
+    the preset's own. Kernels wider than ``_NARROW_EDITOR`` are edited in ``wide_box`` (the page's
+    full width), so every column of an 11 x 11 kernel stays visible.
     """
     names = [*PRESETS, _CUSTOM]
     preset = st.selectbox(
         t("convolution.kernel"),
         names,
-        index=names.index(_DEFAULT_PRESET),
         format_func=_preset_label,
         key="conv_preset",
     )
     size, sigma = _size_and_sigma(preset)
     editor_id = f"{preset}|{size}|{sigma}"
+    base = _base_kernel(preset, size, sigma)
+    pending = st.session_state.pop(_PENDING_WEIGHTS, None)  # taken once (a fragment reruns)
+    if pending is not None:
+        _load_weights(editor_id, base, np.asarray(pending, np.float64))
     st.caption(t("convolution.editor_help"))
     if size > _NARROW_EDITOR:
         st.caption(t("convolution.editor_below", k=size))
         with wide_box:
             st.markdown(t("convolution.editor_title", k=size))
-            kernel = _kernel_editor(editor_id, _base_kernel(preset, size, sigma))
+            kernel = _kernel_editor(editor_id, base)
     else:
-        kernel = _kernel_editor(editor_id, _base_kernel(preset, size, sigma))
+        kernel = _kernel_editor(editor_id, base)
+    edited = kernel
+    own = kernel.shape == base.shape and bool(np.array_equal(kernel, base))
     if st.button(t("convolution.reset"), key="conv_reset"):
         st.session_state["conv_kernels"].pop(editor_id, None)
         st.session_state["conv_kernel_version"] = st.session_state.get("conv_kernel_version", 0) + 1
@@ -198,10 +222,30 @@ def _kernel_controls(wide_box) -> np.ndarray:
             st.warning(t("convolution.cannot_normalise"))
     if np.isfinite(kernel).all():
         st.caption(t("convolution.kernel_sum", total=num(kernel_sum(kernel), ".4g")))
-    return kernel
+    return kernel, edited, own
+
+
+def _load_weights(editor_id: str, base: np.ndarray, weights: np.ndarray) -> None:
+    """Weights from the address go into the editor (a new editor: its data is fixed while it
+    lives); weights whose shape is not the kernel's are ignored, with the one line."""
+    if weights.shape != base.shape:
+        query_note("settings.weights")
+        return
+    st.session_state.setdefault("conv_kernels", {})[editor_id] = weights
+    st.session_state["conv_kernel_version"] = st.session_state.get("conv_kernel_version", 0) + 1
 
 
 # ---------------------------------------------------------------- geometry controls
+
+
+def _seed_padding(padding: int | str) -> None:
+    """The padding setting (a number of pixels, or ``same`` / ``valid``) into its two widgets."""
+    if isinstance(padding, str):
+        st.session_state["conv_pad_kind"] = padding
+        st.session_state["conv_pad"] = 0
+    else:
+        st.session_state["conv_pad_kind"] = "number"
+        st.session_state["conv_pad"] = int(padding)
 
 
 def _geometry_controls() -> ConvConfig:
@@ -209,13 +253,12 @@ def _geometry_controls() -> ConvConfig:
     with advanced_controls():
         c1, c2, c3 = st.columns(3)
         stride = c1.slider(
-            t("convolution.stride"), 1, 8, 1, key="conv_stride", help=t("convolution.stride_help")
+            t("convolution.stride"), 1, 8, key="conv_stride", help=t("convolution.stride_help")
         )
         dilation = c1.slider(
             t("convolution.dilation"),
             1,
             8,
-            1,
             key="conv_dilation",
             help=t("convolution.dilation_help"),
         )
@@ -228,7 +271,7 @@ def _geometry_controls() -> ConvConfig:
             help=t("convolution.padding_help"),
         )
         pixels = c2.slider(
-            t("convolution.padding_px"), 0, 20, 0, key="conv_pad", disabled=kind != "number"
+            t("convolution.padding_px"), 0, 20, key="conv_pad", disabled=kind != "number"
         )
         boundary = c2.selectbox(
             t("convolution.boundary"),
@@ -251,12 +294,19 @@ def _geometry_controls() -> ConvConfig:
 # ---------------------------------------------------------------- the result
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _convolved(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> np.ndarray:
+    """The convolution, computed once per (photo, kernel, geometry): a rerun for another widget
+    (the view, a tab's control) does not compute it again. Errors are not cached."""
+    return convolve(source, kernel, **cfg.to_dict())
+
+
 def _compute(
     source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig
 ) -> tuple[np.ndarray | None, bool]:
     """The output and whether it is fresh; on bad input one line, and the last good result."""
     try:
-        out = convolve(source, kernel, **cfg.to_dict())
+        out = _convolved(source, kernel, cfg)
     except (ValueError, RuntimeError, MemoryError) as exc:  # bad input, or torch refusing it
         show_error(exc)
         return st.session_state.get(_LAST_OUT), False
@@ -301,20 +351,33 @@ def _select_on_click(click: tuple[float, float] | None, oh: int, ow: int) -> Non
     st.session_state[_PICKED_SHAPE] = (oh, ow)
 
 
+def _picked_feedback(out: np.ndarray) -> None:
+    """Say which output pixel a click picked and its value, under the output and in a toast."""
+    i, j = int(st.session_state["conv_i"]), int(st.session_state["conv_j"])
+    value = out[i, j] if out.ndim == 2 else out[i, j, int(st.session_state.get("conv_ic", 0))]
+    text = t("pages.pixel_picked", i=i, j=j, value=num(float(value), ".4g"))
+    st.caption(f":material/my_location: {text}")
+    st.toast(text, icon=":material/my_location:")
+
+
 def _show_result(picture: np.ndarray, out: np.ndarray, view: str, fresh: bool) -> None:
     """Input and output side by side, the output with its colour bar."""
     strip = out.ndim == 3 and view == "signed"  # three channel maps side by side: more room
     left, right = st.columns([1, 3] if strip else [1, 1])
     h, w = picture.shape[:2]
-    left.image(picture, caption=t("convolution.input_caption", h=h, w=w), width="stretch")
+    left.image(_jpeg(picture), caption=t("convolution.input_caption", h=h, w=w), width="stretch")
     with right.container(key="conv_output"):
         oh, ow = out.shape[:2]
         caption = t("convolution.output_caption", h=oh, w=ow)
         if strip:
             caption = t("convolution.output_caption_channels", h=oh, w=ow)
-        _select_on_click(clickable_image(to_display(out, view), key="conv_out_click"), oh, ow)
+        click = clickable_image(to_display(out, view), key="conv_out_click", jpeg_quality=92)
+        _select_on_click(click, oh, ow)
         st.caption(caption)
-        st.caption(t("convolution.click_output"))
+        if click is not None:  # feedback here, whichever tab is open
+            _picked_feedback(out)
+        else:
+            st.caption(t("convolution.click_output"))
         _legend(out, view)
         st.caption(t(f"convolution.view_help_{view}"))
         if view == "clip":
@@ -358,6 +421,21 @@ def _matrix(arr: np.ndarray, digits: int = 3) -> str:
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _multi_results(
+    thumb: np.ndarray, kernels: tuple[np.ndarray, ...], cfg: ConvConfig
+) -> tuple[list[np.ndarray], np.ndarray, list[bytes]]:
+    """The three products, their sum, and the seven pictures (encoded once): a change of the
+    main kernel reruns the page but finds these unchanged."""
+    products = [convolve(thumb[:, :, c], kernels[c], **cfg.to_dict()) for c in range(3)]
+    total = convolve(thumb, np.stack(kernels, axis=-1), **cfg.to_dict())  # (H', W')
+    shared = display_limits(np.stack(products), "signed")  # one scale for the three products
+    channels = [np.repeat(thumb[:, :, c : c + 1], 3, axis=2) for c in range(3)]  # (h, w, 3)
+    maps = [to_display(p, "signed", shared) for p in products]
+    pictures = [_encode(p) for p in (*channels, *maps, to_display(total, "signed"))]
+    return products, total, pictures
+
+
 def _multichannel(image: np.ndarray, cfg: ConvConfig) -> None:
     """The seed's figure: one kernel per RGB channel, the three products, and their sum."""
     st.markdown(t("convolution.multi_intro"))
@@ -374,24 +452,23 @@ def _multichannel(image: np.ndarray, cfg: ConvConfig) -> None:
         )
         kernels.append(preset_kernel(name))
     try:
-        products = [convolve(thumb[:, :, c], kernels[c], **cfg.to_dict()) for c in range(3)]
-        total = convolve(thumb, np.stack(kernels, axis=-1), **cfg.to_dict())  # (H', W')
+        products, total, pictures = _multi_results(thumb, tuple(kernels), cfg)
     except ValueError as exc:
         show_error(exc)
         return
     shared = display_limits(np.stack(products), "signed")  # one scale for the three products
     for c in range(3):
         with cols[c]:
-            st.image(thumb[:, :, c], caption=t(f"convolution.channel_{c}"), width="stretch")
+            st.image(pictures[c], caption=t(f"convolution.channel_{c}"), width="stretch")
             st.latex(rf"w_{{{'RGB'[c]}}} = " + _matrix(kernels[c]))
             st.image(
-                to_display(products[c], "signed", shared),
+                pictures[3 + c],
                 width="stretch",
                 caption=t("convolution.product", channel=t(f"convolution.channel_{c}")),
             )
     with cols[3]:
         st.markdown(t("convolution.sum_title"))
-        st.image(to_display(total, "signed"), caption=t("convolution.sum_caption"), width="stretch")
+        st.image(pictures[6], caption=t("convolution.sum_caption"), width="stretch")
         _legend(total, "signed", narrow=True)
     _legend(np.stack(products), "signed", shared)
     st.caption(t("convolution.products_scale"))
@@ -511,7 +588,9 @@ def _slide_input(source: np.ndarray, kind: str, n: int) -> np.ndarray:
     return np.round(gray[top : top + n, left : left + n]).astype(np.float32)
 
 
-def _cell_text(draw: ImageDraw.ImageDraw, x: int, y: int, text: str, fill, size: int = 13) -> None:
+def _cell_text(
+    draw: ImageDraw.ImageDraw, x: int, y: int, text: str, fill, size: int = _CELL_FONT
+) -> None:
     font = label_font(size)
     box = draw.textbbox((0, 0), text, font=font)
     tw, th = box[2] - box[0], box[3] - box[1]
@@ -551,24 +630,25 @@ def _slide_figure(
             inside = 0 <= r < n and 0 <= c < n
             fill = (255, 255, 255) if inside else (225, 225, 225)  # padded cells grey
             draw.rectangle((x, y, x + _CELL - 1, y + _CELL - 1), fill=fill, outline=(160, 160, 160))
-            _cell_text(
+            tapped = (int(r), int(c)) in taps
+            _cell_text(  # a tapped cell: its value in the upper half, the weight below it
                 draw,
                 x,
-                y,
+                y - (_CELL // 5 if tapped else 0),
                 num(float(padded[a, b]), ".0f"),
                 (0, 0, 0) if inside else (120, 120, 120),
             )
-            if (int(r), int(c)) in taps:
+            if tapped:
                 draw.rectangle(
                     (x + 1, y + 1, x + _CELL - 2, y + _CELL - 2), outline=(230, 150, 0), width=3
                 )
                 _cell_text(
                     draw,
-                    x + _CELL // 4,
-                    y + _CELL // 3,
+                    x,
+                    y + _CELL // 5,
                     "×" + num(float(taps[r, c]), ".2g"),
                     (200, 90, 0),
-                    10,
+                    _WEIGHT_FONT,
                 )
     left = 4 + len(cols) * _CELL + gap
     for a in range(oh):
@@ -581,7 +661,7 @@ def _slide_figure(
                 outline=(160, 160, 160),
             )
             if done:
-                _cell_text(draw, x, y, num(float(out[a, b]), ".3g"), (0, 0, 0), 12)
+                _cell_text(draw, x, y, num(float(out[a, b]), ".3g"), (0, 0, 0), _OUT_FONT)
             if (a, b) == (i, j):
                 draw.rectangle(
                     (x + 1, y + 1, x + _CELL - 2, y + _CELL - 2), outline=(230, 150, 0), width=3
@@ -628,13 +708,18 @@ def _sliding_window(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> 
     if c2.button(t("convolution.step"), key="conv_slide_step", icon=":material/skip_next:"):
         st.session_state["conv_slide_next"] = (st.session_state["conv_slide_pos"] + 1) % count
         st.rerun()
-    pos = c3.slider(
-        t("convolution.slide_position"),
-        0,
-        max(count - 1, 1),
-        key="conv_slide_pos",
-        disabled=count == 1,
-    )
+    slot = c3.empty()  # during Play a moving copy of the slider takes its place
+    if play:  # from where the slider stands, or from the start once it is at the end
+        pos = int(st.session_state["conv_slide_pos"])
+        pos = 0 if pos >= count - 1 else pos
+    else:
+        pos = slot.slider(
+            t("convolution.slide_position"),
+            0,
+            max(count - 1, 1),
+            key="conv_slide_pos",
+            disabled=count == 1,
+        )
     pos = min(pos, count - 1)
     st.caption(
         t(
@@ -651,6 +736,15 @@ def _sliding_window(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> 
     )
     figure, formula = st.empty(), st.empty()
     for p in range(pos, count) if play else [pos]:
+        if play:  # the slider follows the animation (a disabled copy: Play owns the position)
+            slot.slider(
+                t("convolution.slide_position"),
+                0,
+                max(count - 1, 1),
+                value=p,
+                key=f"conv_slide_playing_{p}",
+                disabled=True,
+            )
         figure.image(_slide_figure(grid, kernel, cfg, out, p), width="content")
         i, j = divmod(p, ow)
         win = window(grid, kernel, i, j, **cfg.to_dict())
@@ -680,29 +774,79 @@ def _top_controls() -> tuple[np.ndarray | None, str, str]:
     )
     view = c3.radio(
         t("convolution.view"),
-        _VIEWS,
+        CONV_VIEWS,
         key="conv_view",
         format_func=lambda v: t(f"convolution.view_{v}"),
     )
     return (None if loaded is None else loaded.array), color, view
 
 
+def _settings(
+    cfg: ConvConfig, edited: np.ndarray, own: bool, settings: ConvSettings
+) -> ConvSettings:
+    """The page's settings as its widgets hold them now (what the address and the lesson carry)."""
+    ss = st.session_state
+    info = PRESETS.get(ss["conv_preset"])
+    sized = ss["conv_preset"] == _CUSTOM or (info is not None and info.sized)
+    size = edited.shape[0] if sized and edited.ndim == 2 else ConvSettings.size
+    weights = None
+    if not own and edited.ndim == 2 and np.isfinite(edited).all():
+        weights = tuple(tuple(float(v) for v in row) for row in edited)
+    return ConvSettings(
+        image=str(ss.get("conv_source", settings.image)),
+        color=ss["conv_color"],
+        view=ss["conv_view"],
+        kernel=ss["conv_preset"],
+        size=size,
+        weights=weights,
+        normalise=bool(ss["conv_normalise"]),
+        stride=cfg.stride,
+        padding=cfg.padding,
+        dilation=cfg.dilation,
+        mode=cfg.mode,
+        boundary=cfg.boundary,
+        tab=query.open_tab("convolution", CONV_TABS, settings.tab),
+    )
+
+
 def render() -> None:
     """Draw the page."""
     st.title(t("convolution.title"))
+    settings = query.load("convolution", ConvSettings)
+    if query.forced("convolution"):  # the settings that no one widget holds
+        _seed_padding(settings.padding)
+        st.session_state[_PENDING_WEIGHTS] = settings.weights
+        size_key = "conv_custom_size" if settings.kernel == _CUSTOM else "conv_size"
+        st.session_state[size_key] = settings.size
     st.caption(t("convolution.intro"))
     lesson("convolution")
     image, color, view = _top_controls()
     if image is None:
         st.info(t("convolution.no_image"))
         return
-    kernel_col, result_col = st.columns([1.4, 2.6] if presenting() else [1, 2.6], gap="large")
+    _workbench(image, color, view)
+
+
+@st.fragment
+def _workbench(image: np.ndarray, color: str, view: str) -> None:
+    """Kernel, geometry, the output and the tabs: a fragment, so a kernel or stride change reruns
+    only this part of the page (not the sidebar, the lesson or the image picker)."""
+    # presenting, the kernel column is wider (large type) and the gap small (a "large" gap grows
+    # with the large type): the photos stay at least as large as without presenter mode
+    kernel_col, result_col = (
+        st.columns([1.4, 2.6], gap="small") if presenting() else st.columns([1, 2.6], gap="large")
+    )
     wide_box = st.container()  # under both columns: a large kernel's editor
     with kernel_col:
-        kernel = _kernel_controls(wide_box)
+        kernel, edited, own = _kernel_controls(wide_box)
     with result_col:
         result_box = st.container()  # drawn above the controls, filled once they are read
         cfg = _geometry_controls()
+    # read here, in the fragment: its reruns update the address and the link too
+    settings = _settings(cfg, edited, own, query.current("convolution", ConvSettings))
+    query.save("convolution", settings)
+    with kernel_col:
+        query.copy_link(settings)
     source = _source(image, color)
     picture = _picture(source)
     with result_box:
@@ -712,9 +856,7 @@ def render() -> None:
         _show_result(picture, out, view, fresh)
         if fresh:
             _show_formula(source.shape, kernel, cfg, out.shape)
-    multi_tab, inspect_tab, slide_tab = st.tabs(
-        [t("convolution.tab_multi"), t("convolution.tab_inspect"), t("convolution.tab_slide")]
-    )
+    multi_tab, inspect_tab, slide_tab = query.keyed_tabs("convolution", CONV_TABS, settings.tab)
     with multi_tab:
         _multichannel(image, cfg)
     with inspect_tab:

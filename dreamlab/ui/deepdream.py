@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import altair as alt
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from dreamlab.activations import layer_maps
@@ -27,8 +29,9 @@ from dreamlab.images import LoadedImage
 from dreamlab.job_costs import dream_run_cost
 from dreamlab.media import gif_bytes, mp4_bytes, png_bytes
 from dreamlab.models import LoadedModel, list_models
-from dreamlab.ui import classroom, video_dream
+from dreamlab.ui import classroom, query, video_dream
 from dreamlab.ui.i18n import model_note, model_title, t
+from dreamlab.ui.settings import DREAM_MAX_SIDES, DREAM_TARGETS, DreamSettings
 from dreamlab.ui.widgets import (
     Throttle,
     admit,
@@ -52,8 +55,9 @@ from dreamlab.viz import colorize, mosaic, shared_scale
 __all__ = ["render"]
 
 _RUNS = "dd_runs"  # session key: {"photo": _RunState, "noise": _RunState}, the last run of each
+# session key: the model in place when a preset whose network is missing was picked
+_WAITS = "dd_preset_waits"
 _DRAW_EVERY_S = 0.1  # draw at most ~10 frames per second; the dream itself never waits
-_MAX_SIDES = [128, 192, 256, 384, 512, 768, 1024]
 _FPS = 10
 _DEFAULTS = DreamConfig()  # the widgets start from the engine's own defaults
 
@@ -124,15 +128,12 @@ class _RunState:
 
 
 def _init_state() -> None:
-    """Widget values start at the engine's defaults (set once, so presets can overwrite them)."""
-    for key, name in _FIELDS.items():
-        st.session_state.setdefault(key, getattr(_DEFAULTS, name))
+    """The zoom loop and guide widgets start at the engine's defaults (set once, so presets can
+    overwrite them); the form's settings come from :class:`DreamSettings` (``query.load``)."""
     for key, name in _LOOP_FIELDS.items():
         st.session_state.setdefault(key, getattr(_DEFAULTS, name))
-    st.session_state.setdefault("dd_preset", "default")
-    st.session_state.setdefault("dd_noise", False)
-    st.session_state.setdefault("dd_channel", None)
     st.session_state.setdefault("dd_guide", "none")
+    st.session_state.setdefault("dd_channel", None)  # empty: the whole layer (settings' None)
     st.session_state.setdefault("dd_extra_layers", [])
 
 
@@ -157,6 +158,7 @@ def _apply_preset() -> None:
     """Copy the chosen preset's numbers into the form, and pick its network and layer when that
     network can be had here (no model runs: only widget values change)."""
     st.session_state.pop("dd_recipe", None)
+    st.session_state.pop(_WAITS, None)
     preset = PRESETS.get(st.session_state.get("dd_preset", ""))
     if preset is None:
         return
@@ -164,6 +166,8 @@ def _apply_preset() -> None:
     if preset.model and _model_status(preset.model)[0] != "unavailable":
         st.session_state["dd_model"] = preset.model
         st.session_state[f"dd_layer_{preset.model}"] = preset.layer
+    elif preset.model:  # its network is missing: Dream waits for the closest recipe or a model
+        st.session_state[_WAITS] = st.session_state.get("dd_model", "efficientnet_lite0")
 
 
 def _apply_fallback() -> None:
@@ -173,9 +177,34 @@ def _apply_fallback() -> None:
     fb = preset.fallback
     assert fb is not None
     _copy_numbers(fb.config)
+    st.session_state.pop(_WAITS, None)
     st.session_state["dd_model"] = fb.model
     st.session_state[f"dd_layer_{fb.model}"] = fb.layer
     st.session_state["dd_recipe"] = preset.name
+
+
+def _recipe_of_settings(settings: DreamSettings) -> None:
+    """Settings from an address or a lesson that name a preset on its closest recipe's network
+    and layer are that recipe (as if **Use the closest recipe** had been pressed)."""
+    st.session_state.pop("dd_recipe", None)
+    fb = getattr(PRESETS.get(settings.preset), "fallback", None)
+    if fb is not None and (settings.model, settings.layer or fb.layer) == (fb.model, fb.layer):
+        st.session_state["dd_recipe"] = settings.preset
+
+
+def _preset_waits(model_name: str) -> bool:
+    """Whether Dream waits: a preset whose network is missing was picked, and neither its closest
+    recipe nor another model has been chosen since (its numbers alone would dream on a network it
+    was not made for, under its name)."""
+    waiting = st.session_state.get(_WAITS)
+    if waiting is None:
+        return False
+    preset = PRESETS.get(st.session_state.get("dd_preset", ""))
+    chose_other = st.session_state.get("dd_model", waiting) != waiting
+    if preset is None or preset.model in (None, model_name) or _recipe(model_name) or chose_other:
+        st.session_state.pop(_WAITS, None)
+        return False
+    return True
 
 
 def _recipe(model_name: str) -> str | None:
@@ -237,11 +266,11 @@ def _preset_picker(model_name: str) -> None:
         )
 
 
-def _form(model: LoadedModel, usable: bool) -> tuple[bool, str]:
+def _form(model: LoadedModel, usable: bool, why: str | None = None) -> tuple[bool, str]:
     """The settings form, **Dream** first; returns (Dream pressed, layer).
 
-    ``usable`` is False when the picked model cannot be loaded: the form stays (for the last
-    usable model) but Dream is disabled until an available model is picked.
+    ``usable`` is False when Dream cannot run (the picked model cannot be loaded, no image, or a
+    preset waits for its network): the form stays, Dream is disabled, ``why`` says why.
     """
     with st.form("dd_form", border=True):
         pressed = st.form_submit_button(
@@ -251,8 +280,8 @@ def _form(model: LoadedModel, usable: bool) -> tuple[bool, str]:
             disabled=not usable,
             icon=":material/cyclone:",
         )
-        if not usable:
-            st.caption(t("deepdream.form_kept", model=_model_name(model.name)))
+        if why:
+            st.caption(why)
         layer = layer_select(model, "dd")
         st.slider(t("deepdream.octaves"), 1, 8, key="dd_octaves")
         st.slider(t("deepdream.iterations"), 1, 50, key="dd_iterations")
@@ -265,7 +294,7 @@ def _form(model: LoadedModel, usable: bool) -> tuple[bool, str]:
             key="dd_lr",
             help=t("deepdream.lr_help"),
         )
-        st.select_slider(t("deepdream.max_side"), _MAX_SIDES, key="dd_max_side")
+        st.select_slider(t("deepdream.max_side"), DREAM_MAX_SIDES, key="dd_max_side")
         st.checkbox(t("deepdream.from_noise"), key="dd_noise", help=t("deepdream.from_noise_help"))
         with advanced_controls() if presenting() else st.expander(t("deepdream.fine")):
             st.number_input(
@@ -359,19 +388,16 @@ def _layers(model: LoadedModel, layer: str) -> tuple[tuple[str, float], ...]:
     return ((layer, 1.0), *zip(extra, weights, strict=True))
 
 
-_TARGETS = ("layer", "neuron", "logit")  # DreamConfig.objective values offered on the page
-
-
 def _target_picker() -> None:
     """What the dream makes grow: the layer (or its channel), a neuron, or a class logit."""
     st.selectbox(
         t("deepdream.target"),
-        _TARGETS,
+        DREAM_TARGETS,
         key="dd_target",
         help=t("deepdream.target_help"),
         format_func=lambda k: t(f"deepdream.target_{k}"),
     )
-    st.number_input(t("deepdream.logit"), min_value=0, value=281, step=1, key="dd_logit")
+    st.number_input(t("deepdream.logit"), min_value=0, step=1, key="dd_logit")
 
 
 def _target(channel: int | None) -> dict[str, Any]:
@@ -504,8 +530,9 @@ def _keep(
     return pictures
 
 
-def _progress_text(frame: DreamFrame, kind: str) -> str:
-    return t(
+def _progress_text(frame: DreamFrame, kind: str, zoom_frames: int = 0) -> str:
+    """Where the dream is; with a zoom loop, which of its frames first ("frame 3 of 11")."""
+    text = t(
         "deepdream.progress",
         source=t(f"deepdream.source_{kind}"),
         octave=frame.octave + 1,
@@ -514,6 +541,20 @@ def _progress_text(frame: DreamFrame, kind: str) -> str:
         iterations=frame.iterations,
         loss=f"{frame.loss:.4g}",
     )
+    if not zoom_frames:
+        return text
+    return t("pages.zoom_progress", frame=frame.loop + 1, frames=zoom_frames + 1, progress=text)
+
+
+def _ran_on(state: _RunState) -> str:
+    """The model and layer a dream really ran on (and the preset or recipe it followed)."""
+    layer = state.run.plan.targets[0][0]
+    text = t("pages.ran_on", model=_model_name(state.model.name), layer=layer)
+    if state.preset and state.preset != "default":
+        text += " · " + t(f"deepdream.preset_{state.preset}")
+    elif state.recipe_of:
+        text += " · " + t("pages.recipe_of", preset=t(f"deepdream.preset_{state.recipe_of}"))
+    return text
 
 
 def _stop() -> None:
@@ -539,8 +580,8 @@ def _live(runs: dict[str, _RunState]) -> None:
         on_click=_stop,
         width="stretch",
     )
-    left, right = view_columns(2)
-    frame_box, maps_box = left.empty(), right.empty()
+    left, right = view_columns(2)  # while it runs, the dream and its maps side by side: both
+    frame_box, maps_box = left.empty(), right.empty()  # on screen (the result is drawn larger)
     throttle = Throttle(_DRAW_EVERY_S)
     model = next(iter(runs.values())).model
     remote = all(is_remote(s.run) for s in runs.values())
@@ -552,20 +593,18 @@ def _live(runs: dict[str, _RunState]) -> None:
             if draw and pictures is not None:
                 h, w = frame.size
                 frame_box.image(
-                    pictures[0], width="stretch", caption=t("deepdream.live_frame", h=h, w=w)
+                    pictures[0],
+                    width="stretch",
+                    caption=f"{t('deepdream.live_frame', h=h, w=w)} · {_ran_on(state)}",
                 )
                 maps_box.image(
                     pictures[1],
                     width="stretch",
                     caption=t("deepdream.live_maps", layer=frame.layer),
                 )
-                bar.progress(min(done / total, 1.0), text=_progress_text(frame, state.kind))
-                classroom.publish(
-                    *pictures,
-                    min(done / total, 1.0),
-                    _progress_text(frame, state.kind),
-                    state.params(),
-                )
+                text = _progress_text(frame, state.kind, state.config.zoom_frames)
+                bar.progress(min(done / total, 1.0), text=text)
+                classroom.publish(*pictures, min(done / total, 1.0), text, state.params())
     finally:  # Stop (a rerun) lands here too: give the gate slot back and free the dreams now
         frames.close()
         for state in runs.values():
@@ -641,37 +680,55 @@ def _status(state: _RunState) -> None:
 
 def _scrubber(state: _RunState) -> None:
     """The kept frames, one at a time. The slider starts afresh with each run (``_start``) and
-    the run is final, so its range never moves under the user: the first keypress counts."""
+    the run is final, so its range never moves under the user: the first keypress counts.
+
+    With a zoom loop the slider runs over the loop's frames (as many as its caption counts). The
+    dream is drawn across the view column, its maps below it; the last frame at full resolution.
+    """
+    if len(state.loop_frames) > 1:
+        _loop_scrubber(state)
+        return
     frames = _timeline(state)
-    if len(frames) > 1:
-        idx = st.slider(
-            t("deepdream.scrub"),
-            1,
-            len(frames),
-            len(frames),
-            key="dd_scrub",
-            help=t("deepdream.scrub_help"),
-        )
-    else:
-        idx = 1
+    idx = _scrub_slider(len(frames))
     f = frames[idx - 1]
-    layer = _maps_layer(state)
-    left, right = view_columns(2)
-    left.image(
-        f.image_data,
-        width="stretch",
-        caption=t(
-            "deepdream.frame_caption",
-            step=f.step + 1,
-            octave=f.octave + 1,
-            iteration=f.iteration + 1,
-            loss=f"{f.loss:.4g}",
-        ),
+    last = idx == len(frames) and state.latest is not None
+    picture = state.latest.image if last else f.image_data  # the final dream: not a thumbnail
+    caption = t(
+        "deepdream.frame_caption",
+        step=f.step + 1,
+        octave=f.octave + 1,
+        iteration=f.iteration + 1,
+        loss=f"{f.loss:.4g}",
     )
+    st.image(picture, width="stretch", caption=f"{caption} · {_ran_on(state)}")
+    layer = _maps_layer(state)
     first = state.run.plan.targets[0][0]
     maps = f.maps_data if layer == first else _other_maps(state, f.image, layer)
     if maps is not None:
-        right.image(maps, width="stretch", caption=t("deepdream.live_maps", layer=layer))
+        st.image(maps, width="stretch", caption=t("deepdream.live_maps", layer=layer))
+
+
+def _scrub_slider(count: int) -> int:
+    """The **Frame** slider over ``count`` frames (1-based); 1 when there is a single frame."""
+    if count < 2:
+        return 1
+    return st.slider(
+        t("deepdream.scrub"), 1, count, count, key="dd_scrub", help=t("deepdream.scrub_help")
+    )
+
+
+def _loop_scrubber(state: _RunState) -> None:
+    """The zoom loop's frames (the dream, then one per zoom), each with its layer's maps."""
+    count = len(state.loop_frames)
+    idx = _scrub_slider(count)
+    image = decode(state.loop_frames[idx - 1])
+    caption = t("pages.loop_frame", frame=idx, frames=count)
+    st.image(image, width="stretch", caption=f"{caption} · {_ran_on(state)}")
+    layer = _maps_layer(state)
+    maps = _layer_picture(
+        state.model, model_key(state.model), image, layer, len(state.channels or range(16))
+    )
+    st.image(maps, width="stretch", caption=t("deepdream.live_maps", layer=layer))
 
 
 def _maps_layer(state: _RunState) -> str:
@@ -784,11 +841,36 @@ def _results(runs: dict[str, _RunState]) -> None:
     _scrubber(state)
     _zoom_loop(state)
     st.subheader(t("deepdream.loss_curve"))
-    st.line_chart(
-        {t("deepdream.loss"): state.store.losses}, x_label=t("deepdream.step"), height=220
-    )
+    st.altair_chart(_loss_chart(state.store.losses))
     _downloads(state)
     _compare(runs)
+
+
+def _loss_chart(losses: list[float]) -> alt.Chart:
+    """The loss at each step: a line with a dot per step (one step is a dot, not an empty box),
+    on an axis padded around the values so its labels read as numbers (not "0.000000")."""
+    steps = list(range(1, len(losses) + 1))
+    data = pd.DataFrame({"step": steps, "loss": [float(v) for v in losses]})
+    finite = data["loss"][np.isfinite(data["loss"])]
+    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    pad = 0.1 * (hi - lo) if hi > lo else max(abs(hi) * 0.1, 1e-3)
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            "step:Q",
+            title=t("deepdream.step"),
+            scale=alt.Scale(domain=[0.5, max(len(steps), 1) + 0.5]),
+            axis=alt.Axis(format="d", tickMinStep=1),
+        ),
+        y=alt.Y(
+            "loss:Q",
+            title=t("deepdream.loss"),
+            scale=alt.Scale(domain=[lo - pad, hi + pad], zero=False),
+            axis=alt.Axis(format=".3~g"),
+        ),
+        tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4~g")],
+    )
+    dots = base.mark_point(filled=True, size=30 if len(steps) > 60 else 60)
+    return (base.mark_line() + dots).properties(height=220)
 
 
 # ---------------------------------------------------------------- the page
@@ -804,6 +886,31 @@ def _usable_model(picked: LoadedModel | None) -> tuple[LoadedModel, bool]:
     return (last or cached_model("efficientnet_lite0", device_choice())), False
 
 
+def _settings(settings: DreamSettings) -> DreamSettings:
+    """The form's settings as the session holds them now (what the address and the class carry)."""
+    ss = st.session_state
+    model = str(ss.get("dd_model", settings.model))
+    channel = ss.get("dd_channel")
+    return DreamSettings(
+        model=model,
+        image=str(ss.get("dd_source", settings.image)),
+        preset=ss["dd_preset"],
+        layer=ss.get(f"dd_layer_{model}"),
+        octaves=int(ss["dd_octaves"]),
+        iterations=int(ss["dd_iterations"]),
+        lr=round(float(ss["dd_lr"]), 4),
+        max_side=int(ss["dd_max_side"]),
+        noise=bool(ss["dd_noise"]),
+        channel=None if channel is None else int(channel),
+        objective=str(ss.get("dd_target", settings.objective)),
+        logit=int(ss.get("dd_logit", settings.logit)),
+        octave_scale=round(float(ss["dd_scale"]), 3),
+        jitter=int(ss["dd_jitter"]),
+        smoothing=round(float(ss["dd_smoothing"]), 3),
+        seed=int(ss["dd_seed"]),
+    )
+
+
 def _controls() -> tuple[LoadedModel, LoadedImage | None, bool, str, bool]:
     _init_state()
     picked = model_picker("dd")  # an unavailable model says why right under the picker
@@ -811,7 +918,15 @@ def _controls() -> tuple[LoadedModel, LoadedImage | None, bool, str, bool]:
     video = video_dream.source_is_video()  # a clip instead of a photo (ui/video_dream.py)
     image = None if video else image_picker("dd")
     _preset_picker(str(st.session_state.get("dd_model", model.name)))
-    pressed, layer = _form(model, usable and (video or image is not None))
+    waits = usable and _preset_waits(model.name)
+    why = None
+    if not usable:
+        why = t("deepdream.form_kept", model=_model_name(model.name))
+    elif waits:
+        why = t("pages.preset_waits", model=_model_name(model.name))
+    elif not video and image is None:
+        why = t("pages.no_image")
+    pressed, layer = _form(model, usable and not waits and (video or image is not None), why)
     if video:
         video_dream.controls()
     _guide_controls()
@@ -836,14 +951,20 @@ def _dream_now(model: LoadedModel, image: LoadedImage, layer: str) -> None:
 
 def render() -> None:
     """Draw the page: the settings on the left (Dream first), the dream on the right."""
-    if classroom.watching(_FIELDS):  # a ?class=CODE link: the teacher's dream, live
+    if classroom.watching():  # a ?class=CODE link: the teacher's dream, live
         return
+    settings = query.load("deepdream", DreamSettings)
+    if query.forced("deepdream"):
+        _recipe_of_settings(settings)
     st.title(t("deepdream.title"))
     if not presenting():  # on a projector the large type would push Dream below the fold
         st.caption(t("deepdream.intro"))
     controls, view = page_columns([1, 2])
     with controls:
         model, image, pressed, layer, usable = _controls()
+        settings = _settings(settings)
+        query.save("deepdream", settings)
+        query.copy_link(settings)
         classroom.share_controls()
         lesson("deepdream")
     with view:

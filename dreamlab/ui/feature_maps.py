@@ -22,7 +22,10 @@ from dreamlab.budget import MemoryRefused
 from dreamlab.images import resize_to
 from dreamlab.job_costs import maps_image_cost
 from dreamlab.models import LoadedModel
+from dreamlab.ui import query
 from dreamlab.ui.i18n import num, t
+from dreamlab.ui.ignored import note_invalid
+from dreamlab.ui.settings import MapsSettings
 from dreamlab.ui.widgets import (
     advanced_controls,
     clickable_image,
@@ -54,6 +57,7 @@ _MIN_MAP = 28  # the shorter side of a map, in values, below which a photo canno
 _MAX_PIXELS = 1_000_000  # the memory cap on the enlarged photo (about 1224 x 816)
 _TILE = 200  # each tile's side in the mosaic: 4 across fill the view column at >= 120 px each
 _PAD = 4
+_TABLE_WIDTHS = (105, 80, 60)  # the top-5 table's columns, px: 245 fit a 1400-px presenter view
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -96,13 +100,16 @@ def _show_predictions(model: LoadedModel, key: str, image: np.ndarray) -> None:
             prob: [num(p[1], ".4f") for p in preds],  # as the CLI prints it, in the page's language
             bar: [round(100 * p[1]) for p in preds],
         },
-        column_config={
+        column_config={  # widths that add up to less than the narrowest column (presenter)
+            label: st.column_config.TextColumn(label, width=_TABLE_WIDTHS[0]),
+            prob: st.column_config.TextColumn(prob, width=_TABLE_WIDTHS[1]),
             bar: st.column_config.ProgressColumn(
                 bar,
                 format="%d %%" if num(0.5, ".1f") == "0,5" else "%d%%",
                 min_value=0,
                 max_value=100,
-            )
+                width=_TABLE_WIDTHS[2],
+            ),
         },
         hide_index=True,
         width="stretch",
@@ -175,11 +182,14 @@ def _run_note(layer: str, image: np.ndarray, run: np.ndarray, maps: np.ndarray) 
     """Say at which size the network saw the photo, when it is not the photo's own."""
     h0, w0 = image.shape[:2]
     h, w = run.shape[:2]
-    if (h, w) != (h0, w0):
+    mh, mw = maps.shape[1:]
+    short = min(mh, mw) < _MIN_MAP and mh > 1  # the memory cap stopped the enlargement short
+    if (h, w) != (h0, w0) and not short:
         st.caption(t("feature_maps.enlarged", w0=w0, h0=h0, w=w, h=h, layer=layer, side=_MIN_MAP))
-    if min(maps.shape[1:]) < _MIN_MAP and maps.shape[1] > 1:
+    if short:  # one message, with the maps' real size (not "at least 28" then "under 28")
         mp = num(_MAX_PIXELS / 1e6, ".0f")
-        st.caption(t("feature_maps.capped", side=_MIN_MAP, mp=mp))
+        key = "pages.maps_capped" if (h, w) != (h0, w0) else "pages.maps_small"
+        st.caption(t(key, w0=w0, h0=h0, w=w, h=h, layer=layer, mh=mh, mw=mw, side=_MIN_MAP, mp=mp))
 
 
 def _pick_unit(maps: np.ndarray, key: str, shown: np.ndarray) -> tuple[int, int]:
@@ -208,6 +218,9 @@ def _show_channel(
     st.subheader(t("feature_maps.one_channel"))
     channels = maps.shape[0]
     state = f"fm_channel_{key}"
+    st.session_state[f"{state}_default"] = default  # left out of the address (see _save)
+    if int(st.session_state.get(state, default)) > channels - 1 and note_invalid(state):
+        st.session_state[state] = default  # a channel the address gave that this layer lacks
     st.session_state[state] = min(int(st.session_state.get(state, default)), channels - 1)
     channel = st.number_input(
         t("feature_maps.channel", last=channels - 1),
@@ -299,9 +312,33 @@ def _view(
     _show_channel(model, mkey, run, maps, layer, key, top[0])
 
 
+def _save(settings: MapsSettings) -> None:
+    """The page's settings as its widgets hold them now, into the address."""
+    ss = st.session_state
+    model = str(ss.get("fm_model", settings.model))
+    layer = ss.get(f"fm_layer_{model}")
+    channel = ss.get(f"fm_channel_{model}_{layer}")
+    if channel == ss.get(f"fm_channel_{model}_{layer}_default"):
+        channel = None  # the most active channel, the page's own default
+    default_count, _ = _grid_layout()
+    count = ss.get("fm_count")
+    settings = MapsSettings(
+        model=model,
+        image=str(ss.get("fm_source", settings.image)),
+        layer=layer,
+        channel=None if channel is None else int(channel),
+        count=None if count in (None, default_count) else int(count),
+        scaling=ss.get("fm_scaling", settings.scaling),
+        order=ss.get("fm_order", settings.order),
+    )
+    query.save("feature_maps", settings)
+    query.copy_link(settings)
+
+
 def render() -> None:
     """Draw the page."""
     st.title(t("feature_maps.title"))
+    settings = query.load("feature_maps", MapsSettings)
     st.caption(t("feature_maps.intro"))
     lesson("feature_maps")
     controls, view = page_columns([1, 2])
@@ -309,13 +346,16 @@ def render() -> None:
         model = model_picker("fm")
         image = image_picker("fm")  # the CLI's size: the top-5 below equals `dreamlab classify`
         if model is None or image is None:
+            _save(settings)
             return
         layer = layer_select(model, "fm")
         default_count, cols = _grid_layout()
         per_channel = _choice("scaling", ["per_channel", "shared"]) == "per_channel"
         order = _choice("order", ["std", "mean"])
+        st.session_state.setdefault("fm_count", default_count)
         with advanced_controls():
-            count = st.slider(t("feature_maps.count"), 3, 48, default_count, 1, key="fm_count")
+            count = st.slider(t("feature_maps.count"), 3, 48, step=1, key="fm_count")
+        _save(settings)
         w, h = image.size
         st.image(image.array, width="stretch")
         st.caption(t("feature_maps.photo_caption", name=image.name, w=w, h=h))

@@ -34,7 +34,10 @@ from dreamlab.optvis import (
     layer_width,
     neuron,
 )
+from dreamlab.ui import query
 from dreamlab.ui.i18n import t
+from dreamlab.ui.ignored import note_invalid
+from dreamlab.ui.settings import VIS_KINDS, VIS_SIZES, VIS_TABS, VisSettings
 from dreamlab.ui.widgets import (
     Throttle,
     advanced_controls,
@@ -50,9 +53,6 @@ from dreamlab.viz import mosaic
 
 __all__ = ["render"]
 
-_KINDS = ("channel", "neuron", "class", "layer")
-_SIZES = (64, 96, 128, 160, 192, 224, 256)
-_DEFAULTS = FeatureVisConfig()  # the widgets start from the engine's own defaults
 _DRAW_EVERY_S = 0.1  # redraw the live image at most ~10 times a second
 _NAIVE = {"param": "pixel", "decorrelate": False, "transforms": False}
 _REGULARIZED = {"param": "fft", "decorrelate": True, "transforms": True}
@@ -106,11 +106,15 @@ def _width(_model: LoadedModel, model_key: str, layer_name: str) -> int:
 def _class_picker(model: LoadedModel) -> int:
     cats = model.categories or [str(i) for i in range(1000)]
     default = 281 if len(cats) > 281 else 0  # ImageNet's "tabby": the sample cat's class
+    key = f"fv_class_{model.name}"
+    if not 0 <= int(st.session_state.get(key, default)) < len(cats):
+        note_invalid(key)  # a class the address gave that this model lacks
+        st.session_state[key] = default
+    st.session_state.setdefault(key, default)
     return st.selectbox(
         t("feature_vis.class"),
         range(len(cats)),
-        index=default,
-        key=f"fv_class_{model.name}",
+        key=key,
         format_func=lambda i: f"{i} · {cats[i]}",
     )
 
@@ -118,7 +122,7 @@ def _class_picker(model: LoadedModel) -> int:
 def _objective_controls(model: LoadedModel) -> tuple[Objective, str | None, int | None]:
     kind = st.radio(
         t("feature_vis.objective"),
-        _KINDS,
+        VIS_KINDS,
         key="fv_kind",
         horizontal=True,
         format_func=lambda k: t(f"feature_vis.kind_{k}"),
@@ -130,13 +134,17 @@ def _objective_controls(model: LoadedModel) -> tuple[Objective, str | None, int 
     if kind == "layer":
         return layer(name), name, None
     width = _width(model, model_key(model), name)
+    key = f"fv_channel_{model.name}_{name}"
+    if int(st.session_state.get(key, 0)) > width - 1:
+        note_invalid(key)  # a channel the address gave that this layer lacks
+        st.session_state[key] = 0
+    st.session_state.setdefault(key, 0)
     c = st.number_input(
         t("feature_vis.channel", last=width - 1),
         min_value=0,
         max_value=width - 1,
-        value=0,
         step=1,
-        key=f"fv_channel_{model.name}_{name}",
+        key=key,
     )
     obj = channel(name, int(c)) if kind == "channel" else neuron(name, int(c))
     return obj, name, int(c)
@@ -147,16 +155,14 @@ def _config_controls() -> FeatureVisConfig:
         t("feature_vis.steps"),
         16,
         512,
-        _DEFAULTS.steps,
-        16,
+        step=16,
         key="fv_steps",
         help=t("feature_vis.steps_help"),
     )
     with advanced_controls():
         size = st.select_slider(
             t("feature_vis.size"),
-            _SIZES,
-            value=_DEFAULTS.size,
+            VIS_SIZES,
             key="fv_size",
             help=t("feature_vis.size_help"),
         )
@@ -169,13 +175,11 @@ def _config_controls() -> FeatureVisConfig:
         )
         decorrelate = st.toggle(
             t("feature_vis.decorrelate"),
-            True,
             key="fv_decorrelate",
             help=t("feature_vis.decorrelate_help"),
         )
         transforms = st.toggle(
             t("feature_vis.transforms"),
-            True,
             key="fv_transforms",
             help=t("feature_vis.transforms_help"),
         )
@@ -183,12 +187,11 @@ def _config_controls() -> FeatureVisConfig:
             t("feature_vis.octaves"),
             1,
             4,
-            _DEFAULTS.octaves,
-            1,
+            step=1,
             key="fv_octaves",
             help=t("feature_vis.octaves_help"),
         )
-        seed = st.number_input(t("feature_vis.seed"), 0, 2**31 - 1, _DEFAULTS.seed, key="fv_seed")
+        seed = st.number_input(t("feature_vis.seed"), 0, 2**31 - 1, key="fv_seed")
     return FeatureVisConfig(
         steps=int(steps),
         size=int(size),
@@ -469,23 +472,44 @@ def _choice(model: LoadedModel) -> Choice | None:
     return Choice(model, objective, config, layer_name, c)
 
 
+def _save(settings: VisSettings) -> VisSettings:
+    """The page's settings as its widgets hold them now, into the address."""
+    ss = st.session_state
+    model = str(ss.get("fv_model", settings.model))
+    layer = ss.get(f"fv_layer_{model}")
+    settings = VisSettings(
+        model=model,
+        kind=ss["fv_kind"],
+        layer=layer,
+        channel=int(ss.get(f"fv_channel_{model}_{layer}", settings.channel)),
+        cls=int(ss.get(f"fv_class_{model}", settings.cls)),
+        steps=int(ss["fv_steps"]),
+        size=int(ss["fv_size"]),
+        param=ss["fv_param"],
+        decorrelate=bool(ss["fv_decorrelate"]),
+        transforms=bool(ss["fv_transforms"]),
+        octaves=int(ss["fv_octaves"]),
+        seed=int(ss["fv_seed"]),
+        tab=query.open_tab("feature_vis", VIS_TABS, settings.tab),
+    )
+    query.save("feature_vis", settings)
+    query.copy_link(settings)
+    return settings
+
+
 def render() -> None:
     """Draw the page."""
     st.title(t("feature_vis.title"))
+    settings = query.load("feature_vis", VisSettings)
     st.caption(t("feature_vis.intro"))
     lesson("feature_vis")
     controls, view = st.columns([1, 2], gap="large")
     with controls:
         model = model_picker("fv")
         choice = _choice(model) if model is not None else None
+        settings = _save(settings)
     with view:
-        single, compare, gallery_tab = st.tabs(
-            [
-                t("feature_vis.tab_single"),
-                t("feature_vis.tab_compare"),
-                t("feature_vis.tab_gallery"),
-            ]
-        )
+        single, compare, gallery_tab = query.keyed_tabs("feature_vis", VIS_TABS, settings.tab)
         with single:
             _single_tab(choice)
         with compare:

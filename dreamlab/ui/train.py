@@ -23,7 +23,9 @@ from dreamlab.job_costs import train_cost
 from dreamlab.trained_store import save_model, session_spec, trained_bytes
 from dreamlab.training import TrainConfig, TrainStep, architecture, train
 from dreamlab.training_session import TrainingRun
+from dreamlab.ui import query
 from dreamlab.ui.i18n import current_lang, dataset_title, model_title, t, translate
+from dreamlab.ui.settings import TRAIN_BATCHES, TRAIN_LRS, TRAIN_SIZES, TrainSettings
 from dreamlab.ui.widgets import (
     Throttle,
     add_session_model,
@@ -42,10 +44,6 @@ _RUN = "train_run"
 _DRAW_EVERY_S = 0.3  # redraw at most ~3 times a second: drawing costs more than a batch
 _WAIT_PREVIOUS_S = 30.0  # a batch or a test pass on a busy CPU can take seconds
 _MAX_POINTS = 400  # points per curve sent to the browser
-_LRS = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
-_BATCHES = [4, 8, 16, 32, 64, 128, 256]
-_SIZES = [200, 500, 1000, 2000, 5000, 10000, 20000, 50000]
-_DEFAULTS = TrainConfig()
 _SEED_SETTINGS = {
     "train_optimizer": "sgd",
     "train_lr": 0.001,
@@ -103,18 +101,29 @@ def _apply_seed_settings() -> None:
     st.session_state.update(_SEED_SETTINGS)
 
 
-def _init_state() -> None:
-    """The widgets' starting values, from :class:`TrainConfig`'s defaults (set once per session,
-    so the "article's settings" button can change them without a widget warning)."""
-    for key, value in (
-        ("train_optimizer", _DEFAULTS.optimizer),
-        ("train_lr", _DEFAULTS.lr),
-        ("train_batch", _DEFAULTS.batch_size),
-        ("train_epochs", _DEFAULTS.epochs),
-        ("train_momentum", _DEFAULTS.momentum),
-        ("train_seed", _DEFAULTS.seed),
-    ):
-        st.session_state.setdefault(key, value)
+def _default_size(dataset: str) -> int:
+    """The training images used when the address or the user says nothing: all 5000 shapes,
+    10000 of a downloaded set."""
+    return 5000 if dataset == "shapes" else 10000
+
+
+def _save(settings: TrainSettings) -> None:
+    """The page's settings as its widgets hold them now, into the address."""
+    ss = st.session_state
+    dataset = str(ss["train_dataset"])
+    size = ss.get(f"train_size_{dataset}")
+    settings = TrainSettings(
+        dataset=dataset,
+        optimizer=ss["train_optimizer"],
+        lr=float(ss["train_lr"]),
+        batch=int(ss["train_batch"]),
+        epochs=int(ss["train_epochs"]),
+        momentum=round(float(ss["train_momentum"]), 3),
+        size=None if size in (None, _default_size(dataset)) else int(size),
+        seed=int(ss["train_seed"]),
+    )
+    query.save("train", settings)
+    query.copy_link(settings)
 
 
 def _controls() -> tuple[TrainConfig | None, bool]:
@@ -123,7 +132,6 @@ def _controls() -> tuple[TrainConfig | None, bool]:
     Returns the config (None when the chosen data set cannot be used here) and whether **Train**
     was just clicked.
     """
-    _init_state()
     lang = current_lang()  # option labels fixed at drawing time (AppTest formats them later)
     dataset = st.selectbox(
         t("train.data_set"),
@@ -139,8 +147,8 @@ def _controls() -> tuple[TrainConfig | None, bool]:
         horizontal=True,
         format_func=lambda o: translate(lang, f"train.optimizer_{o}"),
     )
-    lr = st.select_slider(t("train.lr"), _LRS, key="train_lr")
-    batch = st.select_slider(t("train.batch_size"), _BATCHES, key="train_batch")
+    lr = st.select_slider(t("train.lr"), TRAIN_LRS, key="train_lr")
+    batch = st.select_slider(t("train.batch_size"), TRAIN_BATCHES, key="train_batch")
     epochs = st.slider(t("train.epochs"), 1, 30, key="train_epochs")
     left, right = st.columns(2)
     start = left.button(
@@ -156,8 +164,8 @@ def _controls() -> tuple[TrainConfig | None, bool]:
             key="train_momentum",
             disabled=optimizer != "sgd",
         )
-        st.session_state.setdefault(f"train_size_{dataset}", 5000 if dataset == "shapes" else 10000)
-        size = st.select_slider(t("train.train_size"), _SIZES, key=f"train_size_{dataset}")
+        st.session_state.setdefault(f"train_size_{dataset}", _default_size(dataset))
+        size = st.select_slider(t("train.train_size"), TRAIN_SIZES, key=f"train_size_{dataset}")
         seed = st.number_input(t("train.seed"), 0, 10**6, step=1, key="train_seed")
         st.button(
             t("train.seed_settings"),
@@ -467,11 +475,13 @@ def _show_result(run: _Run) -> None:
 def render() -> None:
     """Draw the page."""
     st.title(t("train.title"))
+    settings = query.load("train", TrainSettings)
     st.caption(t("train.intro"))
     lesson("train")
     controls, view = st.columns([1, 2], gap="large")
     with controls:
         config, start = _controls()
+        _save(settings)
     with view:
         slots = _new_slots()
         run: _Run | None = st.session_state.get(_RUN)

@@ -6,6 +6,7 @@ Only ``dreamlab.ui`` imports streamlit. Every string shown comes from the catalo
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -39,6 +40,7 @@ from dreamlab.models import (
 )
 from dreamlab.models.registry import download, load_spec_only, model_cache
 from dreamlab.ui.i18n import LANGS, error_text, model_note, model_title, t
+from dreamlab.ui.ignored import note_invalid
 
 __all__ = [
     "CLASS_SOURCE",
@@ -60,6 +62,7 @@ __all__ = [
     "model_picker",
     "page_columns",
     "presenting",
+    "qr_png",
     "session_models",
     "setup_sidebar",
     "shared_gate",
@@ -102,9 +105,11 @@ h1 { font-size: 3rem !important; }
 /* widget labels and captions wrap, never clipped */
 [data-testid="stWidgetLabel"] p { white-space: normal !important; overflow: visible !important; }
 [data-testid="stCaptionContainer"] { font-size: 1.05rem; }
-/* a picked option is an <input> (it cannot wrap): normal-size text, so a model's title fits */
-[data-testid="stSelectbox"] input, [data-testid="stSelectbox"] [role="combobox"] {
-  font-size: 14px !important; }
+/* a picked option is an <input> (it cannot wrap): large enough to read on a projector, small
+   enough that a model's title fits; the open list's options alike */
+[data-testid="stSelectbox"] input, [data-testid="stSelectbox"] [role="combobox"],
+[data-testid="stSelectbox"] [role="combobox"] *, [role="listbox"] [role="option"] {
+  font-size: 18px !important; }
 </style>
 """
 
@@ -230,19 +235,26 @@ def show_error(exc: BaseException) -> None:
     st.error(error_line(exc), icon="⚠️")
 
 
-def clickable_image(image: np.ndarray, *, key: str) -> tuple[float, float] | None:
+def clickable_image(
+    image: np.ndarray, *, key: str, jpeg_quality: int | None = None
+) -> tuple[float, float] | None:
     """Show an ``H x W x 3`` image across its column; a new click returns its (x, y) in image pixels.
 
     Uses the ``streamlit-image-coordinates`` component (a plain, unclickable image without it).
     Each click is returned once: the reruns after it return None, so a value the user then types
-    in another widget is not overwritten by the same old click.
+    in another widget is not overwritten by the same old click. ``jpeg_quality``: sent as a JPEG
+    (a tenth of the component's uncompressed PNG, encoded in a fifteenth of the time: a live
+    page), else as a PNG.
     """
     try:
         from streamlit_image_coordinates import streamlit_image_coordinates
     except ImportError:  # optional at run time: the page still works by typing
         st.image(image, width="stretch")
         return None
-    value = streamlit_image_coordinates(image, key=key, width="stretch", cursor="crosshair")
+    encoding = {"image_format": "JPEG", "jpeg_quality": jpeg_quality} if jpeg_quality else {}
+    value = streamlit_image_coordinates(
+        image, key=key, width="stretch", cursor="crosshair", **encoding
+    )
     if not value or not value.get("width"):
         return None
     stamp = (value.get("unix_time"), value["x"], value["y"])
@@ -282,7 +294,10 @@ def image_picker(
     label: str | None = None,
     default: str = "chelsea",
 ) -> LoadedImage | None:
-    """A bundled sample or an upload; a bad upload shows one line and keeps the last good image.
+    """A bundled sample or an upload; a bad upload shows one line and keeps the last good upload.
+
+    With **Upload your own** chosen and no readable upload yet, it returns None (the page waits
+    for one), never the sample shown before.
 
     A class's photo (``{key}_class_photo`` in the session, set by **Dream with these settings**
     when the teacher dreams from their own upload) is one more choice.
@@ -290,13 +305,12 @@ def image_picker(
     samples = sample_names()
     class_photo = st.session_state.get(f"{key}_class_photo")
     choices = [*samples, *([CLASS_SOURCE] if class_photo else []), "__upload__"]
-    if st.session_state.get(f"{key}_source", choices[0]) not in choices:
-        st.session_state.pop(f"{key}_source")
+    if st.session_state.get(f"{key}_source") not in choices:  # the value is a key, never a label
+        st.session_state[f"{key}_source"] = default if default in samples else choices[0]
     labels = {"__upload__": t("common.upload_own"), CLASS_SOURCE: t("common.class_photo")}
     source = st.selectbox(
         label or t("common.image"),
         choices,
-        index=samples.index(default) if default in samples else 0,
         key=f"{key}_source",
         format_func=lambda c: labels.get(c) or t("common.sample", name=c),
     )
@@ -304,7 +318,9 @@ def image_picker(
     if source == CLASS_SOURCE:
         return _keep_photo(last_key, _decode_upload(class_photo, t("common.class_photo"), max_side))
     if source != "__upload__":
-        return _keep_photo(last_key, _sample(source, max_side))
+        img = _keep_photo(last_key, _sample(source, max_side))
+        st.session_state[f"{key}_last_sample"] = img.name
+        return img
     up = st.file_uploader(t("common.upload"), type=list(UPLOAD_TYPES), key=f"{key}_upload")
     if up is not None:
         try:
@@ -315,7 +331,22 @@ def image_picker(
             if img.original_size:
                 st.caption(downsized_note(img))
             return _keep_photo(last_key, img)
-    return st.session_state.get(last_key)
+    last = st.session_state.get(last_key)
+    if last is not None and last.name == st.session_state.get(f"{key}_last_sample"):
+        return None  # "Upload your own" never silently falls back to the sample shown before
+    return last
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def qr_png(link: str) -> bytes | None:
+    """The link as a QR code PNG (None if the ``segno`` package is missing: the link still works)."""
+    try:
+        import segno
+    except ImportError:
+        return None
+    buf = io.BytesIO()
+    segno.make(link, error="m").save(buf, kind="png", scale=8, border=2)
+    return buf.getvalue()
 
 
 def downsized_note(img: LoadedImage) -> str:
@@ -410,10 +441,12 @@ def model_picker(key: str, *, default: str = "efficientnet_lite0") -> LoadedMode
     """Pick a model (status shown), download or upload its weights, and load it (cached)."""
     infos = _picker_infos()
     names = list(infos)
+    if st.session_state.get(f"{key}_model") not in names:
+        note_invalid(f"{key}_model")
+        st.session_state[f"{key}_model"] = default if default in names else names[0]
     name = st.selectbox(
         t("common.model"),
         names,
-        index=names.index(default) if default in names else 0,
         key=f"{key}_model",
         format_func=lambda n: _model_label(infos[n].name, infos[n].title, infos[n].status),
     )
@@ -455,6 +488,7 @@ def layer_select(
     layers = model.layers
     state_key = f"{key}_layer_{model.name}"
     if st.session_state.get(state_key) not in layers:
+        note_invalid(state_key)  # a layer the address named that this model lacks: one line
         st.session_state[state_key] = default if default in layers else model.default_layer
     return st.select_slider(label or t("common.layer"), options=layers, key=state_key)
 

@@ -9,8 +9,8 @@ from tests.e2e.conftest import act_and_wait, open_page, screenshot
 pytestmark = pytest.mark.e2e
 
 
-# The Convolution page is the app's default page, which Streamlit serves at "/" (its url_path is
-# not routable: "/convolution" opens a "Page not found" dialog over the same page).
+# The Convolution page is the app's first page: "/" goes on to its own address "/convolution"
+# (tests/e2e/test_class_faults.py checks both).
 PATH = ""
 _IMAGES_LOADED = """() => {
     const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')];
