@@ -80,3 +80,12 @@ def own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 
     registry.registered_names()  # the built-ins in first
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    """The session's one Playwright driver: its sync API allows one at a time in a thread, so
+    every browser fixture (tests/e2e, tests/serve) launches its Chromium from this one."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        yield pw

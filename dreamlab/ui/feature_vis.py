@@ -497,6 +497,21 @@ def _save(settings: VisSettings) -> VisSettings:
     return settings
 
 
+def _tabs_opened_on(current: str) -> str:
+    """The tab the tabs were first opened on, kept while they live.
+
+    ``st.tabs``'s identity holds its ``default``: passing the tab shown now (it follows every tab
+    click) would make new tabs on each switch, remounting the panel's widgets (a focused slider
+    loses its focus, its key presses go nowhere). A language switch makes new tabs: opened afresh.
+    """
+    tabs_key = query._tab_key("feature_vis")
+    kept = st.session_state.get("fv_tabs_opened_on")
+    if kept is None or kept[0] != tabs_key or tabs_key not in st.session_state:
+        kept = (tabs_key, current)
+        st.session_state["fv_tabs_opened_on"] = kept
+    return kept[1]
+
+
 def render() -> None:
     """Draw the page."""
     st.title(t("feature_vis.title"))
@@ -509,7 +524,8 @@ def render() -> None:
         choice = _choice(model) if model is not None else None
         settings = _save(settings)
     with view:
-        single, compare, gallery_tab = query.keyed_tabs("feature_vis", VIS_TABS, settings.tab)
+        opened_on = _tabs_opened_on(settings.tab)
+        single, compare, gallery_tab = query.keyed_tabs("feature_vis", VIS_TABS, opened_on)
         with single:
             _single_tab(choice)
         with compare:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -99,21 +98,25 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """One headless Chromium for the session."""
+def launch_chromium(request: pytest.FixtureRequest, args: list[str]) -> object:
+    """A headless Chromium from the session's one Playwright driver (skipped, or failed under
+    CI, where Chromium or Playwright is missing)."""
     if not Path(CHROMIUM).exists():
         _missing_browser(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _missing_browser("playwright is not installed (pip install playwright)")
-    if shutil.which("xdg-open") is None:
-        pass  # not needed headless
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    pw = request.getfixturevalue("playwright_driver")
+    return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+
+
+@pytest.fixture(scope="session")
+def browser(request: pytest.FixtureRequest) -> Iterator[object]:
+    """One headless Chromium for the session."""
+    b = launch_chromium(request, CHROMIUM_ARGS)
+    yield b
+    b.close()
 
 
 @pytest.fixture

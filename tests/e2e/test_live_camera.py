@@ -15,12 +15,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.chromium import CHROMIUM, CHROMIUM_ARGS
+from bench.chromium import CHROMIUM_ARGS
 from tests.e2e.conftest import (
     ROOT,
     _free_port,
-    _missing_browser,
     _wait_http,
+    launch_chromium,
     screenshot,
     wait_idle,
 )
@@ -66,20 +66,11 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def camera_browser() -> Iterator[object]:
+def camera_browser(request: pytest.FixtureRequest) -> Iterator[object]:
     """A headless Chromium whose camera is Chromium's fake one (a moving test pattern)."""
-    if not os.path.exists(CHROMIUM):
-        _missing_browser(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing_browser("playwright is not installed (pip install playwright)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *FAKE_CAMERA]
-        )
-        yield b
-        b.close()
+    b = launch_chromium(request, [*CHROMIUM_ARGS, *FAKE_CAMERA])
+    yield b
+    b.close()
 
 
 def _tab(browser, url: str, mode: str = "Convolution"):

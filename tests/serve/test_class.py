@@ -69,14 +69,15 @@ def front_end(ray_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
+def chromium(request: pytest.FixtureRequest) -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    pytest.importorskip("playwright.sync_api")
+    browser = request.getfixturevalue("playwright_driver").chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
 
 
 def _tabs(chromium, url: str, n: int) -> tuple[list, list]:
