@@ -911,11 +911,12 @@ def _settings(settings: DreamSettings) -> DreamSettings:
     )
 
 
-def _controls() -> tuple[LoadedModel, LoadedImage | None, bool, str, bool]:
+def _controls(video: bool) -> tuple[LoadedModel, LoadedImage | None, bool, str, bool]:
+    """The settings column; ``video``: the source choice (drawn atop the view column, so that
+    Dream stays above the fold at 1280x720) is a clip instead of a photo."""
     _init_state()
     picked = model_picker("dd")  # an unavailable model says why right under the picker
     model, usable = _usable_model(picked)
-    video = video_dream.source_is_video()  # a clip instead of a photo (ui/video_dream.py)
     image = None if video else image_picker("dd")
     _preset_picker(str(st.session_state.get("dd_model", model.name)))
     waits = usable and _preset_waits(model.name)
@@ -960,8 +961,10 @@ def render() -> None:
     if not presenting():  # on a projector the large type would push Dream below the fold
         st.caption(t("deepdream.intro"))
     controls, view = page_columns([1, 2])
+    with view:  # the source choice heads the view: in the settings it pushed Dream below the fold
+        video = video_dream.source_is_video()  # a clip instead of a photo (ui/video_dream.py)
     with controls:
-        model, image, pressed, layer, usable = _controls()
+        model, image, pressed, layer, usable = _controls(video)
         settings = _settings(settings)
         query.save("deepdream", settings)
         query.copy_link(settings)
