@@ -174,7 +174,7 @@ def test_guided_dream_and_extra_layers(page, app_url: str) -> None:
     page.get_by_text("Guide image", exact=True).click()
     act_and_wait(page, lambda: page.get_by_text("Dream with this guide").click())
     _dream_and_wait(page)
-    guide_on = page.get_by_role("checkbox", name="Dream with this guide")
+    guide_on = page.locator("label").filter(has_text="Dream with this guide").locator("input")
     for _ in range(3):  # off again: a click that lands during a rerun can be lost; check it took
         act_and_wait(page, lambda: page.get_by_text("Dream with this guide").click())
         if not guide_on.is_checked():
