@@ -13,16 +13,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("ray", reason='Ray Serve is not installed (pip install "dreamlab[serve]")')
 
-from bench.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from bench.chromium import CHROMIUM_ARGS  # noqa: E402
 from dreamlab.serve.client import BackendClient  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
-from tests.e2e.conftest import _wait_http, open_page, wait_idle  # noqa: E402
+from tests.e2e.conftest import _wait_http, launch_chromium, open_page, wait_idle  # noqa: E402
 from tests.serve.conftest import SEATS, TOKEN, free_port  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -70,12 +69,7 @@ def front_end(ray_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture(scope="module")
 def chromium(request: pytest.FixtureRequest) -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    pytest.importorskip("playwright.sync_api")
-    browser = request.getfixturevalue("playwright_driver").chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-    )
+    browser = launch_chromium(request, CHROMIUM_ARGS)
     yield browser
     browser.close()
 
