@@ -140,6 +140,79 @@ def queue_actor(caps: Caps, batching: bool, replicas: int) -> Any:
     return actor.remote(seats, caps.max_waiting, caps.max_jobs_per_session)
 
 
+def _door(token: str | None) -> Any:
+    """The FastAPI app whose middleware lets through only requests with ``token`` (and
+    ``/healthz``): the others get 401 and one JSON line."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+
+    api = FastAPI(title="DreamLab backend")
+
+    @api.middleware("http")
+    async def door(request: Request, call_next: Any) -> Any:
+        if request.url.path == "/healthz" or authorized(
+            request.headers.get("authorization", ""), token
+        ):
+            return await call_next(request)
+        body = {"error": "a valid backend token is needed", "kind": "unauthorized", "params": {}}
+        return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    return api
+
+
+def _refused(exc: BaseException) -> Any:
+    """A failed request's answer: its status and one JSON line."""
+    from fastapi.responses import JSONResponse
+
+    status, body = error_body(exc)
+    return JSONResponse(body, status_code=status)
+
+
+async def _payload_of(request: Any) -> dict[str, Any]:
+    """A request's JSON object body (anything else: a ``bad_request`` error)."""
+    try:
+        data = await request.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        from dreamlab.serve.service import ServiceError
+
+        raise ServiceError("the request body must be a JSON object", "bad_request")
+    return data
+
+
+def _who(request: Any) -> tuple[str, str]:
+    """(session, front end): the tab's id, else the client's; the client's id, else address."""
+    front_end = request.headers.get("x-dreamlab-client", "")[:128] or (
+        request.client.host if request.client else ""
+    )
+    session = request.headers.get("x-dreamlab-session", "")[:128]
+    return (f"{front_end}/{session}" if session else front_end), front_end
+
+
+async def _answer(call: Callable[..., Any], request: Any, wrap: Callable[[Any], Any]) -> Any:
+    """Run ``call`` on the request's body in a worker thread; its result wrapped, or the error."""
+    from starlette.concurrency import run_in_threadpool
+
+    try:
+        result = await run_in_threadpool(call, await _payload_of(request))
+    except Exception as exc:
+        return _refused(exc)
+    return wrap(result)
+
+
+async def _streamed(start: Callable[..., Job], request: Any) -> Any:
+    """Start a job for the request (its body, session and front end) and stream its messages."""
+    from fastapi.responses import StreamingResponse
+    from starlette.concurrency import run_in_threadpool
+
+    try:
+        job = await run_in_threadpool(start, await _payload_of(request), *_who(request))
+    except Exception as exc:
+        return _refused(exc)
+    return StreamingResponse(_stream(job), media_type=CONTENT_TYPE)
+
+
 def build_app(
     device: str = "auto",
     caps: Caps | None = None,
@@ -153,46 +226,13 @@ def build_app(
     """The bound Ray Serve application (``serve.run(build_app(...))``); ``token``: the bearer
     token every route but ``/healthz`` needs (None: open). With ``num_replicas`` above 1 the
     queue is one Ray actor shared by the replicas (call inside ``ray.init``)."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse, Response, StreamingResponse
+    from fastapi import Request
+    from fastapi.responses import JSONResponse, Response
     from ray import serve
-    from starlette.concurrency import run_in_threadpool
 
     caps = caps or Caps()
-    api = FastAPI(title="DreamLab backend")
+    api = _door(token)
     shared = queue_actor(caps, batching, num_replicas) if num_replicas > 1 else None
-
-    @api.middleware("http")
-    async def door(request: Request, call_next: Any) -> Any:
-        if request.url.path == "/healthz" or authorized(
-            request.headers.get("authorization", ""), token
-        ):
-            return await call_next(request)
-        body = {"error": "a valid backend token is needed", "kind": "unauthorized", "params": {}}
-        return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-
-    def refused(exc: BaseException) -> JSONResponse:
-        status, body = error_body(exc)
-        return JSONResponse(body, status_code=status)
-
-    async def payload_of(request: Request) -> dict[str, Any]:
-        try:
-            data = await request.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            from dreamlab.serve.service import ServiceError
-
-            raise ServiceError("the request body must be a JSON object", "bad_request")
-        return data
-
-    def who(request: Request) -> tuple[str, str]:
-        """(session, front end): the tab's id, else the client's; the client's id, else address."""
-        front_end = request.headers.get("x-dreamlab-client", "")[:128] or (
-            request.client.host if request.client else ""
-        )
-        session = request.headers.get("x-dreamlab-session", "")[:128]
-        return (f"{front_end}/{session}" if session else front_end), front_end
 
     @serve.deployment(
         num_replicas=num_replicas,
@@ -217,34 +257,21 @@ def build_app(
 
         @api.post("/v1/classify")
         async def classify(self, request: Request) -> Response:
-            try:
-                body = await run_in_threadpool(self.service.classify, await payload_of(request))
-            except Exception as exc:
-                return refused(exc)
-            return JSONResponse(body)
+            return await _answer(self.service.classify, request, JSONResponse)
 
         @api.post("/v1/maps")
         async def maps(self, request: Request) -> Response:
-            try:
-                data = await run_in_threadpool(self.service.feature_maps, await payload_of(request))
-            except Exception as exc:
-                return refused(exc)
-            return Response(data, media_type=CONTENT_TYPE)
-
-        async def _streamed(self, request: Request, start: Any) -> Response:
-            try:
-                job = await run_in_threadpool(start, await payload_of(request), *who(request))
-            except Exception as exc:
-                return refused(exc)
-            return StreamingResponse(_stream(job), media_type=CONTENT_TYPE)
+            return await _answer(
+                self.service.feature_maps, request, lambda d: Response(d, media_type=CONTENT_TYPE)
+            )
 
         @api.post("/v1/dream")
         async def dream(self, request: Request) -> Response:
-            return await self._streamed(request, self.service.start_dream)
+            return await _streamed(self.service.start_dream, request)
 
         @api.post("/v1/visualize")
         async def visualize(self, request: Request) -> Response:
-            return await self._streamed(request, self.service.start_visualize)
+            return await _streamed(self.service.start_visualize, request)
 
     return Backend.bind()
 
