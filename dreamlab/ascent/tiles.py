@@ -268,21 +268,9 @@ def tiled_gradient(
         [_slices(tile, s, o.shape, hw) for s, o in zip(strides, outs, strict=False)]
         for tile, (_, outs) in zip(tiles, parts, strict=True)
     ]
-    whole = []
-    for k, first in enumerate(parts[0][1][: len(strides)]):
-        h = sum(p[k][1][-2].stop - p[k][1][-2].start for p in places if p[k][1][-1].start == 0)
-        w = sum(p[k][1][-1].stop - p[k][1][-1].start for p in places if p[k][1][-2].start == 0)
-        maps = first.new_empty((*first.shape[:-2], h, w), dtype=torch.float32)
-        for (_, outs), place in zip(parts, places, strict=True):
-            own, at = place[k]
-            maps[at] = outs[k].detach()[own].float()
-        whole.append(maps.requires_grad_(True))
+    whole = _whole_maps(parts, places, len(strides))
     value = loss(whole)
-    seeds = torch.autograd.grad(value, whole, allow_unused=True)
-    seeds = [torch.zeros_like(m) if g is None else g for g, m in zip(seeds, whole, strict=True)]
-    if half is not None:
-        peak = torch.stack([g.abs().amax() for g in seeds]).amax().clamp_min(1e-30)
-        seeds = [g / peak for g in seeds]
+    seeds = _loss_seeds(value, whole, half is not None)
 
     def backward(i: int) -> torch.Tensor:
         crop, outs = parts[i]
@@ -294,15 +282,49 @@ def tiled_gradient(
         (gx,) = torch.autograd.grad(outs[: len(grads)], crop, grad_outputs=grads)
         return gx
 
-    pieces = pool.map(backward, len(tiles), workers)
-    grad = torch.zeros_like(source, dtype=torch.float32)
-    for tile, gx in zip(tiles, pieces, strict=True):  # summed in tile order: the same bytes
-        t, b, left, r = tile.crop
-        grad[..., t:b, left:r] += gx.float()
+    grad = _sum_tiles(source, tiles, pool.map(backward, len(tiles), workers))
     if half is not None:
         grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
     maps = tuple(m.detach() for m in whole)
     return value.detach(), grad, maps
+
+
+def _whole_maps(parts: list, places: list, count: int) -> list[torch.Tensor]:
+    """The whole image's first ``count`` target maps (float32, needing grad), assembled from
+    each tile's own part (``places``: per tile and target, the (own, at) slices)."""
+    whole = []
+    for k, first in enumerate(parts[0][1][:count]):
+        h = sum(p[k][1][-2].stop - p[k][1][-2].start for p in places if p[k][1][-1].start == 0)
+        w = sum(p[k][1][-1].stop - p[k][1][-1].start for p in places if p[k][1][-2].start == 0)
+        maps = first.new_empty((*first.shape[:-2], h, w), dtype=torch.float32)
+        for (_, outs), place in zip(parts, places, strict=True):
+            own, at = place[k]
+            maps[at] = outs[k].detach()[own].float()
+        whole.append(maps.requires_grad_(True))
+    return whole
+
+
+def _loss_seeds(value: torch.Tensor, whole: list[torch.Tensor], half: bool) -> list[torch.Tensor]:
+    """d loss / d each whole map (zeros where unused); under ``half`` divided by their largest
+    magnitude, as the untiled path does."""
+    seeds = torch.autograd.grad(value, whole, allow_unused=True)
+    seeds = [torch.zeros_like(m) if g is None else g for g, m in zip(seeds, whole, strict=True)]
+    if half:
+        peak = torch.stack([g.abs().amax() for g in seeds]).amax().clamp_min(1e-30)
+        seeds = [g / peak for g in seeds]
+    return seeds
+
+
+def _sum_tiles(
+    source: torch.Tensor, tiles: Sequence[Tile], pieces: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """The input gradient: each tile's piece added at its crop, in tile order (the same bytes
+    whatever the number of workers)."""
+    grad = torch.zeros_like(source, dtype=torch.float32)
+    for tile, gx in zip(tiles, pieces, strict=True):
+        t, b, left, r = tile.crop
+        grad[..., t:b, left:r] += gx.float()
+    return grad
 
 
 def sample_gradient(
