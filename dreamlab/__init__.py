@@ -28,10 +28,10 @@ _EXPORTS = {
     "visualize": "dreamlab.optvis",
     "FeatureVisConfig": "dreamlab.optvis",
     "VisFrame": "dreamlab.optvis",
-    "train": "dreamlab.training",
-    "TrainConfig": "dreamlab.training",
-    "TrainStep": "dreamlab.training",
-    "EvalResult": "dreamlab.training",
+    "train": "dreamlab.train",
+    "TrainConfig": "dreamlab.train",
+    "TrainStep": "dreamlab.train",
+    "EvalResult": "dreamlab.train",
 }
 
 __all__ = ["__version__", *_EXPORTS]

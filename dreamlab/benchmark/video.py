@@ -22,11 +22,12 @@ from typing import Any
 
 import torch
 
-from dreamlab.device import resolve_device
 from dreamlab.dream.config import DreamConfig
 from dreamlab.dream.video import FlickerMeter, VideoConfig, dream_video, pan_zoom_clip
 from dreamlab.images import load_sample
 from dreamlab.models import load_model
+from dreamlab.models.spec import DEFAULT_MODEL
+from dreamlab.runtime.device import resolve_device
 
 __all__ = ["VIDEO_TARGET_FPS", "VIDEO_TARGET_FLICKER_RATIO", "run_video_benchmark", "video_lines"]
 
@@ -80,7 +81,7 @@ def run_video_benchmark(
     """
     say = progress or (lambda _msg: None)
     dev = resolve_device(device)
-    model = load_model("efficientnet_lite0", device=dev)
+    model = load_model(DEFAULT_MODEL, device=dev)
     length = seconds or (2.0 if quick else 10.0)
     load_before = list(os.getloadavg())
     runs = []

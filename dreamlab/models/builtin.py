@@ -10,7 +10,7 @@ from torch import nn
 
 from dreamlab.models import weights as W
 from dreamlab.models.efficientnet_lite import efficientnet_lite0, weights_path
-from dreamlab.models.spec import ModelSpec
+from dreamlab.models.spec import DEFAULT_MODEL, ModelSpec
 from dreamlab.models.tiny_cnn import CIFAR10_CLASSES, TINY_CNN_LAYERS, TinyCNN
 
 __all__ = ["builtin_specs", "imagenet_categories", "tiny_cnn_spec"]
@@ -102,7 +102,7 @@ def builtin_specs() -> list[ModelSpec]:
     """Every built-in model, the embedded default first."""
     return [
         ModelSpec(
-            name="efficientnet_lite0",
+            name=DEFAULT_MODEL,
             title="EfficientNet-Lite0 (embedded)",
             build=efficientnet_lite0,
             weights=W.EmbeddedFile(

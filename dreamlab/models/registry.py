@@ -19,11 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dreamlab.budget import module_bytes, shared_budget, track
-from dreamlab.device import resolve_device
 from dreamlab.images import ImageLike, as_uint8, to_tensor
 from dreamlab.models.builtin import builtin_specs
 from dreamlab.models.spec import (
+    DEFAULT_MODEL,
     IMAGENET_MEAN,
     IMAGENET_STD,
     LayerNotReachedError,
@@ -34,6 +33,8 @@ from dreamlab.models.spec import (
     UnknownLayerError,
 )
 from dreamlab.models.weights import as_state_dict, load_state_dict_bytes
+from dreamlab.runtime.budget import module_bytes, shared_budget, track
+from dreamlab.runtime.device import resolve_device
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -256,7 +257,7 @@ def _freeze(module: nn.Module) -> nn.Module:
 
 
 def load_model(
-    name: str = "efficientnet_lite0",
+    name: str = DEFAULT_MODEL,
     device: str | torch.device = "auto",
     *,
     weights: bytes | str | Path | dict[str, Any] | None = None,

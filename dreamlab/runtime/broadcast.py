@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from dreamlab.budget import track
+from dreamlab.runtime.budget import track
 
 __all__ = [
     "CODE_ALPHABET",

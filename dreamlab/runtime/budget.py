@@ -2,8 +2,8 @@
 
 A small container (Community Cloud gives an app 690 MB to 2.7 GB) kills the whole server when its
 memory runs out: every user loses their work. So every heavy job states its expected peak before it
-starts (a :class:`JobCost`, from :mod:`dreamlab.job_costs`), and the job gate
-(:mod:`dreamlab.jobs`) seats it only when it fits:
+starts (a :class:`JobCost`, from :mod:`dreamlab.runtime.job_costs`), and the job gate
+(:mod:`dreamlab.runtime.jobs`) seats it only when it fits:
 
     limit     DREAMLAB_MEMORY_MB, else the cgroup's limit (v2 ``memory.max``, v1
               ``memory.limit_in_bytes``; v1 writes "unlimited" as a huge number), else the RAM

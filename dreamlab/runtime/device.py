@@ -6,7 +6,7 @@ import contextlib
 
 import torch
 
-from dreamlab.threads import env_threads, set_torch_threads, thread_ceiling, usable_cores
+from dreamlab.runtime.threads import env_threads, set_torch_threads, thread_ceiling, usable_cores
 
 __all__ = ["available_devices", "configure_threads", "resolve_device"]
 
@@ -46,8 +46,8 @@ def configure_threads(threads: int | None = None) -> int:
     """Set torch's intra-op threads for a shared server; returns the number used.
 
     ``DREAMLAB_TORCH_THREADS`` wins, else ``threads``, else the cores this process may really use
-    (its affinity, capped by a cgroup CPU quota: :func:`dreamlab.threads.usable_cores`). That is
-    the ceiling: while a job runs, :class:`dreamlab.threads.ThreadGovernor` may use fewer when a
+    (its affinity, capped by a cgroup CPU quota: :func:`dreamlab.runtime.threads.usable_cores`). That is
+    the ceiling: while a job runs, :class:`dreamlab.runtime.threads.ThreadGovernor` may use fewer when a
     neighbour takes cores. Inter-op parallelism is kept at 1 so a second light request (a feature
     map) cannot double the threads.
     """

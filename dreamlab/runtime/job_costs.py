@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dreamlab.budget import MB, JobCost
+from dreamlab.runtime.budget import MB, JobCost
 
 if TYPE_CHECKING:
     from dreamlab.models.registry import LoadedModel

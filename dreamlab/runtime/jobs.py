@@ -14,9 +14,9 @@ levels:
   Linux's CFS does with ``vruntime``). A job that joins, or comes back after not asking for a
   while, starts level with the others (minus a small slack) so it cannot claim credit for the past.
 
-**Memory** (``budget``, :mod:`dreamlab.budget`): each job enters with its expected peak
-(:class:`~dreamlab.budget.JobCost`). A job that cannot fit even alone is refused at :meth:`enter`
-(:class:`~dreamlab.budget.MemoryRefused`, one line naming the limit and what to lower). The others
+**Memory** (``budget``, :mod:`dreamlab.runtime.budget`): each job enters with its expected peak
+(:class:`~dreamlab.runtime.budget.JobCost`). A job that cannot fit even alone is refused at :meth:`enter`
+(:class:`~dreamlab.runtime.budget.MemoryRefused`, one line naming the limit and what to lower). The others
 are seated only when their peak fits beside the seated jobs' (``committed + cost <= usable``);
 until then they wait, and :meth:`JobGate.reason` says why (``"memory"`` or ``"seats"``). The policy
 between waiters: first come, first seated, except that a later job that fits now may pass a waiting
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from dreamlab.budget import JobCost, MemoryBudget
+    from dreamlab.runtime.budget import JobCost, MemoryBudget
 
 __all__ = ["JobGate", "Ticket", "default_capacity", "default_turns"]
 
@@ -149,7 +149,7 @@ class JobGate:
 
     def enter(self, cost: JobCost | None = None) -> Ticket:
         """Take a ticket and join the queue (does not block). With a budget, a job whose ``cost``
-        cannot fit even alone raises :class:`~dreamlab.budget.MemoryRefused` (one line)."""
+        cannot fit even alone raises :class:`~dreamlab.runtime.budget.MemoryRefused` (one line)."""
         if cost is not None and self.budget is not None:
             refused = self.budget.refusal(cost)
             if refused is not None:
@@ -167,7 +167,7 @@ class JobGate:
 
         With a budget, a job first in the queue of an idle gate that cannot fit even alone
         (the server now holds more than when it entered) leaves the queue and raises
-        :class:`~dreamlab.budget.MemoryRefused`: waiting would free nothing."""
+        :class:`~dreamlab.runtime.budget.MemoryRefused`: waiting would free nothing."""
         number = ticket.number
         with self._cond:
             if number in self._used:  # asked again once seated: still seated
@@ -206,7 +206,7 @@ class JobGate:
         """The refusal for the first waiter of an idle gate that cannot fit even alone, else None."""
         if self.budget is None or self._used or not self._waiting or self._waiting[0] != number:
             return None
-        from dreamlab.budget import JobCost
+        from dreamlab.runtime.budget import JobCost
 
         return self.budget.refusal(JobCost(self._costs.get(number, 0), self._jobs.get(number, "")))
 

@@ -39,7 +39,7 @@ summed in a fixed order); the governor then moves the number of tile *workers* u
 same ladder, with the same rules (:func:`set_tile_workers`). The bytes never depend on it.
 
 The choice is remembered process-wide: the next job starts where the last one ended. torch's
-thread count is process-wide too; the job gate (:mod:`dreamlab.jobs`) runs one step at a time on
+thread count is process-wide too; the job gate (:mod:`dreamlab.runtime.jobs`) runs one step at a time on
 a CPU, so each job's governor sets it just before its own step (a caller's own
 ``torch.set_num_threads`` is overridden while a governed job runs). ``DREAMLAB_TORCH_THREADS``
 fixes the count (no adapting); ``DREAMLAB_ADAPT_THREADS=0`` keeps the ceiling, no adapting.
@@ -260,7 +260,7 @@ def tile_workers() -> int:
 
 def thread_ceiling(set_ceiling: int | None = None) -> int:
     """The most threads a job may use: ``DREAMLAB_TORCH_THREADS``, else what
-    :func:`dreamlab.device.configure_threads` set, else the usable cores.
+    :func:`dreamlab.runtime.device.configure_threads` set, else the usable cores.
 
     torch's own current setting is not a guide: training sets one thread for its duration and a
     governor may have dropped to fewer, so governors own the count while a CPU job runs.

@@ -1,6 +1,6 @@
 """One training run as a page (or any caller) drives it: the curves, the status, a Stop kept.
 
-A :class:`TrainingRun` takes the frames of :func:`dreamlab.training.train` one by one
+A :class:`TrainingRun` takes the frames of :func:`dreamlab.train.loop.train` one by one
 (:meth:`~TrainingRun.add`): it smooths the noisy per-batch curves, keeps the test evaluations,
 the first-layer filters (on one scale for the whole run) and the preview predictions. Its status
 moves ``running`` -> ``done`` | ``error`` | ``stopped`` and nowhere else. A run interrupted mid-epoch
@@ -21,7 +21,8 @@ from typing import Literal
 import numpy as np
 
 from dreamlab.models.spec import StateDict
-from dreamlab.training import EvalResult, TrainConfig, TrainStep, evaluate_state
+from dreamlab.train.config import TrainConfig
+from dreamlab.train.loop import EvalResult, TrainStep, evaluate_state
 
 __all__ = ["SMOOTH_MAX", "SMOOTH_SPAN", "RunStatus", "TrainingRun"]
 
@@ -68,7 +69,7 @@ class TrainingRun:
     # ------------------------------------------------------------ frames in
 
     def add(self, item: TrainStep | EvalResult) -> None:
-        """Take the next frame of :func:`~dreamlab.training.train`."""
+        """Take the next frame of :func:`~dreamlab.train.loop.train`."""
         if isinstance(item, TrainStep):
             self.add_step(item)
         else:

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import torch
 
-from dreamlab.datasets import DATASETS
 from dreamlab.errors import DreamLabError
 from dreamlab.models.builtin import builtin_specs, tiny_cnn_spec
 from dreamlab.models.registry import register_model, registered_names
 from dreamlab.models.spec import ModelSpec, StateDict, Status
 from dreamlab.models.weights import StateDictFile, load_state_dict_bytes
-from dreamlab.training import EvalResult
+from dreamlab.train.datasets import DATASETS
+from dreamlab.train.loop import EvalResult
 
 __all__ = [
     "MAX_SAVED",

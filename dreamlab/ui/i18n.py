@@ -153,7 +153,7 @@ _NOTES: list[tuple[re.Pattern[str], str]] = [
 
 def dataset_title(name_or_title: str, lang: str | None = None) -> str:
     """A data set's title (``shapes`` or its English title ``Shapes (synthetic)``), translated."""
-    from dreamlab.datasets import DATASETS
+    from dreamlab.train.datasets import DATASETS
 
     lang = lang or current_lang()
     for name, info in DATASETS.items():

@@ -8,7 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from dreamlab.benchmark import BenchCase, busy_neighbour, reference_copy, seed_dream
+from dreamlab.benchmark.cases import BenchCase
+from dreamlab.benchmark.contention import busy_neighbour
+from dreamlab.benchmark.reference import reference_copy, seed_dream
 from dreamlab.cli import main
 from dreamlab.dream import dream
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import dreamlab.video_benchmark as vb
-from dreamlab.benchmark import summary_lines
+import dreamlab.benchmark.video as vb
+from dreamlab.benchmark.engine import summary_lines
 from dreamlab.cli import main
 from dreamlab.dream.config import DreamConfig
 
@@ -20,7 +20,7 @@ def test_only_video_runs_every_case_and_checks_the_targets(
     # a tiny dream and a half-second clip: this checks the plumbing, not the speed
     monkeypatch.setattr(vb, "DreamConfig", partial(DreamConfig, num_octaves=1, iterations=1))
     real = vb.run_video_benchmark
-    monkeypatch.setattr("dreamlab.video_benchmark.run_video_benchmark", partial(real, seconds=0.5))
+    monkeypatch.setattr("dreamlab.benchmark.video.run_video_benchmark", partial(real, seconds=0.5))
     out = tmp_path / "video.json"
     assert main(["benchmark", "--only", "video", "--device", "cpu", "--json", str(out)]) == 0
     result = json.loads(out.read_text())["video"]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dreamlab.cli import main
-from dreamlab.datasets import SHAPES_CLASSES
+from dreamlab.train.datasets import SHAPES_CLASSES
 from tests.conftest import SAMPLES
 
 COFFEE = str(SAMPLES / "coffee.png")

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from dreamlab.broadcast import (
+from dreamlab.runtime.broadcast import (
     CODE_ALPHABET,
     CODE_LENGTH,
     TTL_S,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dreamlab.budget import (
+from dreamlab.errors import DreamLabError
+from dreamlab.runtime.budget import (
     MB,
     JobCost,
     MemoryBudget,
@@ -17,8 +18,7 @@ from dreamlab.budget import (
     anon_resident,
     read_limit,
 )
-from dreamlab.errors import DreamLabError
-from dreamlab.job_costs import dream_cost, train_cost
+from dreamlab.runtime.job_costs import dream_cost, train_cost
 
 GB = 2**30
 
@@ -230,8 +230,8 @@ def test_the_activation_probe_ignores_other_threads_running_the_same_copy() -> N
     import torch
 
     from dreamlab.ascent.fastcopy import fast_model
-    from dreamlab.job_costs import _probe
     from dreamlab.models import load_model
+    from dreamlab.runtime.job_costs import _probe
 
     fast = fast_model(load_model("tiny_cnn", device="cpu"), ["conv2"])
     alone = _probe(fast, 64)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from dreamlab.jobs import JobGate, Ticket, default_capacity, default_turns
+from dreamlab.runtime.jobs import JobGate, Ticket, default_capacity, default_turns
 
 WAIT_S = 10.0  # a generous bound for a thread to reach a state; never an expected duration
 
@@ -412,7 +412,7 @@ MB = 2**20
 
 def _memory_gate(limit_mb: int = 1000, baseline_mb: int = 100, **kw) -> JobGate:
     """A gate with 8 seats over a budget of ``limit_mb`` (no margin) and a fixed baseline."""
-    from dreamlab.budget import MemoryBudget, MemoryLimit
+    from dreamlab.runtime.budget import MemoryBudget, MemoryLimit
 
     budget = MemoryBudget(
         MemoryLimit(limit_mb * MB, "test"), margin=0.0, measure=lambda: baseline_mb * MB
@@ -422,7 +422,7 @@ def _memory_gate(limit_mb: int = 1000, baseline_mb: int = 100, **kw) -> JobGate:
 
 
 def _cost(mb: int, kind: str = "dream"):
-    from dreamlab.budget import JobCost
+    from dreamlab.runtime.budget import JobCost
 
     return JobCost(mb * MB, kind)
 
@@ -438,7 +438,7 @@ def test_jobs_are_seated_while_they_fit_then_wait_for_memory() -> None:
 
 
 def test_a_job_too_big_even_alone_is_refused_in_one_line() -> None:
-    from dreamlab.budget import MemoryRefused
+    from dreamlab.runtime.budget import MemoryRefused
 
     gate = _memory_gate(limit_mb=900, baseline_mb=300)
     with pytest.raises(MemoryRefused) as info:
@@ -468,7 +468,7 @@ def test_a_small_job_passes_a_waiting_big_one_at_most_max_passes_times() -> None
 
 def test_an_idle_gate_seats_the_first_job_that_fits_alone() -> None:
     used = {"mb": 100}
-    from dreamlab.budget import MemoryBudget, MemoryLimit
+    from dreamlab.runtime.budget import MemoryBudget, MemoryLimit
 
     budget = MemoryBudget(MemoryLimit(1000 * MB, "t"), margin=0.0, measure=lambda: used["mb"] * MB)
     budget.set_baseline()
@@ -515,7 +515,7 @@ def test_memory_waiters_are_seated_by_threads_and_never_overfill() -> None:
 
 def test_settle_re_measures_the_baseline_when_idle() -> None:
     used = {"mb": 100}
-    from dreamlab.budget import MemoryBudget, MemoryLimit
+    from dreamlab.runtime.budget import MemoryBudget, MemoryLimit
 
     budget = MemoryBudget(MemoryLimit(1000 * MB, "t"), measure=lambda: used["mb"] * MB)
     budget.set_baseline()
@@ -531,7 +531,7 @@ def test_settle_re_measures_the_baseline_when_idle() -> None:
 
 
 def test_a_waiter_that_can_no_longer_fit_alone_is_refused_not_left_hanging() -> None:
-    from dreamlab.budget import MemoryRefused
+    from dreamlab.runtime.budget import MemoryRefused
 
     gate = _memory_gate(limit_mb=1000, baseline_mb=100)
     assert gate.budget is not None

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from dreamlab.memory import limit_malloc_arenas, release_memory
+from dreamlab.runtime.memory import limit_malloc_arenas, release_memory
 
 
 def _resident_bytes() -> int:
@@ -41,8 +41,8 @@ def test_tracked_objects_count_while_they_live() -> None:
 
     import numpy as np
 
-    from dreamlab.budget import track, tracked_bytes
     from dreamlab.dream import FrameStore
+    from dreamlab.runtime.budget import track, tracked_bytes
 
     before = tracked_bytes()
     photo = track(np.zeros((100, 100, 3), np.uint8))
@@ -55,8 +55,8 @@ def test_tracked_objects_count_while_they_live() -> None:
 
 
 def test_the_broadcast_store_is_tracked() -> None:
-    from dreamlab.broadcast import BroadcastStore
-    from dreamlab.budget import tracked_bytes
+    from dreamlab.runtime.broadcast import BroadcastStore
+    from dreamlab.runtime.budget import tracked_bytes
 
     before = tracked_bytes()
     store = BroadcastStore()
@@ -101,8 +101,8 @@ def test_model_cache_never_drops_a_model_a_job_uses() -> None:
 def test_loaded_models_count_in_the_budget() -> None:
     import gc
 
-    from dreamlab.budget import module_bytes, tracked_bytes
     from dreamlab.models import load_model
+    from dreamlab.runtime.budget import module_bytes, tracked_bytes
 
     before = tracked_bytes()
     model = load_model("tiny_cnn", device="cpu")
@@ -118,7 +118,7 @@ def test_an_object_collected_while_the_tracker_is_locked_does_not_deadlock() -> 
     import gc
     import threading
 
-    from dreamlab import budget
+    from dreamlab.runtime import budget
 
     class Node:
         pass

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dreamlab import threads as th
-from dreamlab.threads import (
+from dreamlab.runtime import threads as th
+from dreamlab.runtime.threads import (
     GovernorPolicy,
     IdleMeter,
     ThreadGovernor,
@@ -333,7 +333,7 @@ def test_ceiling_is_the_env_then_the_configured_count(monkeypatch: pytest.Monkey
 def test_configure_threads_uses_the_env_then_the_usable_cores(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from dreamlab.device import configure_threads
+    from dreamlab.runtime.device import configure_threads
 
     before = torch.get_num_threads()
     try:

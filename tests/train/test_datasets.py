@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from dreamlab import datasets as D
-from dreamlab.datasets import (
+from dreamlab.train import datasets as D
+from dreamlab.train.datasets import (
     SHAPES_CLASSES,
     dataset_status,
     download_dataset,

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from dreamlab.datasets import SHAPES_CLASSES, load_dataset
 from dreamlab.errors import DreamLabError
 from dreamlab.models import list_models, load_model, load_spec, registered_names
 from dreamlab.models.tiny_cnn import TinyCNN
-from dreamlab.trained_store import (
+from dreamlab.train.datasets import SHAPES_CLASSES, load_dataset
+from dreamlab.train.loop import EvalResult, train
+from dreamlab.train.store import (
     check_model_name,
     load_trained,
     register_saved_models,
@@ -23,7 +24,6 @@ from dreamlab.trained_store import (
     session_spec,
     trained_classes,
 )
-from dreamlab.training import EvalResult, train
 
 pytestmark = pytest.mark.usefixtures("own_registry", "own_models_dir")
 

@@ -9,10 +9,9 @@ import pytest
 import torch
 
 from dreamlab.cli import main
-from dreamlab.datasets import SHAPES_CLASSES
 from dreamlab.models.tiny_cnn import TinyCNN
-from dreamlab.trained_store import load_trained
-from dreamlab.training import (
+from dreamlab.train.datasets import SHAPES_CLASSES
+from dreamlab.train.loop import (
     EvalResult,
     TrainConfig,
     TrainStep,
@@ -20,6 +19,7 @@ from dreamlab.training import (
     evaluate_state,
     train,
 )
+from dreamlab.train.store import load_trained
 
 # Small and fast: 200 training images (13 batches of 16), 100 test images.
 SMALL = {"train_size": 200, "test_size": 100, "batch_size": 16, "device": "cpu"}

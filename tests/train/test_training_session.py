@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dreamlab.training import EvalResult, TrainConfig, TrainStep, train
-from dreamlab.training_session import SMOOTH_MAX, SMOOTH_SPAN, TrainingRun
+from dreamlab.train.config import TrainConfig
+from dreamlab.train.loop import EvalResult, TrainStep, train
+from dreamlab.train.session import SMOOTH_MAX, SMOOTH_SPAN, TrainingRun
 
 CONFIG = TrainConfig(train_size=200, test_size=100, batch_size=16, epochs=2, device="cpu")
 

@@ -130,8 +130,8 @@ def test_model_picker_label_says_embedded_once() -> None:
 
 def test_data_set_and_objective_errors_are_translated(tmp_path) -> None:
     """What the Train and Feature visualization pages can meet offline, in French, by kind."""
-    from dreamlab.datasets import download_dataset, load_dataset
     from dreamlab.errors import DreamLabError
+    from dreamlab.train.datasets import download_dataset, load_dataset
     from dreamlab.ui.i18n import error_text
 
     with pytest.raises(DreamLabError) as missing:
