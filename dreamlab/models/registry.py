@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dreamlab.images import ImageLike, as_uint8, to_tensor
+from dreamlab.models import notes
 from dreamlab.models.builtin import builtin_specs
 from dreamlab.models.spec import (
     DEFAULT_MODEL,
@@ -286,7 +287,7 @@ def load_spec(
         state = (
             as_state_dict(weights) if isinstance(weights, dict) else load_state_dict_bytes(weights)
         )
-        note = "your weights"
+        note = notes.note("yours")
     else:
         state, note = spec.weights.load()
     module = spec.build()

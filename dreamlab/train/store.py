@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from dreamlab.errors import DreamLabError
+from dreamlab.models import notes
 from dreamlab.models.builtin import builtin_specs, tiny_cnn_spec
 from dreamlab.models.registry import register_model, registered_names
 from dreamlab.models.spec import ModelSpec, StateDict, Status
@@ -60,7 +61,7 @@ class StateDictBytes:
     """Weights held in memory (a run of this session, not on disk)."""
 
     data: bytes = field(repr=False)
-    note: str = "saved weights"
+    note: str = notes.note("saved")
 
     def status(self) -> tuple[Status, str]:
         return "cached", self.note
@@ -156,15 +157,22 @@ def _dataset_title(dataset: str) -> str:
     return DATASETS[dataset].title if dataset in DATASETS else dataset
 
 
+def _trained_on(dataset: str) -> notes.Text:
+    """The weights note of a model trained here on ``dataset`` (its name; the English says the
+    title)."""
+    return notes.note("trained_on", english={"data": _dataset_title(dataset)}, data=dataset)
+
+
 def _spec(data: bytes, name: str, weights: StateDictFile | StateDictBytes, label: str) -> ModelSpec:
     """A small-CNN spec for checkpoint ``data``; ``label`` (a saved model's name) leads its title."""
     _, meta = load_trained(data)
     dataset, accuracy = str(meta.get("dataset", "?")), _accuracy(meta)
     digest = hashlib.sha256(data).hexdigest()
-    title = f"Tiny CNN · {_dataset_title(dataset)} · {accuracy:.0%} test accuracy · {digest[:6]}"
+    acc = f"{accuracy:.0%}".removesuffix("%")  # "96", or "nan" for a checkpoint without one
+    title = notes.trained_title(dataset, acc, digest[:6], label, _dataset_title(dataset))
     return tiny_cnn_spec(
         name=name,
-        title=f"{label} · {title}" if label else title,
+        title=title,
         weights=weights,
         categories=_classes(meta),
     )
@@ -175,7 +183,7 @@ def session_spec(result: EvalResult) -> ModelSpec:
     its weights in memory: not registered, not on disk."""
     data = trained_bytes(result)
     digest = hashlib.sha256(data).hexdigest()
-    note = f"trained in DreamLab on {_dataset_title(result.config.dataset)}"
+    note = _trained_on(result.config.dataset)
     name = f"tiny_cnn_{result.config.dataset}_{digest[:8]}"
     return _spec(data, name, StateDictBytes(data, note), "")
 
@@ -212,7 +220,7 @@ def register_trained(path: Path | str, name: str | None = None) -> ModelSpec:
     path = Path(path)
     data = path.read_bytes()
     _, meta = load_trained(data)
-    note = f"trained in DreamLab on {_dataset_title(str(meta.get('dataset', '?')))}"
+    note = _trained_on(str(meta.get("dataset", "?")))
     label = name or path.stem
     return register_model(_spec(data, label, StateDictFile(path, note), label), replace=True)
 
