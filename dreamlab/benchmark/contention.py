@@ -129,15 +129,7 @@ def run_contention(device: torch.device, quick: bool = False) -> dict[str, Any]:
     quiet = {path: timed(path) for path in CONTENTION_PATHS}
     with busy_neighbour(cores[-1]):
         busy = {path: timed(path) for path in CONTENTION_PATHS}
-    paths = {
-        path: {
-            "quiet_s": quiet[path][0],
-            "busy_s": busy[path][0],
-            "slowdown": busy[path][0] / quiet[path][0],
-            "same_bytes_quiet_and_busy": quiet[path][1] == busy[path][1],
-        }
-        for path in CONTENTION_PATHS
-    }
+    paths = _compare(quiet, busy)
     rep, ada, fix = paths["reproducible"], paths["adapting"], paths["fixed"]
     return {
         "case": asdict(case),
@@ -157,4 +149,19 @@ def run_contention(device: torch.device, quick: bool = False) -> dict[str, Any]:
         "quiet_vs_fixed": rep["quiet_s"] / fix["quiet_s"],
         "quiet_vs_adapting": rep["quiet_s"] / ada["quiet_s"],
         "busy_vs_adapting": rep["busy_s"] / ada["busy_s"],
+    }
+
+
+def _compare(
+    quiet: dict[str, tuple[float, bytes]], busy: dict[str, tuple[float, bytes]]
+) -> dict[str, dict[str, Any]]:
+    """Each path's quiet and busy times, their ratio, and whether the bytes stayed the same."""
+    return {
+        path: {
+            "quiet_s": quiet[path][0],
+            "busy_s": busy[path][0],
+            "slowdown": busy[path][0] / quiet[path][0],
+            "same_bytes_quiet_and_busy": quiet[path][1] == busy[path][1],
+        }
+        for path in CONTENTION_PATHS
     }
