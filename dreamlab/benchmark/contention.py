@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from dreamlab.benchmark.cases import BenchCase
-from dreamlab.benchmark.measure import load_for_bench
+from dreamlab.benchmark.measure import load_for_bench, timed
 from dreamlab.dream import DreamConfig, dream
 from dreamlab.images import load_sample
 from dreamlab.models.spec import DEFAULT_MODEL
@@ -121,14 +121,14 @@ def run_contention(device: torch.device, quick: bool = False) -> dict[str, Any]:
         (frame,) = collections.deque(dream(image, model, cfg), maxlen=1)  # the last frame
         last["image"] = frame.image.tobytes()
 
-    def timed(path: str) -> tuple[float, bytes]:
+    def on_path(path: str) -> tuple[float, bytes]:
         with _environ(**CONTENTION_PATHS[path]):
             seconds = timed(one_dream, device, case.repeats)[0]
         return seconds, last["image"]
 
-    quiet = {path: timed(path) for path in CONTENTION_PATHS}
+    quiet = {path: on_path(path) for path in CONTENTION_PATHS}
     with busy_neighbour(cores[-1]):
-        busy = {path: timed(path) for path in CONTENTION_PATHS}
+        busy = {path: on_path(path) for path in CONTENTION_PATHS}
     paths = _compare(quiet, busy)
     rep, ada, fix = paths["reproducible"], paths["adapting"], paths["fixed"]
     return {
