@@ -12,6 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "DEFAULT_MODEL": "dreamlab.models",
     "list_models": "dreamlab.models",
     "load_model": "dreamlab.models",
     "LoadedModel": "dreamlab.models",
