@@ -225,3 +225,12 @@ def test_cli_bad_input_is_one_line(
     assert main(["train", *argv, "-o", str(tmp_path / "x.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_the_seed_preset_is_the_seeds_run() -> None:
+    """The blog's settings (SGD, lr 0.001, momentum 0.9, batches of 4) beside DreamLab's default."""
+    from dreamlab.train import PRESETS, TrainConfig
+
+    seed = PRESETS["seed"].config
+    assert (seed.optimizer, seed.lr, seed.momentum, seed.batch_size) == ("sgd", 0.001, 0.9, 4)
+    assert PRESETS["default"].config == TrainConfig()
