@@ -129,7 +129,8 @@ def reproduction(device: object = "cpu") -> dict[str, object]:
     the work was cut; the same values give the same bytes whatever the load. Across CPUs, builds
     or onto a GPU the picture is alike, not identical.
     """
-    from dreamlab.runtime.threads import cpu_name, reproducible
+    from dreamlab.runtime.cores import cpu_name
+    from dreamlab.runtime.threads import reproducible
 
     info: dict[str, object] = {"device": str(device), "torch": torch.__version__}
     if str(device).split(":")[0] != "cpu":

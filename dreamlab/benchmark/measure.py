@@ -18,7 +18,7 @@ from dreamlab.ascent.octaves import octave_sizes
 from dreamlab.benchmark.cases import BenchCase
 from dreamlab.dream import DreamConfig
 from dreamlab.models import LoadedModel, get_spec, load_model
-from dreamlab.runtime.threads import cpu_name
+from dreamlab.runtime.cores import cpu_name
 
 __all__ = [
     "dream_flops",

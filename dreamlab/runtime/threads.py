@@ -56,19 +56,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from dreamlab.runtime.cores import cgroup_cpu_limit, read_text
+
 __all__ = [
     "WORKER_POLICY",
     "GovernorPolicy",
     "IdleMeter",
     "ThreadGovernor",
     "adapting",
-    "cgroup_cpu_limit",
-    "cpu_name",
     "env_threads",
     "forget_choice",
     "govern",
     "ladder",
-    "parse_cpu_max",
     "reproducible",
     "set_tile_workers",
     "set_torch_threads",
@@ -79,72 +78,10 @@ __all__ = [
 
 T = TypeVar("T")
 
-CGROUP_ROOT = "/sys/fs/cgroup"
-SELF_CGROUP = "/proc/self/cgroup"
 PROC_STAT = "/proc/stat"
 
 
 # ---------------------------------------------------------------- cores this process may use
-
-
-def parse_cpu_max(text: str) -> float | None:
-    """Cores allowed by a cgroup v2 ``cpu.max`` line (``"max 100000"`` -> None, ``"200000 100000"``
-    -> 2.0); None when unlimited or unreadable."""
-    parts = text.split()
-    if len(parts) < 1 or parts[0] == "max":
-        return None
-    try:
-        quota = int(parts[0])
-        period = int(parts[1]) if len(parts) > 1 else 100_000
-    except ValueError:
-        return None
-    return quota / period if quota > 0 and period > 0 else None
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _v2_dirs(root: Path, self_cgroup: Path) -> list[Path]:
-    """This process's cgroup v2 directory and its parents up to ``root`` (each may set a quota)."""
-    text = _read(self_cgroup) or ""
-    rel = next((line[3:] for line in text.splitlines() if line.startswith("0::")), "/")
-    here = root / rel.strip("/") if rel.strip("/") else root
-    dirs = [here, *here.parents]
-    return [d for d in dirs if d == root or root in d.parents]
-
-
-def _v1_limit(root: Path) -> float | None:
-    for folder in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
-        quota, period = (
-            _read(root / folder / "cpu.cfs_quota_us"),
-            _read(root / folder / "cpu.cfs_period_us"),
-        )
-        if quota is None or period is None:
-            continue
-        try:
-            q, p = int(quota), int(period)
-        except ValueError:
-            continue
-        return q / p if q > 0 and p > 0 else None  # -1: unlimited
-    return None
-
-
-def cgroup_cpu_limit(
-    root: str | Path = CGROUP_ROOT, self_cgroup: str | Path = SELF_CGROUP
-) -> float | None:
-    """The cgroup CPU quota in cores (the tightest on the way up, v2 then v1), or None if none."""
-    root, self_cgroup = Path(root), Path(self_cgroup)
-    limits = [
-        parse_cpu_max(text) for d in _v2_dirs(root, self_cgroup) if (text := _read(d / "cpu.max"))
-    ]
-    found = [x for x in limits if x is not None]
-    if found:
-        return min(found)
-    return _v1_limit(root)
 
 
 def _affinity() -> int:
@@ -164,16 +101,6 @@ def usable_cores(
     if limit is not None:
         cores = min(cores, max(1, math.floor(limit + 1e-9)))
     return max(1, cores)
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``, else the platform's), e.g. for a picture's metadata."""
-    import platform
-
-    for line in (_read(Path("/proc/cpuinfo")) or "").splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def env_threads() -> int | None:
@@ -299,7 +226,7 @@ class IdleMeter:
         self._start = self._sample()
 
     def _sample(self) -> tuple[int, int] | None:
-        text = _read(self.path)
+        text = read_text(self.path)
         if not text or not self.cpus:
             return None
         idle = total = 0

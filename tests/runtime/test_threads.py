@@ -10,14 +10,13 @@ import pytest
 import torch
 
 from dreamlab.runtime import threads as th
+from dreamlab.runtime.cores import cgroup_cpu_limit, parse_cpu_max
 from dreamlab.runtime.threads import (
     GovernorPolicy,
     IdleMeter,
     ThreadGovernor,
-    cgroup_cpu_limit,
     govern,
     ladder,
-    parse_cpu_max,
     usable_cores,
 )
 
