@@ -17,11 +17,11 @@ import time
 import torch
 
 from dreamlab.ascent.fastcopy import clear_cache
-from dreamlab.benchmark import machine_info
-from dreamlab.device import resolve_device
+from dreamlab.benchmark.measure import machine_info
 from dreamlab.dream import dream
 from dreamlab.images import load_sample
 from dreamlab.models import load_model
+from dreamlab.runtime.device import resolve_device
 
 
 def _one(image, model, **settings) -> float:

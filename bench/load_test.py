@@ -360,7 +360,7 @@ def neighbour(server_cpus: set[int] | None, wanted: bool) -> contextlib.Abstract
     the same neighbour as ``dreamlab benchmark --only contention``."""
     if not wanted:
         return contextlib.nullcontext()
-    from dreamlab.benchmark import busy_neighbour
+    from dreamlab.benchmark.contention import busy_neighbour
 
     return busy_neighbour(min(server_cpus) if server_cpus else 0)
 

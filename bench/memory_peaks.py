@@ -3,10 +3,10 @@
     python bench/memory_peaks.py --json bench/results/memory_peaks.json
 
 Each job runs in a fresh Python process, as the server runs it: glibc's arenas capped
-(``dreamlab.memory.limit_malloc_arenas``), the job in its own thread, the model loaded first.
+(``dreamlab.runtime.memory.limit_malloc_arenas``), the job in its own thread, the model loaded first.
 ``RssAnon`` is sampled every millisecond while the job runs; its peak less the figure just before
 the job is the job's peak. ``tests/test_budget.py`` runs a few of these and checks
-:mod:`dreamlab.budget`'s estimates against them (the calibration in bench/CONTAINER.md).
+:mod:`dreamlab.runtime.budget`'s estimates against them (the calibration in bench/CONTAINER.md).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 _CHILD = r"""
 import json, sys, threading, time
 spec = json.loads(sys.argv[1])
-from dreamlab.memory import limit_malloc_arenas, release_memory
+from dreamlab.runtime.memory import limit_malloc_arenas, release_memory
 limit_malloc_arenas()
 from bench.memory_peaks import run_job
-from dreamlab import budget as B
+from dreamlab.runtime import budget as B
 from dreamlab.models import load_model
 model = load_model(spec.get("model", "efficientnet_lite0"), device="cpu")
 kind = spec["kind"]
@@ -124,7 +124,7 @@ def run_job(model, spec: dict[str, Any]) -> None:
             steps=spec.get("steps", 16),
         )
     elif kind == "train":
-        from dreamlab.training import train
+        from dreamlab.train.loop import train
 
         frames = train(batch_size=spec["batch"], epochs=1)
     else:
@@ -136,8 +136,8 @@ def run_job(model, spec: dict[str, Any]) -> None:
 
 
 def estimate_spec(model, spec: dict[str, Any]):
-    """The budget's estimate (a :class:`dreamlab.budget.JobCost`), made as the pages make it."""
-    from dreamlab import job_costs as B
+    """The budget's estimate (a :class:`dreamlab.runtime.budget.JobCost`), made as the pages make it."""
+    from dreamlab.runtime import job_costs as B
 
     kind = spec["kind"]
     if kind == "dream":

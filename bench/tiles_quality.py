@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dreamlab.dream.engine as engine  # noqa: E402
-import dreamlab.threads as th  # noqa: E402
+import dreamlab.runtime.threads as th  # noqa: E402
 from dreamlab.activations import layer_activations  # noqa: E402
 from dreamlab.ascent import tiles as T  # noqa: E402
 from dreamlab.ascent.fastcopy import fast_model  # noqa: E402

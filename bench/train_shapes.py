@@ -1,6 +1,6 @@
 """How fast the seed's small CNN reaches 90 % test accuracy on the synthetic shapes set.
 
-Measures, for the default :class:`~dreamlab.training.TrainConfig` (and optionally the seed's own
+Measures, for the default :class:`~dreamlab.train.loop.TrainConfig` (and optionally the seed's own
 settings), the wall time from the call to ``train()`` (data generation included) to the first
 evaluation at or above the target, and the final test accuracy. Pin it to two cores to reproduce
 the "two CPU cores" figure::
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import torch
 
-from dreamlab.training import EvalResult, TrainConfig, train
+from dreamlab.train.config import TrainConfig
+from dreamlab.train.loop import EvalResult, train
 
 SEED_SETTINGS = {"optimizer": "sgd", "lr": 0.001, "momentum": 0.9, "batch_size": 4}
 

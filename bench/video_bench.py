@@ -2,7 +2,7 @@
 
     python bench/video_bench.py [--quick] [--seconds 10] [--json bench/results/video_cpu_2cores.json]
 
-The same as ``dreamlab benchmark --only video`` (``dreamlab/video_benchmark.py``), written as its
+The same as ``dreamlab benchmark --only video`` (``dreamlab/benchmark/video.py``), written as its
 own JSON; the machine's load average before and after is in the result (the machine is shared).
 """
 
@@ -13,9 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from dreamlab.benchmark import machine_info
-from dreamlab.device import resolve_device
-from dreamlab.video_benchmark import run_video_benchmark, video_lines
+from dreamlab.benchmark.measure import machine_info
+from dreamlab.benchmark.video import run_video_benchmark, video_lines
+from dreamlab.runtime.device import resolve_device
 
 
 def main() -> None:

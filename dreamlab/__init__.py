@@ -12,6 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "DEFAULT_MODEL": "dreamlab.models",
     "list_models": "dreamlab.models",
     "load_model": "dreamlab.models",
     "LoadedModel": "dreamlab.models",
@@ -28,10 +29,10 @@ _EXPORTS = {
     "visualize": "dreamlab.optvis",
     "FeatureVisConfig": "dreamlab.optvis",
     "VisFrame": "dreamlab.optvis",
-    "train": "dreamlab.training",
-    "TrainConfig": "dreamlab.training",
-    "TrainStep": "dreamlab.training",
-    "EvalResult": "dreamlab.training",
+    "train": "dreamlab.train",
+    "TrainConfig": "dreamlab.train",
+    "TrainStep": "dreamlab.train",
+    "EvalResult": "dreamlab.train",
 }
 
 __all__ = ["__version__", *_EXPORTS]

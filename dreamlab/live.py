@@ -14,9 +14,9 @@ The Live camera page hands every camera frame (``H x W x 3`` uint8, already at a
   (and without boiling) on every frame.
 
 Within the server's means: a :class:`StreamRegistry` caps the streams at once (``open`` returns
-None when full); each stream takes a seat at the shared :class:`~dreamlab.jobs.JobGate` and one
+None when full); each stream takes a seat at the shared :class:`~dreamlab.runtime.jobs.JobGate` and one
 turn per frame (a frame that cannot get its turn in time is dropped, never queued), and its frames
-run under a :class:`~dreamlab.threads.ThreadGovernor` (the dream mode's steps are governed by the
+run under a :class:`~dreamlab.runtime.threads.ThreadGovernor` (the dream mode's steps are governed by the
 dream engine itself). Only the newest frame is ever processed (the page drops the older ones), so
 latency cannot grow. A stream that stops sending frames (a closed tab) is ended by the registry
 after ``stale_s`` seconds even if nobody told it; its seat and its gate seat are freed.
@@ -38,13 +38,13 @@ import numpy as np
 from PIL import Image
 
 from dreamlab.activations import layer_maps, top_channels
-from dreamlab.convolution import ConvConfig, convolve, to_display, to_gray
+from dreamlab.convolution import DEFAULT_VIEW, ConvConfig, convolve, to_display, to_gray
 from dreamlab.dream import dream
 from dreamlab.dream.coherence import Coherence
 from dreamlab.images import resize_max_side
-from dreamlab.jobs import JobGate, Ticket
 from dreamlab.models.registry import LoadedModel
-from dreamlab.threads import govern
+from dreamlab.runtime.jobs import JobGate, Ticket
+from dreamlab.runtime.threads import govern
 from dreamlab.viz import channel_scales, colorize, mosaic
 
 __all__ = [
@@ -116,7 +116,7 @@ class ConvolutionSettings:
     dilation: int = 1
     mode: str = "correlate"
     color: str = "gray"  # "gray": convolve the luma; "rgb": each channel (or a 3-channel kernel)
-    view: str = "abs"  # see dreamlab.convolution.to_display
+    view: str = DEFAULT_VIEW  # see dreamlab.convolution.to_display
 
     @classmethod
     def of(cls, kernel: np.ndarray, **options: object) -> ConvolutionSettings:

@@ -10,7 +10,7 @@ from torch import nn
 
 from dreamlab.activations import forward_until
 from dreamlab.ascent import fastcopy as F
-from dreamlab.benchmark import reference_copy
+from dreamlab.benchmark.reference import reference_copy
 from dreamlab.models import ModelError, UnknownLayerError
 from dreamlab.models import weights as W
 from dreamlab.models.registry import LoadedModel, ModelSpec

@@ -77,8 +77,8 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_sees_function_level_imports() -> None:
     graph = import_graph()
-    # cli.py imports the backend only inside its command functions
-    assert "dreamlab.dream.export" in graph["dreamlab.cli"]
+    # the dream command imports the engine only inside its functions
+    assert "dreamlab.dream.export" in graph["dreamlab.cli.dream"]
     assert "dreamlab.models.spec" in graph["dreamlab.models.weights"]
 
 
@@ -90,3 +90,83 @@ def test_the_cycle_finder_finds_a_chain() -> None:
 def test_no_import_cycles() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+# ---------------------------------------------------------------- the one-way order of layers
+
+# Each layer may import its own and the layers above it in this list, never one below. The
+# runtime's machine parts (device, threads, the memory budget, the job gate) sit under the core:
+# models load onto its device and count in its budget, and the tiles take its thread settings.
+# Pricing a job (runtime.job_costs) reads the engines' plans, so it sits with the engines.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "base",
+        (
+            "dreamlab",
+            "dreamlab.errors",
+            "dreamlab.validate",
+            "dreamlab.download",
+            "dreamlab.images",
+            "dreamlab.viz",
+        ),
+    ),  # fmt: skip
+    ("machine", ("dreamlab.runtime",)),
+    ("core", ("dreamlab.models", "dreamlab.ascent", "dreamlab.activations", "dreamlab.media")),
+    (
+        "engines",
+        (
+            "dreamlab.dream",
+            "dreamlab.optvis",
+            "dreamlab.convolution",
+            "dreamlab.train",
+            "dreamlab.runtime.job_costs",
+        ),
+    ),  # fmt: skip
+    ("services", ("dreamlab.backend", "dreamlab.serve", "dreamlab.live", "dreamlab.benchmark")),
+    ("front", ("dreamlab.cli", "dreamlab.__main__", "dreamlab.ui")),
+]
+
+
+def layer_of(module: str) -> int:
+    """The index in LAYERS of the longest prefix naming ``module`` (a package covers its modules)."""
+    best, found = -1, None
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            covers = module == prefix or module.startswith(prefix + ".")
+            if covers and len(prefix) > best:
+                best, found = len(prefix), index
+    if found is None:
+        raise KeyError(f"{module} is in no layer: add it to LAYERS (and docs/ARCHITECTURE.md)")
+    return found
+
+
+def test_every_module_has_a_layer() -> None:
+    for module in import_graph():
+        layer_of(module)
+
+
+def test_imports_go_one_way_down_the_layers() -> None:
+    upward = [
+        f"{a} ({LAYERS[layer_of(a)][0]}) imports {b} ({LAYERS[layer_of(b)][0]})"
+        for a, targets in import_graph().items()
+        for b in sorted(targets)
+        if layer_of(b) > layer_of(a)
+    ]
+    assert not upward, "imports against the layers:\n" + "\n".join(upward)
+
+
+def test_the_fronts_are_imported_by_nobody_else() -> None:
+    """The web app (ui) and the command line (cli) import the backend, never the other way, and
+    neither imports the other."""
+    for a, targets in import_graph().items():
+        for b in targets:
+            if b.startswith("dreamlab.ui"):
+                assert a.startswith("dreamlab.ui"), f"{a} imports the web app ({b})"
+            if b.startswith("dreamlab.cli"):
+                assert a.startswith("dreamlab.cli") or a == "dreamlab.__main__", f"{a} imports {b}"
+
+
+def test_the_layer_check_catches_an_upward_import() -> None:
+    assert layer_of("dreamlab.models.registry") < layer_of("dreamlab.dream.engine")
+    assert layer_of("dreamlab.runtime.job_costs") > layer_of("dreamlab.runtime.budget")
+    assert layer_of("dreamlab.ui.app") == layer_of("dreamlab.cli.parser")

@@ -10,7 +10,6 @@ import pytest
 
 from dreamlab.activations import layer_maps
 from dreamlab.convolution import convolve, preset_kernel, to_display, to_gray
-from dreamlab.jobs import JobGate
 from dreamlab.live import (
     ArrivalClock,
     ConvolutionSettings,
@@ -24,7 +23,8 @@ from dreamlab.live import (
     make_processor,
 )
 from dreamlab.models import UnknownLayerError
-from dreamlab.threads import ThreadGovernor, adapting
+from dreamlab.runtime.jobs import JobGate
+from dreamlab.runtime.threads import ThreadGovernor, adapting
 
 
 class FakeClock:

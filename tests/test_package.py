@@ -63,7 +63,7 @@ def test_the_backend_list_is_complete() -> None:
         "dreamlab.models",
         "dreamlab.models.registry",
         "dreamlab.activations",
-        "dreamlab.jobs",
+        "dreamlab.runtime.jobs",
         "dreamlab.cli",
         "dreamlab.viz",
     ):
@@ -109,7 +109,7 @@ import json, os, sys
 import dreamlab.models
 import dreamlab.models.registry as R
 import dreamlab.models.builtin, dreamlab.models.weights, dreamlab.models.efficientnet_lite
-import dreamlab.activations, dreamlab.images, dreamlab.jobs, dreamlab.device, dreamlab.cli
+import dreamlab.activations, dreamlab.images, dreamlab.runtime.jobs, dreamlab.runtime.device, dreamlab.cli
 import torch
 print(json.dumps({
     "registry": list(R._REGISTRY),

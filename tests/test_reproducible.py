@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import dreamlab.threads as th
+import dreamlab.runtime.threads as th
 from dreamlab.ascent.fastcopy import fast_model
 from dreamlab.ascent.objectives import channels, diversity
 from dreamlab.ascent.tiles import (

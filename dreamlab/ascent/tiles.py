@@ -7,7 +7,7 @@ not the thread count:
 
 - the image is cut into tiles by :func:`tile_grid`, from its size alone (never from the load);
 - each tile's forward and backward pass runs at **one** intra-op thread, on whichever worker thread
-  of :class:`TilePool` takes it; the governor (:mod:`dreamlab.threads`) only changes how many
+  of :class:`TilePool` takes it; the governor (:mod:`dreamlab.runtime.threads`) only changes how many
   workers run at once;
 - the tiles' target maps are stitched into the whole image's maps, the objective is applied to
   them (a global norm stays global), its gradient is cut back into the tiles for their backward
@@ -129,7 +129,8 @@ def reproduction(device: object = "cpu") -> dict[str, object]:
     the work was cut; the same values give the same bytes whatever the load. Across CPUs, builds
     or onto a GPU the picture is alike, not identical.
     """
-    from dreamlab.threads import cpu_name, reproducible
+    from dreamlab.runtime.cores import cpu_name
+    from dreamlab.runtime.threads import reproducible
 
     info: dict[str, object] = {"device": str(device), "torch": torch.__version__}
     if str(device).split(":")[0] != "cpu":

@@ -10,6 +10,7 @@ import numpy as np
 from dreamlab.ascent.objectives import DEEPDREAM_KINDS
 from dreamlab.ascent.steppers import NORMALIZERS
 from dreamlab.images import ImageError, as_uint8
+from dreamlab.models.spec import DEFAULT_MODEL
 from dreamlab.validate import check_bool, check_choice, check_float, check_int, with_overrides
 
 __all__ = [
@@ -257,7 +258,7 @@ PRESETS: dict[str, Preset] = {
         model="vgg19",
         layer="features.26",
         fallback=Fallback(
-            "efficientnet_lite0",
+            DEFAULT_MODEL,
             "_blocks.9",
             _SEED,
             "block 9 (stride 16, 80 channels) is as deep as relu4_4: eyes, fur and snouts",
@@ -272,7 +273,7 @@ PRESETS: dict[str, Preset] = {
         model="googlenet",
         layer="inception4c",
         fallback=Fallback(
-            "efficientnet_lite0",
+            DEFAULT_MODEL,
             "_blocks.10",
             _GOOGLE,
             "block 10 (stride 16, 112 channels) matches inception_4c's depth: animal parts",
@@ -286,7 +287,7 @@ PRESETS: dict[str, Preset] = {
         model="vgg16",
         layer="features.15",
         fallback=Fallback(
-            "efficientnet_lite0",
+            DEFAULT_MODEL,
             "_blocks.5",
             _GORDIC,
             "block 5 (stride 8, 40 channels) is as shallow as relu3_3: swirls and stripes",

@@ -43,7 +43,7 @@ from dreamlab.dream.frames import DreamFrame
 from dreamlab.dream.steps import eager_steps, graph_steps, use_graphs
 from dreamlab.images import ImageError, ImageLike, load_image, resize_max_side, to_tensor
 from dreamlab.models.registry import LoadedModel
-from dreamlab.threads import govern, reproducible
+from dreamlab.runtime.threads import govern, reproducible
 
 __all__ = ["DreamPlan", "DreamRun", "dream", "resolve_targets"]
 

@@ -13,6 +13,7 @@ from dreamlab.dream.config import PRESETS, DreamConfig, make_config
 from dreamlab.dream.engine import DreamPlan, dream
 from dreamlab.media import VIDEO_SUFFIXES, write_media
 from dreamlab.models.registry import LoadedModel
+from dreamlab.models.spec import DEFAULT_MODEL
 
 __all__ = [
     "DreamResult",
@@ -23,7 +24,6 @@ __all__ = [
     "dream_to_file",
 ]
 
-_DEFAULT_MODEL = "efficientnet_lite0"
 
 _SUFFIXES = (".png", *VIDEO_SUFFIXES)
 
@@ -51,7 +51,7 @@ def dream_model_name(model: str | None, preset: str | None = None) -> str:
         return model
     spec = PRESETS.get(preset) if preset is not None else None
     if spec is None or spec.model is None:
-        return _DEFAULT_MODEL
+        return DEFAULT_MODEL
     from dreamlab.models.registry import get_spec, model_status
 
     weights = get_spec(spec.model).weights

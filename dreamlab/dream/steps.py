@@ -25,7 +25,7 @@ from dreamlab.ascent.steppers import smoothing_sigma
 from dreamlab.ascent.tiles import tiled_gradient
 from dreamlab.ascent.transforms import roll
 from dreamlab.dream.context import DreamContext
-from dreamlab.threads import tile_workers
+from dreamlab.runtime.threads import tile_workers
 
 __all__ = [
     "ascent",

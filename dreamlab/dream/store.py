@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from dreamlab.budget import track
 from dreamlab.images import resize_max_side
+from dreamlab.runtime.budget import track
 
 __all__ = ["FrameStore", "KeptFrame", "decode", "encode", "thumbnail"]
 

@@ -18,8 +18,10 @@ from dreamlab.models.registry import (
     registered_names,
     unregister_model,
 )
+from dreamlab.models.spec import DEFAULT_MODEL
 
 __all__ = [
+    "DEFAULT_MODEL",
     "LayerNotReachedError",
     "LoadedModel",
     "ModelError",

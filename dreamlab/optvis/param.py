@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "PARAMS",
     "COLOR_CORRELATION_SVD_SQRT",
     "FFTImage",
     "ImageParam",
@@ -39,6 +40,7 @@ COLOR_CORRELATION_SVD_SQRT = ((0.26, 0.09, 0.02), (0.27, 0.00, -0.05), (0.27, -0
 _FFT_MAGIC = 4.0
 
 ParamKind = Literal["fft", "pixel"]
+PARAMS: tuple[str, ...] = ("fft", "pixel")  # the parameterizations, ParamKind's values
 
 
 def _normalized_color_matrix() -> torch.Tensor:

@@ -39,7 +39,7 @@ from dreamlab.ascent.transforms import compose, scale, standard_transforms
 from dreamlab.errors import DreamLabError
 from dreamlab.models.registry import LoadedModel, ModelError
 from dreamlab.optvis import param as P
-from dreamlab.threads import govern, reproducible, tile_workers
+from dreamlab.runtime.threads import govern, reproducible, tile_workers
 from dreamlab.validate import check_bool, check_float, check_int, with_overrides
 
 __all__ = [
@@ -81,7 +81,7 @@ class FeatureVisConfig:
         check_int("size", self.size, 8, 1024)
         check_int("batch", self.batch, 1, 64)
         check_int("seed", self.seed, 0, 2**63 - 1)
-        if self.param not in ("fft", "pixel"):
+        if self.param not in P.PARAMS:
             raise ValueError(f"param must be 'fft' or 'pixel', got {self.param!r}")
         for name in ("decorrelate", "transforms", "upsample"):
             check_bool(name, getattr(self, name))
@@ -265,7 +265,7 @@ def visualize(
     require_model(model)
     _check_layers(model, obj)
     frames = _run(model, obj, cfg)
-    # On a CPU every step runs at one intra-op thread (reproducible seeds, dreamlab.threads): the
+    # On a CPU every step runs at one intra-op thread (reproducible seeds, dreamlab.runtime.threads): the
     # same bytes whatever the load. Timed steps must be alike (one step per frame) to adapt.
     return govern(frames, model.device, adapt=cfg.thresholds is None)
 

@@ -297,7 +297,7 @@ def serve_forever(
     import ray
     from ray import serve
 
-    from dreamlab.device import resolve_device
+    from dreamlab.runtime.device import resolve_device
 
     gpus = 1 if resolve_device(device).type == "cuda" else 0
     batching = bool(gpus) if batching is None else batching

@@ -9,7 +9,7 @@ Every streamed job enters here with its *session* (one browser tab, one CLI proc
 - **Fair turns**: when a seat frees, it goes to the waiting job whose session has had the least
   seat time so far (ties: the oldest ticket), so one student's second and third dream wait behind
   everyone's first, whichever front end they came through (start-time fair queuing, as
-  :mod:`dreamlab.jobs` does inside one process). A session that comes back after having no job
+  :mod:`dreamlab.runtime.jobs` does inside one process). A session that comes back after having no job
   starts level with the sessions present, not with credit for its absence.
 - **Bounds**: one session may have ``per_session`` jobs at once, seated or waiting (429 beyond:
   its own excess); at most ``max_waiting`` jobs wait (503 beyond: the queue is full).

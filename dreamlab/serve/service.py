@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dreamlab.errors import DreamLabError
+from dreamlab.models.spec import DEFAULT_MODEL
 from dreamlab.serve.batcher import GradientBatcher
 from dreamlab.serve.fairqueue import ClassQueue
 from dreamlab.serve.wire import encode, frame_message, plan_message, vis_message
@@ -326,7 +327,7 @@ class DreamService:
         from dreamlab.dream import dream
 
         cfg = self.dream_config(payload)
-        model = self.model(payload.get("model", "efficientnet_lite0"))
+        model = self.model(payload.get("model", DEFAULT_MODEL))
         image = payload.get("image") if payload.get("image") == "noise" else None
         source = image or self._image_bytes(payload)
         maps = bool(_field(payload, "maps", bool, True))
@@ -376,7 +377,7 @@ class DreamService:
         objective = _field(payload, "objective", str)
         if objective is None:
             raise ServiceError("field 'objective' is missing", "bad_request")
-        model = self.model(payload.get("model", "efficientnet_lite0"))
+        model = self.model(payload.get("model", DEFAULT_MODEL))
 
         def make(ticket: int) -> Iterator[bytes]:
             frames = visualize(model, objective, cfg)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from dreamlab.device import configure_threads
+from dreamlab.runtime.device import configure_threads
 from dreamlab.ui import (
     convolution,
     deepdream,
@@ -38,8 +38,8 @@ PAGES: list[tuple[str, str, str, Callable[[], None]]] = [
 @st.cache_resource(show_spinner=False)
 def _configure_once() -> int:
     """Once per server process: torch thread settings, and models saved for everyone registered."""
-    from dreamlab.memory import limit_malloc_arenas
-    from dreamlab.trained_store import register_saved_models
+    from dreamlab.runtime.memory import limit_malloc_arenas
+    from dreamlab.train.store import register_saved_models
 
     limit_malloc_arenas()
     register_saved_models()

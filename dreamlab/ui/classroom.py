@@ -1,7 +1,7 @@
 """Class broadcast on the DeepDream page: **Share with the class**, and the viewer of ``?class=CODE``.
 
 The teacher's session publishes its drawn frames, at most ~4 per second and encoded once as JPEG,
-into one :class:`~dreamlab.broadcast.BroadcastStore` shared by every session of the server. A
+into one :class:`~dreamlab.runtime.broadcast.BroadcastStore` shared by every session of the server. A
 viewer's page is a fragment that redraws the stored bytes in place each time the store has a newer
 frame (it waits on the store, no polling loop of script runs): viewers cost the server a small
 redraw per new frame, never a dream or an encode. **Dream with these settings** copies the teacher's settings into the
@@ -24,9 +24,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import numpy as np
 import streamlit as st
 
-from dreamlab.broadcast import BroadcastStore, ClassCodeError, ClassFrame, normalize_code
 from dreamlab.images import sample_names
 from dreamlab.media import jpeg_bytes
+from dreamlab.runtime.broadcast import BroadcastStore, ClassCodeError, ClassFrame, normalize_code
 from dreamlab.ui import query
 from dreamlab.ui.i18n import t
 from dreamlab.ui.settings import dream_from_params

@@ -21,14 +21,14 @@ import streamlit as st
 
 from dreamlab.activations import layer_maps
 from dreamlab.backend import dream, is_remote
-from dreamlab.budget import JobCost
 from dreamlab.dream import PRESETS, DreamConfig, DreamFrame, DreamRun, FrameStore
 from dreamlab.dream.export import dream_params
 from dreamlab.dream.store import decode, encode
 from dreamlab.images import LoadedImage
-from dreamlab.job_costs import dream_run_cost
 from dreamlab.media import gif_bytes, mp4_bytes, png_bytes
 from dreamlab.models import LoadedModel, list_models
+from dreamlab.runtime.budget import JobCost
+from dreamlab.runtime.job_costs import dream_run_cost
 from dreamlab.ui import classroom, query, video_dream
 from dreamlab.ui.i18n import model_note, model_title, t
 from dreamlab.ui.settings import DREAM_MAX_SIDES, DREAM_TARGETS, DreamSettings

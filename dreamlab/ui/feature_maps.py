@@ -18,10 +18,10 @@ from dreamlab.activations import (
     top_channels,
 )
 from dreamlab.backend import classify, layer_maps
-from dreamlab.budget import MemoryRefused
 from dreamlab.images import resize_to
-from dreamlab.job_costs import maps_image_cost
 from dreamlab.models import LoadedModel
+from dreamlab.runtime.budget import MemoryRefused
+from dreamlab.runtime.job_costs import maps_image_cost
 from dreamlab.ui import query
 from dreamlab.ui.i18n import num, t
 from dreamlab.ui.ignored import note_invalid

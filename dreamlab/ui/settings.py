@@ -19,7 +19,7 @@ from dreamlab.convolution import BOUNDARIES, MODES, PRESETS
 from dreamlab.dream.config import PRESETS as DREAM_PRESETS
 from dreamlab.dream.config import DreamConfig
 from dreamlab.optvis.render import FeatureVisConfig
-from dreamlab.training import TrainConfig
+from dreamlab.train.config import TrainConfig
 
 __all__ = [
     "CONV_TABS",
@@ -301,7 +301,7 @@ class VisSettings:
 
 
 def _datasets() -> list[str]:
-    from dreamlab.datasets import DATASETS
+    from dreamlab.train.datasets import DATASETS
 
     return list(DATASETS)
 

@@ -1,6 +1,6 @@
 """The "Train a CNN" page: the seed's small network trained live, its filters shown as it learns.
 
-The run lives in ``st.session_state`` (a :class:`~dreamlab.training_session.TrainingRun`, which
+The run lives in ``st.session_state`` (a :class:`~dreamlab.train.session.TrainingRun`, which
 holds the training policy: curves, status, a stopped run's evaluation), so a **Stop** (or any other
 click, which interrupts the script) keeps the curves and the network trained so far; the next run
 evaluates those weights and offers them to this session's other pages (nowhere else); **Save for
@@ -17,12 +17,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dreamlab.datasets import DATASETS, dataset_status, download_dataset
 from dreamlab.errors import DreamLabError
-from dreamlab.job_costs import train_cost
-from dreamlab.trained_store import save_model, session_spec, trained_bytes
-from dreamlab.training import TrainConfig, TrainStep, architecture, train
-from dreamlab.training_session import TrainingRun
+from dreamlab.runtime.job_costs import train_cost
+from dreamlab.train.config import PRESETS as TRAIN_PRESETS
+from dreamlab.train.config import TrainConfig
+from dreamlab.train.datasets import DATASETS, dataset_status, download_dataset
+from dreamlab.train.loop import TrainStep, architecture, train
+from dreamlab.train.session import TrainingRun
+from dreamlab.train.store import save_model, session_spec, trained_bytes
 from dreamlab.ui import query
 from dreamlab.ui.i18n import current_lang, dataset_title, model_title, t, translate
 from dreamlab.ui.settings import TRAIN_BATCHES, TRAIN_LRS, TRAIN_SIZES, TrainSettings
@@ -44,11 +46,12 @@ _RUN = "train_run"
 _DRAW_EVERY_S = 0.3  # redraw at most ~3 times a second: drawing costs more than a batch
 _WAIT_PREVIOUS_S = 30.0  # a batch or a test pass on a busy CPU can take seconds
 _MAX_POINTS = 400  # points per curve sent to the browser
+_SEED = TRAIN_PRESETS["seed"].config
 _SEED_SETTINGS = {
-    "train_optimizer": "sgd",
-    "train_lr": 0.001,
-    "train_momentum": 0.9,
-    "train_batch": 4,
+    "train_optimizer": _SEED.optimizer,
+    "train_lr": _SEED.lr,
+    "train_momentum": _SEED.momentum,
+    "train_batch": _SEED.batch_size,
 }
 
 

@@ -17,8 +17,6 @@ import numpy as np
 import streamlit as st
 
 from dreamlab.backend import backend_url, is_remote, place_reporter, set_session
-from dreamlab.budget import JobCost, MemoryRefused, shared_budget, track
-from dreamlab.device import available_devices
 from dreamlab.images import (
     DEFAULT_MAX_SIDE,
     ImageError,
@@ -27,8 +25,6 @@ from dreamlab.images import (
     sample_names,
     sample_path,
 )
-from dreamlab.jobs import JobGate, default_capacity, default_turns
-from dreamlab.memory import release_memory
 from dreamlab.models import (
     LoadedModel,
     ModelError,
@@ -39,6 +35,11 @@ from dreamlab.models import (
     load_spec,
 )
 from dreamlab.models.registry import download, load_spec_only, model_cache
+from dreamlab.models.spec import DEFAULT_MODEL
+from dreamlab.runtime.budget import JobCost, MemoryRefused, shared_budget, track
+from dreamlab.runtime.device import available_devices
+from dreamlab.runtime.jobs import JobGate, default_capacity, default_turns
+from dreamlab.runtime.memory import release_memory
 from dreamlab.ui.i18n import LANGS, error_text, model_note, model_title, t
 from dreamlab.ui.ignored import note_invalid
 
@@ -437,7 +438,7 @@ def _download_with_progress(name: str) -> bool:
     return True
 
 
-def model_picker(key: str, *, default: str = "efficientnet_lite0") -> LoadedModel | None:
+def model_picker(key: str, *, default: str = DEFAULT_MODEL) -> LoadedModel | None:
     """Pick a model (status shown), download or upload its weights, and load it (cached)."""
     infos = _picker_infos()
     names = list(infos)
@@ -503,7 +504,7 @@ def shared_gate() -> JobGate:
 
 def admit(cost: JobCost) -> JobCost:
     """``cost`` if a job of that size can ever run here, else raise
-    :class:`~dreamlab.budget.MemoryRefused` (one line: the limit and what to lower). Pages call
+    :class:`~dreamlab.runtime.budget.MemoryRefused` (one line: the limit and what to lower). Pages call
     it before they start a job, where they already show a ``ValueError`` as one line."""
     budget = shared_gate().budget
     refused = budget.refusal(cost) if budget is not None else None

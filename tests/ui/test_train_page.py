@@ -9,7 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dreamlab.models import list_models
-from dreamlab.training import TrainConfig, TrainStep, train
+from dreamlab.train.config import TrainConfig
+from dreamlab.train.loop import TrainStep, train
 from dreamlab.ui.i18n import set_outside_run_lang
 from tests.ui.conftest import assert_clean, page_app
 
