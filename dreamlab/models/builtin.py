@@ -81,7 +81,8 @@ def tiny_cnn_spec(
     weights: W.WeightsSource | None = None,
     categories: Sequence[str] = CIFAR10_CLASSES,
 ) -> ModelSpec:
-    """A spec for the seed's small CNN, untrained or with weights trained in DreamLab."""
+    """A spec for the seed's small CNN, untrained or with weights trained in DreamLab (which a
+    ``dreamlab serve`` backend does not have: not servable)."""
     cats = list(categories)
     return ModelSpec(
         name=name,
@@ -96,6 +97,7 @@ def tiny_cnn_spec(
         std=(0.5, 0.5, 0.5),
         categories=lambda: cats,
         description="conv(3,6,5) -> pool -> conv(6,16,5) -> pool -> fc 400-120-84-10",
+        servable=weights is None,
     )
 
 

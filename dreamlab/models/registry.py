@@ -186,8 +186,8 @@ class LoadedModel:
     @property
     def servable(self) -> bool:
         """Whether a ``dreamlab serve`` backend can run this model's jobs (it has only the
-        registered weights, not the user's own)."""
-        return not self.own_weights
+        built-in weights: not the user's own, nor a model trained in DreamLab)."""
+        return self.spec.servable and not self.own_weights
 
     @property
     def layers(self) -> list[str]:

@@ -90,6 +90,8 @@ class ModelSpec:
     std: tuple[float, float, float] = IMAGENET_STD
     categories: Callable[[], list[str]] = field(default=lambda: [])
     description: str = ""
+    # whether a ``dreamlab serve`` backend has these weights: False for a model trained here
+    servable: bool = True
 
 
 @dataclass(frozen=True)

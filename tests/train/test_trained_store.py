@@ -139,3 +139,18 @@ def test_a_saved_file_never_replaces_a_builtin(result: EvalResult, own_models_di
     save_trained(own_models_dir / "efficientnet_lite0.pt", result)
     assert register_saved_models() == []
     assert load_model("efficientnet_lite0", device="cpu").spec.input_size == 224
+
+
+def test_models_trained_here_never_go_to_a_backend(
+    result: EvalResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``dreamlab serve`` backend has only the built-in weights: a model trained here (saved
+    for everyone or the session's own) runs at the front end, a built-in one at the backend."""
+    from dreamlab.backend import runs_remote
+
+    monkeypatch.setenv("DREAMLAB_BACKEND", "http://127.0.0.1:9")
+    saved = load_model(save_model(result, "for_all").name, device="cpu")
+    session = load_spec(session_spec(result), device="cpu")
+    assert not saved.servable and not runs_remote(saved)
+    assert not session.servable and not runs_remote(session)
+    assert runs_remote(load_model("tiny_cnn", device="cpu"))  # the untrained one: the backend's
