@@ -24,7 +24,7 @@ its progress line changes, one clock for all tabs (one machine); a viewer's late
 when it first showed it minus when the teacher's tab first showed that frame or a newer one
 (negative: the viewer was first).
 
-Targets (issue 10): teacher time with N=30 viewers at most 1.5x the time with none; a viewer sees
+Targets: teacher time with N=30 viewers at most 1.5x the time with none; a viewer sees
 a new frame within 1 s of the teacher. Only localhost is contacted; every wait is bounded.
 """
 

@@ -47,7 +47,7 @@ MODES = [  # (name in the results, mode radio label, kernel preset or None)
     ("feature_maps", "Feature maps", None),
     ("dream", "Dream", None),
 ]
-TARGETS = {"convolution": 20.0, "feature_maps": 8.0, "dream": 3.0}  # fps, issue 22 (2 CPU cores)
+TARGETS = {"convolution": 20.0, "feature_maps": 8.0, "dream": 3.0}  # fps targets on 2 CPU cores
 LATENCY_TARGET_MS = {"convolution": 200.0}
 _STREAMER = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 _MEASURES = re.compile(r"([\d.]+) frames per second · latency (\S+) ms · (\d+) frames processed")

@@ -301,7 +301,7 @@ async def _slider_to_max(page, label: str) -> str:
 def long_dream(
     image: Path, timeout_s: float, settings: dict[str, str]
 ) -> Callable[[Any], Awaitable[None]]:
-    """Prepare a tab for the issue's long dream: an uploaded 1024 px image, max side 1024,
+    """Prepare a tab for the long dream: an uploaded 1024 px image, max side 1024,
     8 octaves x 50 steps; ``settings`` gets the sliders' values as the page shows them."""
 
     async def prepare(page) -> None:

@@ -531,7 +531,7 @@ def _add_dream_objective(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The whole command line, as in DESIGN.md."""
+    """The whole command line: every command, its options and their help."""
     from dreamlab import __version__
 
     parser = _Parser(prog="dreamlab", description="See inside convolutional networks.")

@@ -19,7 +19,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-LIMIT_MB = 900  # the smallest limit the issue asks to hold
+LIMIT_MB = 900  # the smallest limit the memory budget must hold
 SESSIONS = 6
 
 
