@@ -89,3 +89,21 @@ def playwright_driver():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         yield pw
+
+
+# The quick lane, `pytest -m "not e2e and not slow"`, leaves out the browser tests and these: the
+# slowest of the rest on two shared cores (`pytest -m "not e2e" --durations=50`). Keyed by the
+# test file's name and the test's name (None: the whole file), so a file may move to another
+# folder; a test may also carry `@pytest.mark.slow` itself.
+SLOW: dict[str, frozenset[str] | None] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests listed in :data:`SLOW` as ``slow``."""
+    for item in items:
+        stem = item.path.stem
+        if stem not in SLOW:
+            continue
+        names = SLOW[stem]
+        if names is None or getattr(item, "originalname", item.name) in names:
+            item.add_marker(pytest.mark.slow)
