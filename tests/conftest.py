@@ -95,7 +95,64 @@ def playwright_driver():
 # slowest of the rest on two shared cores (`pytest -m "not e2e" --durations=50`). Keyed by the
 # test file's name and the test's name (None: the whole file), so a file may move to another
 # folder; a test may also carry `@pytest.mark.slow` itself.
-SLOW: dict[str, frozenset[str] | None] = {}
+SLOW: dict[str, frozenset[str] | None] = {
+    "test_ray_serve": None,  # starts Ray and Serve (about 25 s before the first test)
+    "test_benchmark": frozenset(
+        {"test_quick_contention_case", "test_quick_benchmark_writes_every_number"}
+    ),
+    "test_video_benchmark": frozenset({"test_only_video_runs_every_case_and_checks_the_targets"}),
+    "test_core": frozenset({"test_adam_step_maximizes"}),
+    "test_class_faults": frozenset(
+        {
+            "test_a_capped_layer_says_its_real_map_size_once",
+            "test_the_zoom_loops_slider_runs_over_its_frames",
+        }
+    ),
+    "test_feature_vis_page": frozenset({"test_gallery_of_channels_and_facets"}),
+    "test_package": frozenset(
+        {"test_no_work_at_import", "test_backend_modules_never_import_streamlit"}
+    ),
+    "test_deepdream_page": frozenset(
+        {
+            "test_extra_layers_with_weights_and_a_maps_switch",
+            "test_guided_dream",
+            "test_dream_from_noise_is_shown_next_to_the_photo",
+            "test_dream_fills_results_and_downloads",
+            "test_videos_and_json_download_data",
+        }
+    ),
+    "test_page_settings": frozenset(
+        {
+            "test_switching_language_changes_words_only",
+            "test_hostile_addresses_open_the_page_with_one_line",
+        }
+    ),
+    "test_fuzz_inputs": frozenset({"test_parse_kernel_random_text"}),
+    "test_train_page": frozenset(
+        {
+            "test_a_short_training_is_kept_for_its_session_only",
+            "test_save_for_everyone_refuses_a_bad_name_then_saves",
+        }
+    ),
+    "test_video_page": frozenset({"test_bad_uploads_are_one_line"}),
+    "test_service": frozenset({"test_dreamlab_works_without_ray"}),
+    "test_convolution": frozenset({"test_import_does_no_work"}),
+    "test_cli_basic": frozenset(
+        {
+            "test_python_m_dreamlab_bad_input_exit_2",
+            "test_classify_top",
+            "test_python_m_dreamlab_models",
+        }
+    ),
+    "test_import_graph": frozenset({"test_the_graph_sees_function_level_imports"}),
+    "test_registry": frozenset({"test_cached_torchvision_weights_are_found_and_load"}),
+    "test_reproducible": frozenset(
+        {"test_seeded_dream_is_identical_while_the_governor_changes_workers"}
+    ),
+    "test_classroom": frozenset({"test_the_teachers_own_photo_goes_to_the_class"}),
+    "test_render": frozenset({"test_rendered_channel_beats_every_sample_photo"}),
+    "test_settings": frozenset({"test_hostile_addresses_never_raise"}),
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
