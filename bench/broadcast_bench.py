@@ -11,7 +11,7 @@ own: their delays are what a student on their own machine sees, while the crowd'
 delays of 27 tabs drawing on one low-priority core. The teacher then dreams
 (default settings unless told otherwise) ``--reps`` times with no viewer, ``--reps`` times with
 all of them watching, and ``--reps`` times with none again (drift check), each time from a click on
-**Dream** to "Finished:" on the teacher's page. As ``load_test.py`` does (its helpers are used
+**Dream** to "Finished:" on the teacher's page. As ``load_test.py`` does (the helpers of ``harness.py`` are used
 here), the server runs on its own cores and the browsers on the others (``--no-pin``: shared), and
 the server's CPU seconds (its process and children) are recorded beside each wall time, with its
 peak RSS while the viewers watch, and its CPU use per second while they wait between dreams. ``--neighbour`` keeps one of the server's cores busy with
@@ -24,7 +24,7 @@ its progress line changes, one clock for all tabs (one machine); a viewer's late
 when it first showed it minus when the teacher's tab first showed that frame or a newer one
 (negative: the viewer was first).
 
-Targets (issue 10): teacher time with N=30 viewers at most 1.5x the time with none; a viewer sees
+Targets: teacher time with N=30 viewers at most 1.5x the time with none; a viewer sees
 a new frame within 1 s of the teacher. Only localhost is contacted; every wait is bounded.
 """
 
@@ -44,16 +44,17 @@ from pathlib import Path
 import psutil
 from chromium import CHROMIUM
 from chromium import CHROMIUM_ARGS as ARGS
-from load_test import (
+from harness import (
     CpuMeter,
     RssSampler,
-    _free_port,
-    _pct,
+    free_port,
+    loadavg,
     neighbour,
+    pct,
     pinned,
     split_cpus,
-    start_server,
-    stop_server,
+    start_streamlit,
+    stop_tree,
 )
 
 # What the progress line shows now, logged at time 0: a dream's own frames are those logged later
@@ -228,9 +229,9 @@ def run(args: argparse.Namespace) -> dict:
     from playwright.sync_api import sync_playwright
 
     server_cpus, client_cpus = split_cpus(not args.no_pin)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = start_server(port, cpus=server_cpus)
+    server = start_streamlit(port, cpus=server_cpus)
     meter = CpuMeter(server.pid)
     result: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -239,7 +240,7 @@ def run(args: argparse.Namespace) -> dict:
         "max_side": 128 if args.side_key == "Home" else None if args.side_key else 512,
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
-        "load_average_before": list(os.getloadavg()),
+        "load_average_before": loadavg(),
         "neighbour": args.neighbour,
         "server_cpus": sorted(server_cpus) if server_cpus else "all",
         "client_cpus": sorted(client_cpus) if client_cpus else "all",
@@ -286,8 +287,8 @@ def run(args: argparse.Namespace) -> dict:
             for each in (crowd, probing, browser):
                 each.close()
     finally:
-        stop_server(server)
-    result["load_average_after"] = list(os.getloadavg())
+        stop_tree(server)
+    result["load_average_after"] = loadavg()
     result["summary"] = summary(result)
     return result
 
@@ -315,10 +316,10 @@ def summary(result: dict) -> dict:
             "viewers": seen[0]["viewers"] if seen else 0,
             "completed": [s["completed"] for s in seen],
             "errors": sum(len(s["errors"]) for s in seen),
-            "first_frame_p50_p95_s": [_pct(pooled["first_frame_s"], q) for q in (0.5, 0.95)],
-            "finish_p50_p95_s": [_pct(pooled["finish_s"], q) for q in (0.5, 0.95)],
+            "first_frame_p50_p95_s": [pct(pooled["first_frame_s"], q) for q in (0.5, 0.95)],
+            "finish_p50_p95_s": [pct(pooled["finish_s"], q) for q in (0.5, 0.95)],
             "latency_samples": len(lat),
-            "latency_p50_p95_max_s": [_pct(lat, q) for q in (0.5, 0.95, 1.0)],
+            "latency_p50_p95_max_s": [pct(lat, q) for q in (0.5, 0.95, 1.0)],
         }
     return out
 

@@ -7,12 +7,12 @@ It starts ``dreamlab serve`` (the real command: batching as told, a token file, 
 temp dir) and, for each case ``NxF``, F fresh ``streamlit run`` front ends with
 ``DREAMLAB_BACKEND`` and ``DREAMLAB_BACKEND_TOKEN`` set, then N Chromium tabs (each its own
 Streamlit session, spread evenly over the front ends) on the DeepDream page press **Dream** at
-once with the default settings (``load_test.py``'s sessions, bell and timings). Per case: sessions
+once with the default settings (``dream_page.py``'s sessions, bell and timings). Per case: sessions
 completed, refused (the service's 429/503 count: target 0), time to the first frame and to the
 end (p50/p95), the service's batches (mean and largest, from its ``/stats``: target with batching
 on, a mean batch of at least 8 for 30 sessions), and the CPU seconds of the service (its process
-and Ray's, its children) and of the front ends. As in ``load_test.py`` (whose helpers are used
-here), the service and front ends run on their own cores and the browsers on the others
+and Ray's, its children) and of the front ends. As in ``load_test.py`` (both use ``harness.py``), the
+service and front ends run on their own cores and the browsers on the others
 (``--no-pin``: shared). The load average before and after is recorded: the machine may be shared.
 Only localhost is contacted; every wait is bounded.
 """
@@ -21,13 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -37,79 +33,21 @@ from typing import Any
 import psutil
 from chromium import CHROMIUM
 from chromium import CHROMIUM_ARGS as ARGS
-from load_test import (
-    ROOT,
-    Bell,
+from dream_page import Bell, one_session
+from harness import (
     CpuMeter,
-    _free_port,
-    _pct,
-    one_session,
+    free_port,
+    loadavg,
+    pct,
     pinned,
     split_cpus,
-    start_server,
-    stop_server,
+    start_serve,
+    start_streamlit,
+    stop_serve,
+    stop_tree,
 )
 
 TOKEN = "class-bench-token"
-
-
-def start_service(
-    port: int, tmp: Path, batching: str, max_batch: int, cpus: set[int] | None
-) -> subprocess.Popen:
-    """``dreamlab serve`` on ``port`` with a token file, its Ray files under ``tmp``."""
-    token_file = tmp / "token"
-    token_file.write_text(TOKEN + "\n")
-    env = {
-        **os.environ,
-        "DREAMLAB_OFFLINE": "1",
-        "PYTHONPATH": str(ROOT),
-        "RAY_TMPDIR": str(tmp),
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_AUTH_MODE": "disabled",
-        # no Ray OOM killer: on a shared machine other processes' memory made it kill the replica
-        # mid-case (the kernel's own OOM killer still applies)
-        "RAY_memory_monitor_refresh_ms": "0",
-    }
-    command = [sys.executable, "-m", "dreamlab", "serve", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--device", "cpu", "--batching", batching]
-    command += ["--max-batch", str(max_batch), "--token-file", str(token_file)]
-    proc = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "serve.log", "wb"),  # noqa: SIM115 (closed with the process)
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
-    )
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"dreamlab serve exited with {proc.returncode}: see {tmp}/serve.log")
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2),
-        ):
-            return proc
-        time.sleep(0.5)
-    stop_service(proc, tmp)
-    raise RuntimeError("dreamlab serve did not start")
-
-
-def stop_service(proc: subprocess.Popen, tmp: Path) -> None:
-    """Ctrl-C (Serve and Ray shut down), then end what is left of this service's own Ray (the
-    processes whose command line names its temp dir), by process id."""
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=30)
-    left = [
-        p for p in psutil.process_iter(["cmdline"]) if str(tmp) in " ".join(p.info["cmdline"] or [])
-    ]
-    for p in left:
-        with contextlib.suppress(psutil.Error):
-            p.kill()
 
 
 def warm_up(port: int) -> None:
@@ -173,7 +111,7 @@ def measure_case(
     procs = []
     for i in range(front_ends):
         fe_env = {**env, "DREAMLAB_CLIENT_ID": f"front-end-{i + 1}"}
-        procs.append(start_server(_free_port(), fe_env, server_cpus))
+        procs.append(start_streamlit(free_port(), fe_env, server_cpus))
     urls = [f"http://127.0.0.1:{p.args[p.args.index('--server.port') + 1]}" for p in procs]
     before = stats(port)
     service_cpu, fe_cpus = CpuMeter(service_pid), [CpuMeter(p.pid) for p in procs]
@@ -187,7 +125,7 @@ def measure_case(
         used = service_cpu.used()
         fe_used = round(sum(m.used() for m in fe_cpus), 2)
         for proc in procs:
-            stop_server(proc)
+            stop_tree(proc)
     after = stats(port)
     firsts = [t for r in results for t in r.first_frame_s]
     finishes = [t for r in results for t in r.finish_s]
@@ -197,10 +135,10 @@ def measure_case(
         "completed": len(finishes),
         "refused": after["refused"] - before["refused"],
         "errors": [r.error for r in results if r.error],
-        "first_frame_p50_s": _pct(firsts, 0.5),
-        "first_frame_p95_s": _pct(firsts, 0.95),
-        "finish_p50_s": _pct(finishes, 0.5),
-        "finish_p95_s": _pct(finishes, 0.95),
+        "first_frame_p50_s": pct(firsts, 0.5),
+        "first_frame_p95_s": pct(firsts, 0.95),
+        "finish_p50_s": pct(finishes, 0.5),
+        "finish_p95_s": pct(finishes, 0.95),
         "finish_max_s": round(max(finishes), 2) if finishes else None,
         **_delta(after, before),
         "peak_waiting": after["queue"]["peak_waiting"],
@@ -238,7 +176,7 @@ def main() -> None:
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "load_average_before": [round(v, 2) for v in os.getloadavg()],
+            "load_average_before": loadavg(),
         },
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "device": "cpu",
@@ -248,9 +186,17 @@ def main() -> None:
         "client_cpus": sorted(cpus[1]) if cpus[1] else "all",
         "runs": [],
     }
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="dreamlab-class-") as tmp:
-        service = start_service(port, Path(tmp), args.batching, args.max_batch, cpus[0])
+        options = [
+            "--device",
+            "cpu",
+            "--batching",
+            args.batching,
+            "--max-batch",
+            str(args.max_batch),
+        ]
+        service = start_serve(port, Path(tmp), TOKEN, options, cpus[0])
         try:
             warm_up(port)
             for sessions, front_ends in cases:
@@ -258,8 +204,8 @@ def main() -> None:
                 report["runs"].append(row)
                 print(json.dumps(row), flush=True)
         finally:
-            stop_service(service, Path(tmp))
-    report["machine"]["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+            stop_serve(service, Path(tmp))
+    report["machine"]["load_average_after"] = loadavg()
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")

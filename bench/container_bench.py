@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import contextlib
 import json
 import os
@@ -34,129 +33,27 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from load_test import (
+from dream_page import SessionResult, one_session
+from harness import (
+    CGROUP,
     ROOT,
+    CgroupError,
+    Container,
     CpuMeter,
     RssSampler,
-    SessionResult,
-    _free_port,
-    _pct,
-    one_session,
+    free_port,
+    pct,
     pinned,
     split_cpus,
-    start_server,
-    stop_server,
+    start_streamlit,
+    stop_tree,
 )
-
-CGROUP = Path(os.environ.get("DREAMLAB_CGROUP_ROOT", "/sys/fs/cgroup"))
-_PERIOD_US = 100_000
-
-# The wrapper the server starts through: join the cgroup(s), then become the server (same PID).
-WRAPPER = (
-    "import os, sys\n"
-    "files, cmd = sys.argv[1].split(os.pathsep), sys.argv[2:]\n"
-    "for f in files:\n"
-    "    open(f, 'w').write(str(os.getpid()))\n"
-    "os.execvp(cmd[0], cmd)\n"
-)
-
-
-class CgroupError(RuntimeError):
-    """No cgroup can be made here (the message is one line)."""
-
-
-class Container:
-    """A memory limit and a CPU quota as one cgroup (v2) or two (v1 memory + cpu)."""
-
-    def __init__(self, name: str, memory_mb: int, cpus: float) -> None:
-        self.memory_mb, self.cpus = memory_mb, cpus
-        self.version = 2 if (CGROUP / "cgroup.controllers").exists() else 1
-        self.dirs: list[Path] = []
-        try:
-            self._make(name)
-        except OSError as exc:
-            self.remove()
-            raise CgroupError(f"cannot make cgroups under {CGROUP}: {exc}") from None
-        atexit.register(self.remove)
-
-    def _make(self, name: str) -> None:
-        limit = str(self.memory_mb * 2**20)
-        quota = str(round(self.cpus * _PERIOD_US))
-        if self.version == 2:
-            with contextlib.suppress(OSError):  # enable the controllers for children
-                (CGROUP / "cgroup.subtree_control").write_text("+memory +cpu")
-            d = self._mkdir(CGROUP / name)
-            (d / "memory.max").write_text(limit)
-            with contextlib.suppress(OSError):
-                (d / "memory.swap.max").write_text("0")
-            (d / "cpu.max").write_text(f"{quota} {_PERIOD_US}")
-            return
-        mem, cpu = self._mkdir(CGROUP / "memory" / name), self._mkdir(CGROUP / "cpu" / name)
-        (mem / "memory.limit_in_bytes").write_text(limit)
-        with contextlib.suppress(OSError):  # no swap inside (where swap accounting exists)
-            (mem / "memory.memsw.limit_in_bytes").write_text(limit)
-        (cpu / "cpu.cfs_period_us").write_text(str(_PERIOD_US))
-        (cpu / "cpu.cfs_quota_us").write_text(quota)
-
-    def _mkdir(self, path: Path) -> Path:
-        path.mkdir()
-        self.dirs.append(path)
-        return path
-
-    @property
-    def procs_files(self) -> list[str]:
-        return [str(d / "cgroup.procs") for d in self.dirs]
-
-    @property
-    def memory_dir(self) -> Path:
-        return self.dirs[0]
-
-    def wrap(self) -> list[str]:
-        """The command prefix that starts a process inside this container."""
-        return [sys.executable, "-c", WRAPPER, os.pathsep.join(self.procs_files)]
-
-    def peak_mb(self) -> int | None:
-        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
-        with contextlib.suppress(OSError, ValueError):
-            return round(int((self.memory_dir / name).read_text()) / 2**20)
-        return None
-
-    def oom_kills(self) -> int:
-        """The kernel's OOM kills in this cgroup (0 where the kernel does not count them)."""
-        name = "memory.events" if self.version == 2 else "memory.oom_control"
-        with contextlib.suppress(OSError):
-            for line in (self.memory_dir / name).read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill":
-                    return int(value)
-        return 0
-
-    def pids(self) -> list[int]:
-        out: list[int] = []
-        for f in self.procs_files:
-            with contextlib.suppress(OSError):
-                out += [int(p) for p in Path(f).read_text().split()]
-        return out
-
-    def remove(self) -> None:
-        """Kill what is left inside (only processes this benchmark started) and remove it."""
-        for pid in set(self.pids()):
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(pid).kill()
-        for d in reversed(self.dirs):
-            deadline = time.monotonic() + 10
-            while d.exists() and time.monotonic() < deadline:
-                try:
-                    d.rmdir()
-                except OSError:
-                    time.sleep(0.2)
-        self.dirs = [d for d in self.dirs if d.exists()]
 
 
 async def _sessions(url: str, n: int, repeat: int, timeout_s: float, server) -> list[Any]:
     """``n`` tabs pressing Dream together; all given up at once if the server dies."""
     from chromium import CHROMIUM, CHROMIUM_ARGS
-    from load_test import Bell
+    from dream_page import Bell
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -189,9 +86,9 @@ def measure(
     server_cpus, client_cpus = cpus
     box = Container(f"dreamlab-bench-{os.getpid()}-{limit_mb}-{n}", limit_mb, args.cpus)
     try:
-        port = _free_port()
+        port = free_port()
         env = {"DREAMLAB_MEMORY_MB": ""} if not args.keep_env else {}
-        server = start_server(port, env_extra=env, cpus=server_cpus, wrap=box.wrap())
+        server = start_streamlit(port, env_extra=env, cpus=server_cpus, wrap=box.wrap())
         sampler = RssSampler(server.pid)
         sampler.start()
         idle_mb = round(sampler.rss() / 2**20)
@@ -207,7 +104,7 @@ def measure(
             peak_rss = sampler.stop()
             died = server.poll() is not None
             if not died:
-                stop_server(server)
+                stop_tree(server)
         return _row(limit_mb, n, repeat, results, box, died, wall, used, idle_mb, peak_rss)
     finally:
         box.remove()
@@ -224,10 +121,10 @@ def _row(limit_mb, n, repeat, results, box, died, wall, used, idle_mb, peak_rss)
         "errors": [r.error for r in results if r.error],
         "server_died": died,
         "oom_kills": box.oom_kills(),
-        "queue_wait_p50_s": _pct(firsts, 0.5),  # press to first frame: the queue, then one step
-        "queue_wait_p95_s": _pct(firsts, 0.95),
-        "finish_p50_s": _pct(finishes, 0.5),
-        "finish_p95_s": _pct(finishes, 0.95),
+        "queue_wait_p50_s": pct(firsts, 0.5),  # press to first frame: the queue, then one step
+        "queue_wait_p95_s": pct(firsts, 0.95),
+        "finish_p50_s": pct(finishes, 0.5),
+        "finish_p95_s": pct(finishes, 0.95),
         "finish_each_s": [[round(t, 2) for t in r.finish_s] for r in results],
         "wall_s": round(wall, 2),
         "server_cpu_s": used if used >= 0 else None,  # a dead server's children are gone

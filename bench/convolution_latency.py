@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psutil
 from chromium import CHROMIUM, CHROMIUM_ARGS
-from load_test import _free_port, start_server, stop_server
+from harness import free_port, loadavg, start_streamlit, stop_tree
 
 TARGET_MS = 150.0
 # Each change makes a (stride, kernel) pair the page has not shown before, so no cached result
@@ -91,11 +91,6 @@ ARM = (
   document.addEventListener('click', start, {capture: true});
 }"""
 )
-
-
-def _loadavg() -> list[float]:
-    with open("/proc/loadavg") as fh:
-        return [float(v) for v in fh.read().split()[:3]]
 
 
 def _wait_idle(page, timeout_s: float = 120) -> None:
@@ -210,23 +205,23 @@ def main() -> None:
         sys.exit("error: --changes must be at least 2")
     if not Path(CHROMIUM).exists():
         sys.exit(f"error: Chromium not found at {CHROMIUM}")
-    load_before = _loadavg()
+    load_before = loadavg()
     server = None
     url = args.url
     if url is None:
-        port = _free_port()
-        server = start_server(port)
+        port = free_port()
+        server = start_streamlit(port)
         url = f"http://127.0.0.1:{port}"
     try:
         proc = psutil.Process(server.pid) if server is not None else None
         result = measure(url, args.changes, args.path, proc)
     finally:
         if server is not None:
-            stop_server(server)
+            stop_tree(server)
     result.update(
         summary=summary(result["changes"]),
         loadavg_before=load_before,
-        loadavg_after=_loadavg(),
+        loadavg_after=loadavg(),
         cpus=os.cpu_count(),
         machine=platform.machine(),
         when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from chromium import CHROMIUM, CHROMIUM_ARGS
-from load_test import _free_port, start_server, stop_server
+from harness import free_port, loadavg, start_streamlit, stop_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -47,14 +47,10 @@ MODES = [  # (name in the results, mode radio label, kernel preset or None)
     ("feature_maps", "Feature maps", None),
     ("dream", "Dream", None),
 ]
-TARGETS = {"convolution": 20.0, "feature_maps": 8.0, "dream": 3.0}  # fps, issue 22 (2 CPU cores)
+TARGETS = {"convolution": 20.0, "feature_maps": 8.0, "dream": 3.0}  # fps targets on 2 CPU cores
 LATENCY_TARGET_MS = {"convolution": 200.0}
 _STREAMER = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 _MEASURES = re.compile(r"([\d.]+) frames per second · latency (\S+) ms · (\d+) frames processed")
-
-
-def loadavg() -> list[float]:
-    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
 def _idle(page, timeout_s: float = 240) -> None:
@@ -198,8 +194,8 @@ def main() -> None:
         "camera": "Chromium fake device, 640x480 at 30 fps asked",
         "modes": {},
     }
-    port = _free_port()
-    server = start_server(
+    port = free_port()
+    server = start_streamlit(
         port,
         {
             "DREAMLAB_LIVE_STREAMS": "4",
@@ -219,7 +215,7 @@ def main() -> None:
                     print(name, row, flush=True)
             browser.close()
     finally:
-        stop_server(server)
+        stop_tree(server)
     ref = result["modes"].get("reference_identity", {}).get("fps")
     for name, row in result["modes"].items():
         if ref and row.get("fps") is not None:

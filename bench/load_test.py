@@ -18,7 +18,7 @@ row prints ``ratio = p95 finish / (N x alone)`` (goal: at most 1.5) and its peak
 ``--fair``: session A dreams 8 octaves x 50 steps from a 1024 px image, session B starts the
 default dream 2 s later; reports B's time beside B alone (goal: at most 3x).
 30 viewers of a teacher's shared dream (**Share with the class**): ``bench/broadcast_bench.py``,
-which uses this script's server, pinning and meters.
+which shares its server start, pinning and meters (``bench/harness.py``).
 ``--neighbour`` keeps one of the server's cores busy with another process for the whole run
 (as on a shared machine; the baselines are measured beside it too).
 ``--repeat K`` makes each session dream K times in a row, to show memory does not grow across runs.
@@ -33,228 +33,27 @@ import contextlib
 import json
 import os
 import platform
-import socket
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 from chromium import CHROMIUM
 from chromium import CHROMIUM_ARGS as ARGS
-
-ROOT = Path(__file__).resolve().parents[1]
-
-# How the DeepDream page shows its progress (see dreamlab/ui/deepdream.py).
-DREAM_BUTTON = "Dream"
-FIRST_FRAME = "The dream ("  # caption of the live frame
-FINISHED = "Finished:"  # the status line once every step is done
-STOP_BUTTON = "Stop"
-STOPPED = "Stopped after"  # the status line of a stopped dream
-UPLOAD_OWN = "Upload your own…"  # the image picker's upload choice (common.upload_own)
-SCRIPT_STATE = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
-
-
-@dataclass
-class SessionResult:
-    first_frame_s: list[float] = field(default_factory=list)
-    finish_s: list[float] = field(default_factory=list)
-    error: str = ""
-    stage: str = "opening"  # where the session is, for the error report
-    stopped: bool = False  # Stop was pressed (the long dream of --fair, once B is done)
-
-
-class RssSampler(threading.Thread):
-    """Samples the server's RSS (with its children) every ``period`` seconds."""
-
-    def __init__(self, pid: int, period: float = 0.2) -> None:
-        super().__init__(daemon=True)
-        self.proc = psutil.Process(pid)
-        self.period = period
-        self.samples: list[tuple[float, int]] = []
-        self._halt = threading.Event()
-
-    def rss(self) -> int:
-        try:
-            procs = [self.proc, *self.proc.children(recursive=True)]
-            return sum(p.memory_info().rss for p in procs if p.is_running())
-        except psutil.Error:
-            return 0
-
-    def run(self) -> None:
-        t0 = time.monotonic()
-        while not self._halt.is_set():
-            self.samples.append((time.monotonic() - t0, self.rss()))
-            self._halt.wait(self.period)
-
-    def stop(self) -> int:
-        self._halt.set()
-        self.join(timeout=5)
-        return max((r for _, r in self.samples), default=0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(
-    port: int,
-    env_extra: dict[str, str] | None = None,
-    cpus: set[int] | None = None,
-    wrap: list[str] | None = None,
-) -> subprocess.Popen:
-    """``streamlit run`` on ``port``, pinned to ``cpus`` (its own cores) when given; ``wrap`` is a
-    command prefix that execs the rest (``bench/container_bench.py`` joins a cgroup with it)."""
-    env = {**os.environ, "DREAMLAB_OFFLINE": "1", **(env_extra or {})}
-    command = [
-        *(wrap or []),
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "streamlit_app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-    ]
-    proc = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL if it has not exited after 30 s (a loaded machine is slow to stop)."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=30)
-
-
-async def _wait_state(page, state: str, timeout_ms: float) -> None:
-    await page.wait_for_function(f"() => ({SCRIPT_STATE[6:]}) === '{state}'", timeout=timeout_ms)
-
-
-class Bell:
-    """Rings once every session has its page loaded, so all press Dream together."""
-
-    def __init__(self, expected: int) -> None:
-        self.expected, self.ready, self.event = expected, 0, asyncio.Event()
-
-    def arrive(self) -> None:
-        self.ready += 1
-        if self.ready >= self.expected:
-            self.event.set()
-
-
-async def one_session(
-    browser,
-    url: str,
-    bell: Bell,
-    repeat: int,
-    timeout_s: float,
-    prepare: Callable[[Any], Awaitable[None]] | None = None,
-    delay_s: float = 0.0,
-    done: asyncio.Event | None = None,
-    stop_on: asyncio.Event | None = None,
-) -> SessionResult:
-    """One tab: load the page (``prepare`` it: settings, an upload), wait for the bell, then
-    ``delay_s`` later press Dream ``repeat`` times, timing the first frame and the end."""
-    result = SessionResult()
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    try:
-        await page.goto(f"{url}/deepdream", timeout=timeout_s * 1000)
-        result.stage = "loading"
-        await _wait_state(page, "notRunning", timeout_s * 1000)
-        await page.get_by_role("button", name=DREAM_BUTTON, exact=True).wait_for(
-            timeout=timeout_s * 1000
-        )
-        if prepare is not None:
-            result.stage = "preparing"
-            await prepare(page)
-    except Exception as exc:
-        result.error = f"page did not load: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-    bell.arrive()
-    await bell.event.wait()
-    await asyncio.sleep(delay_s)
-    try:
-        if result.error:
-            return result
-        for _ in range(repeat):
-            result.stage = "pressing Dream"
-            t0 = time.monotonic()
-            await page.get_by_role("button", name=DREAM_BUTTON, exact=True).click(
-                timeout=timeout_s * 1000
-            )
-            result.stage = "waiting for the first frame"
-            # the live frame's caption; under heavy load the browser may only ever paint the
-            # finished page, whose status line then counts as the first frame seen
-            first = page.get_by_text(FIRST_FRAME).or_(page.get_by_text(FINISHED))
-            await first.first.wait_for(timeout=timeout_s * 1000)
-            result.first_frame_s.append(time.monotonic() - t0)
-            result.stage = "dreaming"
-            if stop_on is not None and await _stopped_first(page, stop_on, timeout_s):
-                result.stopped = True
-                break
-            await page.get_by_text(FINISHED).first.wait_for(timeout=timeout_s * 1000)
-            result.finish_s.append(time.monotonic() - t0)
-            await _wait_state(page, "notRunning", timeout_s * 1000)
-            if await page.locator('[data-testid="stException"]').count():
-                raise RuntimeError("the page shows an exception")
-    except Exception as exc:  # record, never crash the whole run
-        result.error = f"{result.stage}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-        shot = Path(os.environ.get("LOAD_TEST_SHOTS", "/tmp")) / f"load-error-{id(result)}.png"
-        with contextlib.suppress(Exception):
-            await page.screenshot(path=str(shot))
-    finally:
-        if done is not None:
-            done.set()
-        await context.close()
-    return result
-
-
-async def _stopped_first(page, stop_on: asyncio.Event, timeout_s: float) -> bool:
-    """Wait for this dream's end or ``stop_on``; on ``stop_on`` press Stop (True)."""
-    ms = timeout_s * 1000
-    finished = asyncio.ensure_future(page.get_by_text(FINISHED).first.wait_for(timeout=ms))
-    other = asyncio.ensure_future(stop_on.wait())
-    await asyncio.wait({finished, other}, return_when=asyncio.FIRST_COMPLETED)
-    if finished.done():
-        other.cancel()
-        finished.result()
-        return False
-    finished.cancel()
-    await page.get_by_role("button", name=STOP_BUTTON).click(timeout=ms)
-    await page.get_by_text(STOPPED).first.wait_for(timeout=ms)
-    return True
+from dream_page import UPLOAD_OWN, Bell, SessionResult, one_session, wait_state
+from harness import (
+    CpuMeter,
+    RssSampler,
+    free_port,
+    loadavg,
+    neighbour,
+    pct,
+    pinned,
+    split_cpus,
+    start_streamlit,
+    stop_tree,
+)
 
 
 async def run_load(
@@ -301,7 +100,7 @@ async def _slider_to_max(page, label: str) -> str:
 def long_dream(
     image: Path, timeout_s: float, settings: dict[str, str]
 ) -> Callable[[Any], Awaitable[None]]:
-    """Prepare a tab for the issue's long dream: an uploaded 1024 px image, max side 1024,
+    """Prepare a tab for the long dream: an uploaded 1024 px image, max side 1024,
     8 octaves x 50 steps; ``settings`` gets the sliders' values as the page shows them."""
 
     async def prepare(page) -> None:
@@ -316,79 +115,12 @@ def long_dream(
         )
         # the upload reruns the page: wait for that run to start (if not already over), then end
         with contextlib.suppress(Exception):
-            await _wait_state(page, "running", 10_000)
-        await _wait_state(page, "notRunning", timeout_s * 1000)
+            await wait_state(page, "running", 10_000)
+        await wait_state(page, "notRunning", timeout_s * 1000)
         for label in ("Octaves", "Iterations per octave", "Max side (pixels)"):
             settings[label] = await _slider_to_max(page, label)
 
     return prepare
-
-
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
-    return round(values[k], 2)
-
-
-class CpuMeter:
-    """CPU seconds (user + system) of a process and its children, from a start point on."""
-
-    def __init__(self, pid: int) -> None:
-        self.proc = psutil.Process(pid)
-        self.start = self.seconds()
-
-    def seconds(self) -> float:
-        total = 0.0
-        try:
-            procs = [self.proc, *self.proc.children(recursive=True)]
-        except psutil.Error:
-            return 0.0
-        for p in procs:
-            with contextlib.suppress(psutil.Error):
-                t = p.cpu_times()
-                total += t.user + t.system + t.children_user + t.children_system
-        return total
-
-    def used(self) -> float:
-        return round(self.seconds() - self.start, 2)
-
-
-def neighbour(server_cpus: set[int] | None, wanted: bool) -> contextlib.AbstractContextManager:
-    """A one-core busy process on the server's first core meanwhile (``wanted``), else nothing:
-    the same neighbour as ``dreamlab benchmark --only contention``."""
-    if not wanted:
-        return contextlib.nullcontext()
-    from dreamlab.benchmark.contention import busy_neighbour
-
-    return busy_neighbour(min(server_cpus) if server_cpus else 0)
-
-
-def split_cpus(pin: bool) -> tuple[set[int] | None, set[int] | None]:
-    """(server cores, client cores): the first half for the server (at least one), the rest for
-    this script and its browsers; (None, None) when not pinning or on one core."""
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        return None, None
-    if not pin or len(cpus) < 2:
-        return None, None
-    half = max(1, len(cpus) // 2)
-    return set(cpus[:half]), set(cpus[half:])
-
-
-@contextlib.contextmanager
-def pinned(cpus: set[int] | None):
-    """This process (and the Playwright driver and Chromium it starts) on ``cpus`` meanwhile."""
-    before = os.sched_getaffinity(0) if cpus else None
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    try:
-        yield
-    finally:
-        if before:
-            os.sched_setaffinity(0, before)
 
 
 def measure(
@@ -396,8 +128,8 @@ def measure(
 ) -> dict:
     """One fresh server, ``n`` sessions; the row of the report (wall, CPU, memory, errors)."""
     server_cpus, client_cpus = cpus
-    port = _free_port()
-    server = start_server(port, cpus=server_cpus)
+    port = free_port()
+    server = start_streamlit(port, cpus=server_cpus)
     sampler = RssSampler(server.pid)
     sampler.start()
     idle_rss = sampler.rss()
@@ -410,7 +142,7 @@ def measure(
         wall = time.monotonic() - t0
         used = server_cpu.used()
         peak = sampler.stop()
-        stop_server(server)
+        stop_tree(server)
     firsts = [t for r in results for t in r.first_frame_s]
     finishes = [t for r in results for t in r.finish_s]
     return {
@@ -418,10 +150,10 @@ def measure(
         "runs_per_session": repeat,
         "completed_runs": len(finishes),
         "errors": [r.error for r in results if r.error],
-        "first_frame_p50_s": _pct(firsts, 0.5),
-        "first_frame_p95_s": _pct(firsts, 0.95),
-        "finish_p50_s": _pct(finishes, 0.5),
-        "finish_p95_s": _pct(finishes, 0.95),
+        "first_frame_p50_s": pct(firsts, 0.5),
+        "first_frame_p95_s": pct(firsts, 0.95),
+        "finish_p50_s": pct(finishes, 0.5),
+        "finish_p95_s": pct(finishes, 0.95),
         "finish_max_s": round(max(finishes), 2) if finishes else None,
         "finish_each_s": [[round(t, 2) for t in r.finish_s] for r in results],
         "wall_s": round(wall, 2),
@@ -540,7 +272,7 @@ def main() -> None:
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "load_average_before": list(os.getloadavg()),
+            "load_average_before": loadavg(),
         },
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "server_cpus": sorted(cpus[0]) if cpus[0] else "all",
@@ -552,7 +284,7 @@ def main() -> None:
             report["fair"] = fair_report(args, cpus)
         else:
             report["runs"] = sessions_report(args, cpus)
-    report["machine"]["load_average_after"] = list(os.getloadavg())
+    report["machine"]["load_average_after"] = loadavg()
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))

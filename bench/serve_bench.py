@@ -17,27 +17,15 @@ import argparse
 import json
 import os
 import platform
-import socket
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from harness import free_port, loadavg
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _loadavg() -> str:
-    try:
-        return Path("/proc/loadavg").read_text().strip()
-    except OSError:
-        return "n/a"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _users(url: str, n: int, image, config) -> dict:
@@ -126,11 +114,11 @@ def main(argv: list[str] | None = None) -> int:
             "device": args.device,
             "python": platform.python_version(),
         },
-        "loadavg_before": _loadavg(),
+        "loadavg_before": loadavg(),
         "local_one_dream_s": _local_one(image, config, args.device),
         "cases": [],
     }
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     temp = tempfile.mkdtemp(prefix="dlray")  # Ray's session files: not /tmp/ray
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, _temp_dir=temp)
@@ -157,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         serve.shutdown()
         ray.shutdown()
-    result["loadavg_after"] = _loadavg()
+    result["loadavg_after"] = loadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for c in result["cases"]:

@@ -24,7 +24,7 @@ __all__ = ["PAGES", "build_navigation"]
 
 _HOME = "home"  # the hidden default page's own path (it only forwards to the first page)
 
-# (catalogue name, url path, icon, render function), in the order of DESIGN.md.
+# (catalogue name, url path, icon, render function), in the app's page order (a public contract).
 PAGES: list[tuple[str, str, str, Callable[[], None]]] = [
     ("convolution", "convolution", ":material/grid_on:", convolution.render),
     ("feature_maps", "feature-maps", ":material/layers:", feature_maps.render),

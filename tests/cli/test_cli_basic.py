@@ -43,7 +43,7 @@ def test_models_lists_every_model_with_its_status(capsys: pytest.CaptureFixture[
     assert rows["efficientnet_lite0"][3] == "18 layers"
     statuses = ("embedded", "cached", "downloadable", "unavailable", "untrained")
     assert all(row[1] in statuses for row in rows.values())
-    assert rows["tiny_cnn"][1] == "untrained"  # random weights are not "embedded" (issue 23)
+    assert rows["tiny_cnn"][1] == "untrained"  # random weights are not "embedded"
 
 
 def test_layers_marks_the_default(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bench.chromium import CHROMIUM, CHROMIUM_ARGS
+from bench.harness import streamlit_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "e2e" / "screenshots"
@@ -29,73 +26,17 @@ def _missing_browser(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("streamlit did not become healthy in time")
-
-
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A ``streamlit run streamlit_app.py`` on a free localhost port, for the whole session."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
     env = {
-        **os.environ,
-        "DREAMLAB_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
         "TORCH_HOME": str(tmp_path_factory.mktemp("torch-home")),
         "DREAMLAB_MODELS": str(tmp_path_factory.mktemp("models")),
         "DREAMLAB_DATA": str(tmp_path_factory.mktemp("data")),
     }
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "streamlit_app.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(url, proc)
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with streamlit_server(env, log=log) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def launch_chromium(request: pytest.FixtureRequest, args: list[str]) -> object:

@@ -1,4 +1,4 @@
-"""Issue 23 in Chromium at 1400 x 1000: what a class sees (each check failed before the fix).
+"""In Chromium at 1400 x 1000: what a class sees (each check failed before the fix).
 
 The finished dream's drawn width and its maps, Dream disabled for a preset whose network is
 missing, a refused upload, the Position slider during Play, the ``/convolution`` address, and the

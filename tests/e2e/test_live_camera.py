@@ -7,19 +7,14 @@ processed, the server's count of live cameras, a message), never a fixed sleep; 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from bench.chromium import CHROMIUM_ARGS
+from bench.harness import streamlit_server
 from tests.e2e.conftest import (
-    ROOT,
-    _free_port,
-    _wait_http,
     launch_chromium,
     screenshot,
     wait_idle,
@@ -35,34 +30,16 @@ _WAIT_MS = 240_000  # generous: the machine may be busy (a stream starts in seco
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``streamlit run`` on a free localhost port, allowing one live stream at once."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("streamlit-live") / "server.log"
     env = {
-        **os.environ,
-        "DREAMLAB_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
         "DREAMLAB_LIVE_STREAMS": "1",
         "DREAMLAB_LIVE_CONNECT_TIMEOUT": "600",  # a busy machine may take a minute to connect
+        "DREAMLAB_LIVE": "",  # live video, whatever the calling shell asks (empty: the default)
         "TORCH_HOME": str(tmp_path_factory.mktemp("torch-home")),
         "DREAMLAB_MODELS": str(tmp_path_factory.mktemp("models")),
     }
-    env.pop("DREAMLAB_LIVE", None)
-    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py"]
-    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(url, proc)
+    log = tmp_path_factory.mktemp("streamlit-live") / "server.log"
+    with streamlit_server(env, log=log) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -8,22 +8,16 @@ shuts both down and checks that no Ray process it started survives.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
 
+from bench.harness import free_port
 from tests.conftest import ROOT
 
 TOKEN = "class-token-for-tests"
 SEATS = 8
 _ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ray_processes(temp_dir: str) -> list:

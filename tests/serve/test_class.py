@@ -8,9 +8,6 @@ shows, never on timings.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -19,10 +16,11 @@ import pytest
 pytest.importorskip("ray", reason='Ray Serve is not installed (pip install "dreamlab[serve]")')
 
 from bench.chromium import CHROMIUM_ARGS  # noqa: E402
+from bench.harness import streamlit_server  # noqa: E402
 from dreamlab.serve.client import BackendClient  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
-from tests.e2e.conftest import _wait_http, launch_chromium, open_page, wait_idle  # noqa: E402
-from tests.serve.conftest import SEATS, TOKEN, free_port  # noqa: E402
+from tests.e2e.conftest import launch_chromium, open_page, wait_idle  # noqa: E402
+from tests.serve.conftest import SEATS, TOKEN  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -34,37 +32,15 @@ LONG_S = 600_000  # ms: two cores shared with Ray and eight tabs
 @pytest.fixture(scope="module")
 def front_end(ray_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One Streamlit front end sending its sessions' jobs to the backend, with the token."""
-    port = free_port()
     env = {
-        **os.environ,
-        "DREAMLAB_OFFLINE": "1",
         "DREAMLAB_BACKEND": ray_backend,
         "DREAMLAB_BACKEND_TOKEN": TOKEN,
         "DREAMLAB_CLIENT_ID": "front-end-1",
         "PYTHONPATH": str(ROOT),
     }
     log = tmp_path_factory.mktemp("front-end") / "streamlit.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py"]
-            + ["--server.port", str(port), "--server.address", "127.0.0.1"]
-            + ["--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(url, proc)
+    with streamlit_server(env, log=log) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Issue 23, headless: the faults a new user met on the pages, each checked (AppTest and units).
+"""Headless: the faults a new user met on the pages, each checked (AppTest and units).
 
 The browser halves (the dream's drawn width, Dream disabled in Chromium, presenter sizes, the
 ``/convolution`` address, the Position slider during Play, a refused upload) are in
