@@ -288,3 +288,22 @@ def test_only_the_open_tab_draws_its_pictures(app) -> None:
     # the closed tabs' controls and formulas are still there
     assert at.selectbox(key="conv_multi_0").value == "horizontal_edge"
     assert at.number_input(key="conv_i").value == 149
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {},
+        {"stride": 2, "padding": "same", "boundary": "reflect"},
+        {"dilation": 2, "padding": 3, "mode": "convolve", "boundary": "circular"},
+    ],
+)
+def test_the_multichannel_sum_is_the_sum_of_its_products(geometry: dict) -> None:
+    """The page adds up its three products instead of running the 3-channel filter again."""
+    from dreamlab.convolution import convolve, preset_kernel
+
+    photo = load_sample("chelsea")[:60, :80]
+    kernels = [preset_kernel(n) for n in ("sobel_x", "laplacian", "sharpen")]
+    products = [convolve(photo[:, :, c], kernels[c], **geometry) for c in range(3)]
+    whole = convolve(photo, np.stack(kernels, axis=-1), **geometry)
+    np.testing.assert_allclose(products[0] + products[1] + products[2], whole, rtol=1e-5, atol=1e-3)
