@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 import streamlit as st
@@ -43,6 +44,10 @@ def _configure_once() -> int:
 
     limit_malloc_arenas()
     register_saved_models()
+    # Streamlit collects all garbage after every rerun (runner.postScriptGC), GIL held: over the
+    # 300,000 objects of the modules loaded by now that took 0.2-0.4 s per slider move. They
+    # live as long as the server, so they are frozen: each collection skips them.
+    gc.freeze()
     return configure_threads()
 
 

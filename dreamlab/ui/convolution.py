@@ -7,6 +7,7 @@ The default view is the seed's figure: the horizontal-edge kernel on a grayscale
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 
@@ -59,6 +60,7 @@ _TAP_COLOR = (255, 214, 0)
 _PENDING_WEIGHTS = "conv_pending_weights"  # weights from the address, for the kernel editor
 _LAST_OUT = "conv_last_out"  # the last good result, shown (marked stale) if the next one fails
 _NARROW_EDITOR = 5  # kernels up to 5 x 5 are edited in the kernel column, larger ones full width
+_TABS_OPENED_ON = "conv_tabs_opened_on"  # (the tabs' key, the tab they were first opened on)
 _PICKED_SHAPE = "conv_picked_shape"  # the output's size when the inspected pixel was picked
 _SLIDE_SIDE = 7  # the sliding window's input grid (7 x 7 numbers), larger for a wide kernel
 _SLIDE_MAX = 13  # the widest kernel (dilation included) the sliding window draws
@@ -70,19 +72,26 @@ _PLAY_DELAY = 0.35  # seconds between two positions when playing
 # ---------------------------------------------------------------- cached conversions
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _source(image: np.ndarray, color: str) -> np.ndarray:
-    """What gets convolved: luma (``H x W`` float32) or the RGB photo itself (uint8)."""
-    return to_gray(image) if color == "gray" else image
+def _fingerprint(image: np.ndarray) -> str:
+    """A short digest of the photo, the key of the cached conversions below: a rerun hashes the
+    photo once, instead of Streamlit hashing it (and its float copies) for every cached call."""
+    data = np.ascontiguousarray(image)
+    return hashlib.blake2b(data.data, digest_size=16).hexdigest() + str(data.shape)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _picture(source: np.ndarray) -> np.ndarray:
-    """The source as an ``H x W x 3`` uint8 picture (gray repeated on three channels)."""
+def _photo(_image: np.ndarray, photo: str, color: str) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """What gets convolved, that as a picture, and the picture as JPEG: once per photo and colour.
+
+    The source is luma (``H x W`` float32) or the RGB photo itself (uint8); the picture is
+    ``H x W x 3`` uint8 (gray repeated on three channels). ``photo`` is ``_fingerprint(_image)``.
+    """
+    source = to_gray(_image) if color == "gray" else _image
     if source.ndim == 3:
-        return source
+        return source, source, _encode(source)
     gray = np.clip(source + 0.5, 0, 255).astype(np.uint8)  # (H, W)
-    return np.repeat(gray[:, :, None], 3, axis=2)
+    picture = np.repeat(gray[:, :, None], 3, axis=2)  # (H, W, 3)
+    return source, picture, _encode(picture)
 
 
 def _encode(picture: np.ndarray) -> bytes:
@@ -92,16 +101,20 @@ def _encode(picture: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _jpeg(picture: np.ndarray) -> bytes:
-    """A picture encoded once (JPEG, quality 92): ``st.image`` would encode it again each rerun."""
-    return _encode(picture)
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
-def _thumb(image: np.ndarray, side: int) -> np.ndarray:
-    """A copy whose longer side is at most ``side`` (Lanczos, done once per image)."""
-    return resize_max_side(image, side)
+def _thumb(_image: np.ndarray, photo: str, side: int) -> np.ndarray:
+    """A copy whose longer side is at most ``side`` (Lanczos, done once per photo)."""
+    return resize_max_side(_image, side)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _bar_png(view: str) -> bytes:
+    """The view's colour bar as PNG, drawn once: its colours run end to end whatever the values
+    (only the numbers at its ends change)."""
+    bar = colorbar(view, display_limits(np.ones((1, 1), np.float32), view), width=512, height=14)
+    buf = io.BytesIO()
+    Image.fromarray(bar).save(buf, "PNG")
+    return buf.getvalue()
 
 
 # ---------------------------------------------------------------- kernel controls
@@ -295,18 +308,20 @@ def _geometry_controls() -> ConvConfig:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _convolved(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> np.ndarray:
-    """The convolution, computed once per (photo, kernel, geometry): a rerun for another widget
-    (the view, a tab's control) does not compute it again. Errors are not cached."""
-    return convolve(source, kernel, **cfg.to_dict())
+def _convolved(
+    _source: np.ndarray, source_key: str, kernel: np.ndarray, cfg: ConvConfig
+) -> np.ndarray:
+    """The convolution, computed once per (photo and colour, kernel, geometry): a rerun for
+    another widget (the view, a tab's control) does not compute it again. Errors are not cached."""
+    return convolve(_source, kernel, **cfg.to_dict())
 
 
 def _compute(
-    source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig
+    source: np.ndarray, source_key: str, kernel: np.ndarray, cfg: ConvConfig
 ) -> tuple[np.ndarray | None, bool]:
     """The output and whether it is fresh; on bad input one line, and the last good result."""
     try:
-        out = _convolved(source, kernel, cfg)
+        out = _convolved(source, source_key, kernel, cfg)
     except (ValueError, RuntimeError, MemoryError) as exc:  # bad input, or torch refusing it
         show_error(exc)
         return st.session_state.get(_LAST_OUT), False
@@ -314,16 +329,10 @@ def _compute(
     return out, True
 
 
-def _legend(
-    values: np.ndarray,
-    view: str,
-    limits: tuple[float, float] | None = None,
-    *,
-    narrow: bool = False,
-) -> None:
+def _legend(limits: tuple[float, float], view: str, *, narrow: bool = False) -> None:
     """The colour bar with its end values (beside it, or under it in a narrow column)."""
-    lo, hi = limits or display_limits(values, view)
-    bar = colorbar(view, (lo, hi), width=512, height=14)
+    lo, hi = limits
+    bar = _bar_png(view)
     if narrow or presenting():  # large type: the end values would not fit beside the bar
         st.image(bar, width="stretch")
         st.caption(t("convolution.scale_range", low=num(lo, ".4g"), high=num(hi, ".4g")))
@@ -360,12 +369,14 @@ def _picked_feedback(out: np.ndarray) -> None:
     st.toast(text, icon=":material/my_location:")
 
 
-def _show_result(picture: np.ndarray, out: np.ndarray, view: str, fresh: bool) -> None:
-    """Input and output side by side, the output with its colour bar."""
+def _show_result(
+    jpeg: bytes, shape: tuple[int, ...], out: np.ndarray, view: str, fresh: bool
+) -> None:
+    """Input (``jpeg``, of that ``shape``) and output side by side, the output with its colour bar."""
     strip = out.ndim == 3 and view == "signed"  # three channel maps side by side: more room
     left, right = st.columns([1, 3] if strip else [1, 1])
-    h, w = picture.shape[:2]
-    left.image(_jpeg(picture), caption=t("convolution.input_caption", h=h, w=w), width="stretch")
+    h, w = shape[:2]
+    left.image(jpeg, caption=t("convolution.input_caption", h=h, w=w), width="stretch")
     with right.container(key="conv_output"):
         oh, ow = out.shape[:2]
         caption = t("convolution.output_caption", h=oh, w=ow)
@@ -378,7 +389,7 @@ def _show_result(picture: np.ndarray, out: np.ndarray, view: str, fresh: bool) -
             _picked_feedback(out)
         else:
             st.caption(t("convolution.click_output"))
-        _legend(out, view)
+        _legend(display_limits(out, view), view)
         st.caption(t(f"convolution.view_help_{view}"))
         if view == "clip":
             st.caption(
@@ -421,25 +432,33 @@ def _matrix(arr: np.ndarray, digits: int = 3) -> str:
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def _channel_pictures(_thumb: np.ndarray, photo: str) -> list[bytes]:
+    """The photo's R, G and B channels as gray pictures, encoded once per photo."""
+    return [_encode(np.repeat(_thumb[:, :, c : c + 1], 3, axis=2)) for c in range(3)]
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _multi_results(
-    thumb: np.ndarray, kernels: tuple[np.ndarray, ...], cfg: ConvConfig
-) -> tuple[list[np.ndarray], np.ndarray, list[bytes]]:
-    """The three products, their sum, and the seven pictures (encoded once): a change of the
-    main kernel reruns the page but finds these unchanged."""
-    products = [convolve(thumb[:, :, c], kernels[c], **cfg.to_dict()) for c in range(3)]
-    total = convolve(thumb, np.stack(kernels, axis=-1), **cfg.to_dict())  # (H', W')
+    _thumb: np.ndarray, photo: str, kernels: tuple[np.ndarray, ...], cfg: ConvConfig
+) -> tuple[tuple[float, float], tuple[float, float], list[bytes]]:
+    """The three products' and their sum's pictures (encoded once) and their two scales: a change
+    of the main kernel reruns the page but finds these unchanged."""
+    products = [convolve(_thumb[:, :, c], kernels[c], **cfg.to_dict()) for c in range(3)]
+    # the multi-channel filter's output is the sum of its per-channel products: (H', W')
+    total = products[0] + products[1] + products[2]
     shared = display_limits(np.stack(products), "signed")  # one scale for the three products
-    channels = [np.repeat(thumb[:, :, c : c + 1], 3, axis=2) for c in range(3)]  # (h, w, 3)
     maps = [to_display(p, "signed", shared) for p in products]
-    pictures = [_encode(p) for p in (*channels, *maps, to_display(total, "signed"))]
-    return products, total, pictures
+    pictures = [_encode(p) for p in (*maps, to_display(total, "signed"))]
+    return shared, display_limits(total, "signed"), pictures
 
 
-def _multichannel(image: np.ndarray, cfg: ConvConfig) -> None:
-    """The seed's figure: one kernel per RGB channel, the three products, and their sum."""
+def _multichannel(image: np.ndarray, photo: str, cfg: ConvConfig, shown: bool) -> None:
+    """The seed's figure: one kernel per RGB channel, the three products, and their sum.
+
+    Its pictures are made and sent only while its tab is ``shown`` (opening the tab reruns).
+    """
     st.markdown(t("convolution.multi_intro"))
-    thumb = _thumb(image, _MULTI_SIDE)
     cols = st.columns(4)
     kernels = []
     for c in range(3):
@@ -451,26 +470,31 @@ def _multichannel(image: np.ndarray, cfg: ConvConfig) -> None:
             key=f"conv_multi_{c}",
         )
         kernels.append(preset_kernel(name))
+    if not shown:
+        for c in range(3):
+            cols[c].latex(rf"w_{{{'RGB'[c]}}} = " + _matrix(kernels[c]))
+        return
+    thumb = _thumb(image, photo, _MULTI_SIDE)
     try:
-        products, total, pictures = _multi_results(thumb, tuple(kernels), cfg)
+        shared, total, pictures = _multi_results(thumb, photo, tuple(kernels), cfg)
     except ValueError as exc:
         show_error(exc)
         return
-    shared = display_limits(np.stack(products), "signed")  # one scale for the three products
+    channels = _channel_pictures(thumb, photo)
     for c in range(3):
         with cols[c]:
-            st.image(pictures[c], caption=t(f"convolution.channel_{c}"), width="stretch")
+            st.image(channels[c], caption=t(f"convolution.channel_{c}"), width="stretch")
             st.latex(rf"w_{{{'RGB'[c]}}} = " + _matrix(kernels[c]))
             st.image(
-                pictures[3 + c],
+                pictures[c],
                 width="stretch",
                 caption=t("convolution.product", channel=t(f"convolution.channel_{c}")),
             )
     with cols[3]:
         st.markdown(t("convolution.sum_title"))
-        st.image(pictures[6], caption=t("convolution.sum_caption"), width="stretch")
+        st.image(pictures[3], caption=t("convolution.sum_caption"), width="stretch")
         _legend(total, "signed", narrow=True)
-    _legend(np.stack(products), "signed", shared)
+    _legend(shared, "signed")
     st.caption(t("convolution.products_scale"))
 
 
@@ -539,9 +563,17 @@ def _tex(value: float, spec: str = ".4g") -> str:
 
 
 def _inspector(
-    source: np.ndarray, picture: np.ndarray, kernel: np.ndarray, out: np.ndarray, cfg: ConvConfig
+    source: np.ndarray,
+    picture: np.ndarray,
+    kernel: np.ndarray,
+    out: np.ndarray,
+    cfg: ConvConfig,
+    shown: bool,
 ) -> None:
-    """Pick an output pixel; see the input window, the weights and the weighted sum."""
+    """Pick an output pixel; see the input window, the weights and the weighted sum.
+
+    The magnified window is drawn only while the tab is ``shown`` (opening the tab reruns).
+    """
     st.markdown(t("convolution.inspect_intro"))
     oh, ow = out.shape[:2]
     _follow_resize(oh, ow)
@@ -557,10 +589,12 @@ def _inspector(
             format_func=lambda c: t(f"convolution.channel_{c}"),
             key="conv_ic",
         )
-        picture = np.repeat(source[:, :, channel : channel + 1], 3, axis=2)
     win = window(source, kernel, i, j, channel=channel, **cfg.to_dict())
     left, right = st.columns([1, 2])
-    left.image(_zoom(picture, win, cfg.boundary), caption=t("convolution.window_caption"))
+    if shown:
+        if channel is not None:
+            picture = np.repeat(source[:, :, channel : channel + 1], 3, axis=2)  # (H, W, 3)
+        left.image(_zoom(picture, win, cfg.boundary), caption=t("convolution.window_caption"))
     with right:
         if max(kernel.shape) <= 5:
             st.latex(rf"I = {_matrix(win.values, 4)} \quad w = {_matrix(win.weights)}")
@@ -680,8 +714,11 @@ def _slide_state(count: int) -> int:
     return count
 
 
-def _sliding_window(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> None:
-    """The kernel moving over a small grid position by position: Play, Step, or the slider."""
+def _sliding_window(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig, shown: bool) -> None:
+    """The kernel moving over a small grid position by position: Play, Step, or the slider.
+
+    The figure is drawn only while the tab is ``shown`` (opening the tab reruns).
+    """
     st.markdown(t("convolution.slide_intro"))
     kind = st.radio(
         t("convolution.slide_input"),
@@ -745,7 +782,8 @@ def _sliding_window(source: np.ndarray, kernel: np.ndarray, cfg: ConvConfig) -> 
                 key=f"conv_slide_playing_{p}",
                 disabled=True,
             )
-        figure.image(_slide_figure(grid, kernel, cfg, out, p), width="content")
+        if shown:
+            figure.image(_slide_figure(grid, kernel, cfg, out, p), width="content")
         i, j = divmod(p, ow)
         win = window(grid, kernel, i, j, **cfg.to_dict())
         with formula.container():
@@ -827,6 +865,21 @@ def render() -> None:
     _workbench(image, color, view)
 
 
+def _tabs_opened_on(current: str) -> str:
+    """The tab the tabs were first opened on, kept while they live.
+
+    ``st.tabs``'s identity holds its ``default``: passing the tab shown now (it follows every tab
+    click) would make new tabs on each switch, remounting every panel's widgets and pictures.
+    New tabs (a language switch, an address or lesson step that sets the tab) open afresh.
+    """
+    tabs_key = query._tab_key("convolution")
+    kept = st.session_state.get(_TABS_OPENED_ON)
+    if kept is None or kept[0] != tabs_key or tabs_key not in st.session_state:
+        kept = (tabs_key, current)
+        st.session_state[_TABS_OPENED_ON] = kept
+    return kept[1]
+
+
 @st.fragment
 def _workbench(image: np.ndarray, color: str, view: str) -> None:
     """Kernel, geometry, the output and the tabs: a fragment, so a kernel or stride change reruns
@@ -842,30 +895,32 @@ def _workbench(image: np.ndarray, color: str, view: str) -> None:
     with result_col:
         result_box = st.container()  # drawn above the controls, filled once they are read
         cfg = _geometry_controls()
+    photo = _fingerprint(image)
+    source, picture, jpeg = _photo(image, photo, color)
+    with result_box:  # the output first: what a change is waiting for
+        out, fresh = _compute(source, f"{photo}|{color}", kernel, cfg)
+        if out is not None:
+            _show_result(jpeg, picture.shape, out, view, fresh)
+            if fresh:
+                _show_formula(source.shape, kernel, cfg, out.shape)
     # read here, in the fragment: its reruns update the address and the link too
     settings = _settings(cfg, edited, own, query.current("convolution", ConvSettings))
     query.save("convolution", settings)
     with kernel_col:
         query.copy_link(settings)
-    source = _source(image, color)
-    picture = _picture(source)
-    with result_box:
-        out, fresh = _compute(source, kernel, cfg)
-        if out is None:
-            return
-        _show_result(picture, out, view, fresh)
-        if fresh:
-            _show_formula(source.shape, kernel, cfg, out.shape)
-    multi_tab, inspect_tab, slide_tab = query.keyed_tabs("convolution", CONV_TABS, settings.tab)
+    if out is None:
+        return
+    tabs = query.keyed_tabs("convolution", CONV_TABS, _tabs_opened_on(settings.tab))
+    multi_tab, inspect_tab, slide_tab = tabs
     with multi_tab:
-        _multichannel(image, cfg)
+        _multichannel(image, photo, cfg, bool(multi_tab.open))
     with inspect_tab:
         if fresh:
-            _inspector(source, picture, kernel, out, cfg)
+            _inspector(source, picture, kernel, out, cfg, bool(inspect_tab.open))
         else:
             st.info(t("convolution.inspect_needs_valid"))
     with slide_tab:
         if fresh:
-            _sliding_window(source, kernel, cfg)
+            _sliding_window(source, kernel, cfg, bool(slide_tab.open))
         else:
             st.info(t("convolution.inspect_needs_valid"))

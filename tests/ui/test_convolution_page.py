@@ -229,3 +229,81 @@ def test_sliding_window_sum_is_the_output_cell(app) -> None:
     want = convolve(grid, preset_kernel("horizontal_edge"))[1, 2]
     sums = [e.value for e in at.latex if "\\mathrm{out}(i,j)" in e.value]
     assert sums[-1].rstrip("$\n ").endswith(f"&= {want:.4g} \\end{{aligned}}")
+
+
+def _tabs_id(at) -> str:
+    """The id of the page's tabs, as the browser gets it (a new id: new tabs, every panel remade)."""
+    found = []
+
+    def walk(node) -> None:
+        for child in getattr(node, "children", {}).values():
+            proto = getattr(child, "proto", None)
+            if hasattr(proto, "ListFields") and "tab_container" in [
+                f.name for f, _ in proto.ListFields()
+            ]:
+                found.append(child._block_id)
+            walk(child)
+
+    walk(at._tree)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _image_captions(at) -> list[str]:
+    return [img.caption for el in at.get("image") for img in el.proto.imgs]
+
+
+def _open_tab(at, name: str):
+    """A click on a tab: the tabs' key holds the label shown."""
+    at.session_state["convolution_tab_en"] = translate("en", f"convolution.tab_{name}")
+    return at
+
+
+def test_opening_a_tab_keeps_the_same_tabs(app) -> None:
+    at = app()
+    tabs = _tabs_id(at)
+    # the tabs' default stays the tab first opened; before, it followed each click, which made
+    # new tabs (a new id) and remade every panel's widgets and pictures in the browser
+    _open_tab(at, "inspect").run()
+    assert_clean(at)
+    assert _tabs_id(at) == tabs
+    _open_tab(at, "slide").slider(key="conv_stride").set_value(2).run()
+    assert_clean(at)
+    assert _tabs_id(at) == tabs
+
+
+def test_only_the_open_tab_draws_its_pictures(app) -> None:
+    at = app()
+    window = translate("en", "convolution.window_caption")
+    red = translate("en", "convolution.channel_0")
+    assert red in _image_captions(at) and window not in _image_captions(at)
+    _open_tab(at, "inspect").run()
+    assert_clean(at)
+    assert window in _image_captions(at) and red not in _image_captions(at)
+    _open_tab(at, "slide").run()
+    assert_clean(at)
+    captions = _image_captions(at)
+    assert window not in captions and red not in captions
+    assert captions.count("") == 2  # the output's colour bar and the sliding window's figure
+    # the closed tabs' controls and formulas are still there
+    assert at.selectbox(key="conv_multi_0").value == "horizontal_edge"
+    assert at.number_input(key="conv_i").value == 149
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {},
+        {"stride": 2, "padding": "same", "boundary": "reflect"},
+        {"dilation": 2, "padding": 3, "mode": "convolve", "boundary": "circular"},
+    ],
+)
+def test_the_multichannel_sum_is_the_sum_of_its_products(geometry: dict) -> None:
+    """The page adds up its three products instead of running the 3-channel filter again."""
+    from dreamlab.convolution import convolve, preset_kernel
+
+    photo = load_sample("chelsea")[:60, :80]
+    kernels = [preset_kernel(n) for n in ("sobel_x", "laplacian", "sharpen")]
+    products = [convolve(photo[:, :, c], kernels[c], **geometry) for c in range(3)]
+    whole = convolve(photo, np.stack(kernels, axis=-1), **geometry)
+    np.testing.assert_allclose(products[0] + products[1] + products[2], whole, rtol=1e-5, atol=1e-3)
