@@ -908,6 +908,7 @@ def _settings(settings: DreamSettings) -> DreamSettings:
         jitter=int(ss["dd_jitter"]),
         smoothing=round(float(ss["dd_smoothing"]), 3),
         seed=int(ss["dd_seed"]),
+        **video_dream.settings_values(settings),  # the video source's part
     )
 
 

@@ -181,23 +181,30 @@ def _is_upload(settings: object) -> bool:
     )
 
 
+def _upload_note(settings: object) -> str | None:
+    """The note's key when the page's source is an upload (a photo, or DeepDream's video clip)."""
+    if getattr(settings, "media", "photo") == "video":  # the photo is not used: the clip is
+        return "video.upload_note" if getattr(settings, "clip", None) == "upload" else None
+    return "link.upload_note" if _is_upload(settings) else None
+
+
 def copy_link(settings: object) -> None:
     """**Copy link** where it is called (after :func:`save`): a button opening the address with
     its copy button, and its QR code in presenter mode. Inside a page's fragment too (a fragment
     cannot draw in the sidebar)."""
     url = str(st.session_state.get(_LINK, ""))
-    uploaded = _is_upload(settings)
+    note = _upload_note(settings)
     with st.popover(t("link.copy"), icon=":material/link:"):
         st.code(url, language=None, wrap_lines=True)
         st.caption(t("link.copy_help"))
-        if uploaded:
-            st.caption(t("link.upload_note"))
+        if note:
+            st.caption(t(note))
         if presenting():
             qr = qr_png(url)
             if qr is not None:
                 st.image(qr, width=260, caption=t("link.qr_caption"), output_format="PNG")
-    if uploaded:
-        st.caption(t("link.upload_note"))
+    if note:
+        st.caption(t(note))
 
 
 def open_tab(page: str, names: tuple[str, ...], current: str) -> str:

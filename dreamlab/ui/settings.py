@@ -16,8 +16,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from dreamlab.convolution import BOUNDARIES, MODES, PRESETS
+from dreamlab.dream.coherence import METHODS as COHERENCES
 from dreamlab.dream.config import PRESETS as DREAM_PRESETS
 from dreamlab.dream.config import DreamConfig
+from dreamlab.dream.video import VideoConfig
 from dreamlab.optvis.render import FeatureVisConfig
 from dreamlab.train.config import TrainConfig
 
@@ -27,6 +29,7 @@ __all__ = [
     "CUSTOM_KERNEL",
     "ConvSettings",
     "DREAM_MAX_SIDES",
+    "DREAM_MEDIA",
     "DREAM_TARGETS",
     "DreamSettings",
     "MapsSettings",
@@ -36,6 +39,10 @@ __all__ = [
     "TRAIN_LRS",
     "TRAIN_SIZES",
     "TrainSettings",
+    "VIDEO_CLIPS",
+    "VIDEO_FIELDS",
+    "VIDEO_FPS",
+    "VIDEO_SIDES",
     "VIS_KINDS",
     "VIS_SIZES",
     "VIS_TABS",
@@ -60,6 +67,10 @@ VIS_TABS: tuple[str, ...] = ("single", "compare", "gallery")
 TRAIN_LRS: tuple[float, ...] = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 TRAIN_BATCHES: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256)
 TRAIN_SIZES: tuple[int, ...] = (200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
+DREAM_MEDIA: tuple[str, ...] = ("photo", "video")  # the DeepDream page's source
+VIDEO_CLIPS: tuple[str, ...] = ("builtin", "upload")
+VIDEO_SIDES: tuple[int, ...] = (128, 192, 256, 384, 512)
+VIDEO_FPS: tuple[int, ...] = (4, 6, 8, 12, 15, 24, 30)
 CONV_TABS: tuple[str, ...] = ("multi", "inspect", "slide")
 CONV_VIEWS: tuple[str, ...] = ("abs", "signed", "clip")  # abs first: the seed showed abs(output)
 CUSTOM_KERNEL = "custom"
@@ -220,6 +231,7 @@ def _padding(text: str) -> int | str:
 _DREAM = DreamConfig()
 _VIS = FeatureVisConfig()
 _TRAIN = TrainConfig()
+_VIDEO = VideoConfig()
 
 
 @dataclass(frozen=True)
@@ -279,6 +291,23 @@ class DreamSettings:
     jitter: int = _setting(_DREAM.jitter, "j", "dd_jitter", integer(0, 64))
     smoothing: float = _setting(_DREAM.smoothing, "sm", "dd_smoothing", number(0, 2), _dump_num)
     seed: int = _setting(_DREAM.seed, "seed", "dd_seed", integer(0, 2**31 - 1))
+    # the video source (ui/video_dream.py; numbers from VideoConfig): an uploaded clip cannot
+    # travel in a link (clip=upload is left out of it, like an uploaded photo)
+    media: str = _setting("photo", "src", "dd_media", choice(DREAM_MEDIA))
+    clip: str = _setting("builtin", "clip", "dv_clip", choice(VIDEO_CLIPS))
+    coherence: str = _setting(_VIDEO.coherence, "coh", "dv_coherence", choice(COHERENCES))
+    blend: float = _setting(_VIDEO.blend, "bl", "dv_blend", number(0, 1), _dump_num)
+    start: float = _setting(_VIDEO.start, "t0", "dv_start", number(0, 1e5), _dump_num)
+    end: float = _setting(0.0, "t1", "dv_end", number(0, 1e5), _dump_num)  # 0: the clip's end
+    fps: int = _setting(12, "fps", "dv_fps", one_of(VIDEO_FPS))
+    frame_side: int = _setting(_VIDEO.max_side, "fs", "dv_side", one_of(VIDEO_SIDES))
+    compare: bool = _setting(False, "cmp", "dv_compare", boolean, _dump_bool)
+
+
+# the DreamSettings fields of the video source (ui/video_dream.py reads their widgets)
+VIDEO_FIELDS: tuple[str, ...] = (
+    "media", "clip", "coherence", "blend", "start", "end", "fps", "frame_side", "compare",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -360,6 +389,8 @@ def to_query(settings: object) -> dict[str, str]:
             continue
         if f.name == "image" and value not in _samples():
             continue
+        if f.name == "clip" and value == "upload":
+            continue  # an uploaded clip cannot travel either
         if f.name == "layer" and value == _default_layer(getattr(settings, "model", "")):
             continue  # the model's own default layer is a default too
         p = param_of(f)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +36,27 @@ from dreamlab.dream.video import (
 from dreamlab.media import VideoWriter
 from dreamlab.models import LoadedModel
 from dreamlab.ui.i18n import num, t
+from dreamlab.ui.settings import (
+    DREAM_MEDIA,
+    VIDEO_CLIPS,
+    VIDEO_FIELDS,
+    VIDEO_FPS,
+    VIDEO_SIDES,
+    DreamSettings,
+    param_of,
+    widget_key,
+)
 from dreamlab.ui.widgets import Throttle, error_line, gated, view_columns
 from dreamlab.viz import colorize, mosaic, shared_scale
 
-__all__ = ["controls", "source_is_video", "view"]
+__all__ = ["controls", "settings_values", "source_is_video", "view"]
 
 _RESULT = "dv_result"  # session key: the last _Result
-_CLIPS = ("builtin", "upload")
 _UPLOAD_TYPES = ("mp4", "webm", "mov", "gif")
-_SIDES = [128, 192, 256, 384, 512]
-_FPS = [4, 6, 8, 12, 15, 24, 30]
 _BUILTIN = {"photo": "chelsea", "seconds": 3.0, "fps": 12.0}  # the built-in clip: pan and zoom
 _DRAW_EVERY_S = 0.25
-_DEFAULTS = VideoConfig()
+_FINISH_WAIT_S = 120.0  # the longest a run waits for a stopped job to close its files
+_FINISH_POLL_S = 0.2
 
 
 @dataclass
@@ -62,47 +72,63 @@ class _Output:
 
 @dataclass
 class _Result:
+    """A video job's outcome, shared by the job's script run and the page's next runs.
+
+    A click during the job (Stop, or any other widget) starts the page's next run at once on
+    another thread (Streamlit's fast reruns), while the job's run is still in its step and has its
+    files to close. So Stop's callback sets ``stop`` (the job ends before its next step), the job
+    sets ``final`` once every output's MP4 is written and read, and a run draws the result only
+    after ``final`` (:func:`_await_final`): never an MP4 half made.
+    """
+
     outputs: list[_Output]
-    stopped: bool
     source: str
+    stopped: bool = True  # until every frame is dreamed
+    stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    final: threading.Event = field(default_factory=threading.Event, repr=False)
 
 
 # ---------------------------------------------------------------- controls
 
 
 def source_is_video() -> bool:
-    """The page's source choice (photo | video): True for a video."""
+    """The page's source choice (photo | video): True for a video.
+
+    Its value, like the video settings', comes from the page's settings (``query.load`` put it
+    into the widget's key: the address, else this session's last choice)."""
     choice = st.segmented_control(
         t("video.source"),
-        ["photo", "video"],
+        DREAM_MEDIA,
         format_func=lambda key: t(f"video.source_{key}"),
         key="dd_media",
-        default="photo",
+        required=True,  # a click on the chosen source keeps it (never neither)
     )
     return choice == "video"
 
 
-def _init_state() -> None:
-    defaults = {
-        "dv_clip": "builtin",
-        "dv_coherence": _DEFAULTS.coherence,
-        "dv_blend": _DEFAULTS.blend,
-        "dv_start": 0.0,
-        "dv_end": 0.0,
-        "dv_fps": 12,
-        "dv_side": _DEFAULTS.max_side,
-        "dv_compare": False,
-    }
-    for key, value in defaults.items():
-        st.session_state.setdefault(key, value)
+def settings_values(settings: DreamSettings) -> dict[str, object]:
+    """The video source's part of the page's settings, as its widgets hold it now (a widget not
+    drawn in this run keeps ``settings``' value): for ``DreamSettings(**...)``."""
+    out: dict[str, object] = {}
+    for f in fields(settings):
+        if f.name not in VIDEO_FIELDS:
+            continue
+        value = st.session_state.get(widget_key(settings, param_of(f)) or "")
+        if value is None:
+            out[f.name] = getattr(settings, f.name)
+        elif isinstance(f.default, float):
+            out[f.name] = round(float(value), 3)
+        else:
+            out[f.name] = type(f.default)(value)  # str, int or bool, as the field's default
+    return out
 
 
 def controls() -> None:
-    """The clip (built-in or uploaded) and the video settings, with the lesson line."""
-    _init_state()
+    """The clip (built-in or uploaded) and the video settings, with the lesson line; their
+    values are the page's settings (``query.load`` put them into the widgets' keys)."""
     st.radio(
         t("video.clip"),
-        _CLIPS,
+        VIDEO_CLIPS,
         format_func=lambda key: t(f"video.clip_{key}"),
         key="dv_clip",
         horizontal=True,
@@ -122,8 +148,8 @@ def controls() -> None:
     right.number_input(
         t("video.end"), min_value=0.0, step=0.5, key="dv_end", help=t("video.end_help")
     )
-    st.select_slider(t("video.fps"), _FPS, key="dv_fps")
-    st.select_slider(t("video.side"), _SIDES, key="dv_side")
+    st.select_slider(t("video.fps"), VIDEO_FPS, key="dv_fps")
+    st.select_slider(t("video.side"), VIDEO_SIDES, key="dv_side")
     st.checkbox(t("video.compare"), key="dv_compare", help=t("video.compare_help"))
     st.caption(t("video.lesson_line"))
     st.caption(
@@ -215,7 +241,9 @@ class _Live:
         self.queue = st.empty()
         line, stop = st.columns([4, 1], vertical_alignment="bottom")
         self.bar = line.progress(0.0, text=t("video.starting"))
-        stop.button(t("deepdream.stop"), key="dv_stop", icon=":material/stop_circle:")
+        stop.button(
+            t("deepdream.stop"), key="dv_stop", icon=":material/stop_circle:", on_click=_stop
+        )
         raw, dreamed, maps = view_columns(3)
         self.raw, self.dreamed, self.maps = raw.empty(), dreamed.empty(), maps.empty()
         self.throttle = Throttle(_DRAW_EVERY_S)
@@ -238,8 +266,17 @@ class _Live:
         )
 
 
+def _stop() -> None:
+    """Stop's callback, first thing in the page's next run (on another thread than the job's):
+    the job ends before its next step, keeping what is done."""
+    result: _Result | None = st.session_state.get(_RESULT)
+    if result is not None:
+        result.stop.set()
+
+
 def _dream(model: LoadedModel, config: DreamConfig, folder: Path) -> _Result:
-    """Dream the clip (through the job gate); Stop or a closed tab lands in ``finally``."""
+    """Dream the clip (through the job gate); Stop, a closed tab or an error lands in ``finally``,
+    which closes the files and marks the result final whatever happens."""
     clip, source = _clip_file(folder)
     jobs = _runs(model, config, clip)
     start = _video_config().start  # the audio is cut from there
@@ -247,27 +284,55 @@ def _dream(model: LoadedModel, config: DreamConfig, folder: Path) -> _Result:
         VideoWriter(folder / f"dream-{i}.mp4", run.fps, audio_from=clip, audio_start=start)
         for i, (_, run) in enumerate(jobs)
     ]
-    live = _Live(sum(run.total for _, run in jobs))
-    result = _Result([out for out, _ in jobs], stopped=True, source=source)
-    st.session_state[_RESULT] = result  # kept even if the run is interrupted
-    steps = gated(_chain(jobs), live.queue)
+    result = _Result([out for out, _ in jobs], source=source)
+    steps: Iterator[tuple[int, VideoStep]] | None = None
     try:
+        st.session_state[_RESULT] = result  # before Stop is drawn: its callback finds this job
+        live = _Live(sum(run.total for _, run in jobs))
+        steps = gated(_chain(jobs), live.queue)
         for i, step in steps:
+            if result.stop.is_set():  # Stop was clicked: the page's next run waits for us
+                break
             out = jobs[i][0]
             if step.final:
                 writers[i].write(step.image)
                 out.frames += 1
                 out.meter.add(step.raw, step.image)  # two frames held, never the clip
             live.draw(out, step)
-        result.stopped = False
-    finally:  # Stop, a closed tab, an error: what is done is kept, the job's files go
-        steps.close()
-        for (out, run), writer in zip(jobs, writers, strict=True):
-            run.close()
-            path = writer.close()
-            out.data = path.read_bytes() if path is not None else b""
-            out.flicker, out.meter = out.meter.value, FlickerMeter()
+        else:
+            result.stopped = False
+    finally:
+        try:
+            if steps is not None:
+                steps.close()  # the seat is given back
+            _close(jobs, writers)
+        finally:
+            result.final.set()
     return result
+
+
+def _close(jobs: list[tuple[_Output, VideoRun]], writers: list[VideoWriter]) -> None:
+    """End the runs and finish each output's MP4 (its bytes kept in the session)."""
+    for (out, run), writer in zip(jobs, writers, strict=True):
+        run.close()
+        path = writer.close()
+        out.data = path.read_bytes() if path is not None else b""
+        out.flicker, out.meter = out.meter.value, FlickerMeter()
+
+
+def _await_final(result: _Result) -> bool:
+    """Wait while a stopped job (on another thread) closes its files: at most one step and its
+    MP4s. The line drawn while waiting is also where a newer click ends this run."""
+    if result.final.is_set():
+        return True
+    box = st.empty()
+    deadline = time.monotonic() + _FINISH_WAIT_S
+    while not result.final.wait(_FINISH_POLL_S):
+        if time.monotonic() > deadline:
+            return False
+        box.info(t("video.finishing"), icon=":material/hourglass_top:")
+    box.empty()
+    return True
 
 
 # ---------------------------------------------------------------- the view
@@ -288,7 +353,10 @@ def view(model: LoadedModel, pressed: bool, config: Callable[[], DreamConfig]) -
     if st.session_state.get("dv_error"):
         st.error(st.session_state.pop("dv_error"), icon="⚠️")
     result: _Result | None = st.session_state.get(_RESULT)
-    if result is None or not any(out.frames for out in result.outputs):
+    if result is not None and not _await_final(result):
+        st.info(t("video.finishing"), icon=":material/hourglass_top:")
+        return
+    if result is None or not any(out.frames and out.data for out in result.outputs):
         st.info(t("video.hint"), icon=":material/movie:")
         return
     _results(result)
@@ -297,7 +365,7 @@ def view(model: LoadedModel, pressed: bool, config: Callable[[], DreamConfig]) -
 def _results(result: _Result) -> None:
     if result.stopped:
         st.warning(t("video.stopped"), icon=":material/stop_circle:")
-    outputs = [out for out in result.outputs if out.frames]
+    outputs = [out for out in result.outputs if out.frames and out.data]
     columns = st.columns(len(outputs))
     for col, out in zip(columns, outputs, strict=True):
         with col:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ def app(monkeypatch: pytest.MonkeyPatch):
     def make(lang: str = "en"):
         monkeypatch.setattr("dreamlab.ui.i18n.current_lang", lambda: lang)
         at = page_app("deepdream", lang=lang)
-        at.session_state["dd_media"] = "video"
+        at.query_params["src"] = "video"  # the video source, as a link opens it
         return at.run()
 
     return make
@@ -101,3 +102,74 @@ def test_bad_uploads_are_one_line(app, tmp_path: Path, name: str, data, expect: 
     assert not at.exception
     (error,) = at.error
     assert expect in error.value and "\n" not in error.value
+
+
+def test_the_run_after_stop_waits_for_the_jobs_mp4(app, tmp_path: Path) -> None:
+    """Stop starts the page's next run at once on another thread while the job's run still
+    closes its MP4 (Streamlit's fast reruns): that run must draw the finished MP4, not an empty
+    one. Here the job's thread finishes only once the page is already waiting for it."""
+    from dreamlab.ui import video_dream
+
+    data = make_clip(tmp_path / "done.mp4", seconds=0.5, fps=4, w=32, h=32, audio=False)
+    out = video_dream._Output("flow", frames=2)  # counted, but its MP4 not read yet
+    result = video_dream._Result([out], source="walk.mp4")
+    waiting = threading.Event()
+
+    class Final(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waiting.set()  # the page's run is waiting: only now does the job finish
+            return super().wait(timeout)
+
+    result.final = Final()
+
+    def finish() -> None:
+        assert waiting.wait(120)
+        out.data = data.read_bytes()
+        result.final.set()
+
+    at = app()
+    job = threading.Thread(target=finish)
+    job.start()
+    at.session_state["dv_result"] = result
+    at.run()
+    job.join(120)
+    assert_clean(at)
+    assert waiting.is_set() and not job.is_alive()
+    assert any(w.value.startswith("Stopped") for w in at.warning)
+    (button,) = at.get("download_button")
+    (video,) = at.get("video")
+    drawn = (button.proto.url, video.proto.url)
+    at.run()  # the finished result, drawn again: the same MP4 as the run that waited
+    (button,) = at.get("download_button")
+    (video,) = at.get("video")
+    assert (button.proto.url, video.proto.url) == drawn
+
+
+def test_stop_ends_the_job_before_its_next_step(
+    app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stop's callback runs in the page's next run, on another thread, while the job's run is
+    between two steps: the job ends there (not at its next drawing) and keeps the frames done."""
+    from dreamlab.ui import video_dream
+
+    draw = video_dream._Live.draw
+
+    def draw_then_stop(self, out, step) -> None:
+        draw(self, out, step)
+        if out.frames == 2 and step.final:
+            video_dream._stop()  # what the click's run does first, on its own thread
+
+    monkeypatch.setattr(video_dream._Live, "draw", draw_then_stop)
+    at = app()
+    _small(at)
+    _dream_button(at).click().run()
+    assert_clean(at)
+    result = at.session_state["dv_result"]
+    assert result.stopped and result.final.is_set()
+    (out,) = result.outputs
+    assert out.frames == 2
+    got = tmp_path / "stopped.mp4"
+    got.write_bytes(out.data)
+    assert probe_video(got).frames == 2  # a playable video of the frames done
+    assert any(w.value.startswith("Stopped") for w in at.warning)
+    assert len(at.get("download_button")) == 1
