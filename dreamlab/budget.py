@@ -195,7 +195,9 @@ class MemoryBudget:
     margin: float = DEFAULT_MARGIN
     measure: Callable[[], int | None] = anon_resident
     baseline: int = 0
+    floor: int | None = None  # the smallest baseline measured so far (the best case)
     _holders: dict[str, Callable[[], int]] = field(default_factory=dict, repr=False)
+    _reclaimers: dict[str, Callable[[], object]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -229,7 +231,32 @@ class MemoryBudget:
         """The baseline is what the process holds now outside the holders (call when idle)."""
         now = self.measure()
         self.baseline = max(0, (now or 0) - self.held())
+        self.floor = self.baseline if self.floor is None else min(self.floor, self.baseline)
         return self.baseline
+
+    def add_reclaimer(self, name: str, free: Callable[[], object]) -> None:
+        """Call ``free()`` before a job is refused (same name: replaced): a cache that can let go
+        of what no running job needs (the model cache's least recently used models)."""
+        with self._lock:
+            self._reclaimers[name] = free
+
+    def reclaim(self) -> int:
+        """Free what can be freed before refusing a job: every reclaimer, then the garbage
+        collector and malloc_trim (:func:`dreamlab.memory.release_memory`), then the baseline
+        measured afresh. Call with no job seated. Returns how far the baseline dropped (bytes)."""
+        from dreamlab.memory import release_memory
+
+        with self._lock:
+            reclaimers = list(self._reclaimers.values())
+        before = self.baseline
+        for free in reclaimers:
+            try:
+                free()
+            except Exception:  # a cache that failed to shrink must not stop admission
+                continue
+        release_memory()
+        self.set_baseline()
+        return before - self.baseline
 
     def committed(self, seated: int, idle: bool) -> int:
         """Bytes spoken for: baseline + held + ``seated`` (the seated jobs' expected peaks).
@@ -248,14 +275,25 @@ class MemoryBudget:
             return max(ledger, now)
         return ledger
 
-    def alone_room(self) -> int:
+    def alone_room(self, best_case: bool = False) -> int:
         """The most a job running alone may need: the limit less :data:`ALONE_MARGIN`, the
-        baseline and what is held (the wider margin is for several estimates at once)."""
-        return int(self.limit.bytes * (1.0 - ALONE_MARGIN)) - self.baseline - self.held()
+        baseline and what is held (the wider margin is for several estimates at once).
 
-    def refusal(self, cost: JobCost) -> MemoryRefused | None:
-        """The one-line refusal for a job that cannot fit even alone, else None."""
-        room = self.alone_room()
+        ``best_case``: with the smallest baseline measured so far (:attr:`floor`) instead of the
+        current one, which running jobs and memory not handed back yet may have raised."""
+        base = self.baseline
+        if best_case and self.floor is not None:
+            base = min(base, self.floor)
+        return int(self.limit.bytes * (1.0 - ALONE_MARGIN)) - base - self.held()
+
+    def refusal(self, cost: JobCost, best_case: bool = True) -> MemoryRefused | None:
+        """The one-line refusal for a job that cannot fit even alone, else None.
+
+        ``best_case`` (what pages and the CLI check before a job queues): refused only if it could
+        not fit even at the smallest baseline measured so far. A job that passes waits; the job
+        gate checks it against the current baseline (``best_case=False``) once nothing runs, after
+        :meth:`reclaim`, so a server that grew refuses it only then."""
+        room = self.alone_room(best_case)
         if cost.bytes <= room:
             return None
         lower = _LOWER.get(cost.job, "the job's size")

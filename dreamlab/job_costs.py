@@ -115,7 +115,26 @@ def dream_run_cost(model: LoadedModel, run: Any) -> JobCost:
     layers = [name for name, _ in plan.targets]
     logits = getattr(cfg, "objective", "") == "logit"
     floats = _floats(model, layers, logits, channels_last=cfg.channels_last)
-    return dream_cost(floats, plan.size)
+    return dream_cost(floats, plan.size, pixels=_tiled_pixels(model, layers, cfg, plan, logits))
+
+
+def _tiled_pixels(model: LoadedModel, layers: list[str], cfg: Any, plan: Any, logits: bool) -> int:
+    """The input pixels a dream's largest step runs through the network: on the reproducible CPU
+    path every tile's forward pass (its crop, halo included) is alive at once until the backward
+    passes, so the tiles' crops, not the image, set the peak (:mod:`dreamlab.ascent.tiles`)."""
+    import math
+
+    from dreamlab.ascent.fastcopy import fast_model
+    from dreamlab.ascent.tiles import tile_grid
+    from dreamlab.threads import reproducible
+
+    h, w = plan.size
+    whole = logits or getattr(cfg, "transforms", False) or str(plan.device).split(":")[0] != "cpu"
+    if whole or not reproducible():
+        return h * w
+    fast = fast_model(model, layers, channels_last=cfg.channels_last)
+    tiles = tile_grid(h, w, align=math.lcm(*fast.strides), min_side=fast.min_side)
+    return sum((b - t) * (r - left) for t, b, left, r in (tile.crop for tile in tiles)) or h * w
 
 
 def vis_config_cost(model: LoadedModel, layers: Sequence[str], config: Any) -> JobCost:
@@ -139,11 +158,18 @@ def maps_image_cost(model: LoadedModel, layer: str, size: tuple[int, int]) -> Jo
         return maps_cost(_floats(model, [model.default_layer], output=True), size)
 
 
-def dream_cost(floats_per_pixel: float, size: tuple[int, int], model_bytes: int = 0) -> JobCost:
+def dream_cost(
+    floats_per_pixel: float,
+    size: tuple[int, int],
+    model_bytes: int = 0,
+    *,
+    pixels: int | None = None,
+) -> JobCost:
     """A dream's peak: its largest octave ``size`` (H, W) through a copy that computes
-    ``floats_per_pixel``; ``model_bytes``: a fast copy not made yet (0 when cached)."""
+    ``floats_per_pixel``; ``model_bytes``: a fast copy not made yet (0 when cached); ``pixels``:
+    the input pixels one step runs (its tiles' crops), if not H x W."""
     h, w = size
-    act = 4 * floats_per_pixel * h * w
+    act = 4 * floats_per_pixel * (h * w if pixels is None else pixels)
     peak = DREAM_FIXED + model_bytes + int(DREAM_PER_FLOAT * act)
     return JobCost(peak, "dream", f"{w}x{h}, {floats_per_pixel:.0f} floats/px")
 

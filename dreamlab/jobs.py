@@ -15,14 +15,17 @@ levels:
   while, starts level with the others (minus a small slack) so it cannot claim credit for the past.
 
 **Memory** (``budget``, :mod:`dreamlab.budget`): each job enters with its expected peak
-(:class:`~dreamlab.budget.JobCost`). A job that cannot fit even alone is refused at :meth:`enter`
-(:class:`~dreamlab.budget.MemoryRefused`, one line naming the limit and what to lower). The others
-are seated only when their peak fits beside the seated jobs' (``committed + cost <= usable``);
-until then they wait, and :meth:`JobGate.reason` says why (``"memory"`` or ``"seats"``). The policy
-between waiters: first come, first seated, except that a later job that fits now may pass a waiting
-job that does not fit, at most ``max_passes`` times per waiting job (2 by default); after that
-nobody passes it, so a big job waits for memory to free up but is never starved. With nothing seated
-the first waiter is always seated if it fits alone (no memory is ever freed by waiting longer).
+(:class:`~dreamlab.budget.JobCost`). A job that could not fit alone even at the server's smallest
+measured baseline is refused at :meth:`enter` (:class:`~dreamlab.budget.MemoryRefused`, one line
+naming the limit and what to lower). A job that might fit waits: when nothing runs and it still
+does not fit alone, the budget first frees what it can (cached models no job uses, malloc_trim)
+and measures the server again, and only then refuses it. The others are seated only when their
+peak fits beside the seated jobs' (``committed + cost <= usable``); until then they wait, and
+:meth:`JobGate.reason` says why (``"memory"`` or ``"seats"``). The policy between waiters: first
+come, first seated, except that a later job that fits now may pass a waiting job that does not fit,
+at most ``max_passes`` times per waiting job (2 by default); after that nobody passes it, so a big
+job waits for memory to free up but is never starved. With nothing seated the first waiter is
+always seated if it fits alone (no memory is ever freed by waiting longer).
 
 Work between steps (a page drawing its frame) happens outside the turn, so another job's step runs
 meanwhile. :meth:`leave` (Stop, a closed tab, an error) frees the seat and any turn at once.
@@ -149,7 +152,8 @@ class JobGate:
 
     def enter(self, cost: JobCost | None = None) -> Ticket:
         """Take a ticket and join the queue (does not block). With a budget, a job whose ``cost``
-        cannot fit even alone raises :class:`~dreamlab.budget.MemoryRefused` (one line)."""
+        could not fit alone even at the server's smallest measured baseline raises
+        :class:`~dreamlab.budget.MemoryRefused` (one line); any other waits (:meth:`wait_turn`)."""
         if cost is not None and self.budget is not None:
             refused = self.budget.refusal(cost)
             if refused is not None:
@@ -165,36 +169,58 @@ class JobGate:
     def wait_turn(self, ticket: Ticket, timeout: float | None = None) -> bool:
         """Block until ``ticket`` has a seat (True) or ``timeout`` seconds pass (False).
 
-        With a budget, a job first in the queue of an idle gate that cannot fit even alone
-        (the server now holds more than when it entered) leaves the queue and raises
-        :class:`~dreamlab.budget.MemoryRefused`: waiting would free nothing."""
+        With a budget, when nothing is seated and the first waiter does not fit alone, the budget
+        first frees what it can (:meth:`~dreamlab.budget.MemoryBudget.reclaim`: cached models no
+        job uses, malloc_trim, the baseline measured afresh); only a job that still cannot fit
+        leaves the queue and raises :class:`~dreamlab.budget.MemoryRefused` (waiting would free
+        nothing more)."""
         number = ticket.number
+        end = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             if number in self._used:  # asked again once seated: still seated
                 return True
-            # Also wake if the ticket left the queue (leave() from elsewhere): it can never start.
-            self._cond.wait_for(
-                lambda: (
-                    number not in self._waiting
-                    or self._can_sit(number)
-                    or self._hopeless(number) is not None
-                ),
-                timeout=timeout,
-            )
-            refused = self._hopeless(number)
-            if refused is not None:
-                self._drop(number)
-                raise refused
-            if number not in self._waiting or not self._can_sit(number):
-                return False
-            for ahead in self._waiting[: self._waiting.index(number)]:
-                self._passes[ahead] += 1  # it waits for memory: one more job went before it
-            self._waiting.remove(number)
-            self._passes.pop(number, None)
-            self._jobs.pop(number, None)
-            self._used[number] = min(self._used.values(), default=0.0)  # level with the others
-            self._ended[number] = self._clock()
+            while True:
+                left = None if end is None else max(0.0, end - time.monotonic())
+                # Also wake if the ticket left the queue (leave() from elsewhere): it never starts.
+                self._cond.wait_for(
+                    lambda: (
+                        number not in self._waiting
+                        or self._can_sit(number)
+                        or self._hopeless(number) is not None
+                    ),
+                    timeout=left,
+                )
+                if not self._reclaim_or_refuse(number):
+                    if end is not None and time.monotonic() >= end:
+                        return False
+                    continue  # memory was freed, but not yet enough to sit: wait on
+                if number not in self._waiting or not self._can_sit(number):
+                    return False
+                self._seat(number)
+                return True
+
+    def _reclaim_or_refuse(self, number: int) -> bool:
+        """If ``number`` cannot fit alone in an idle gate: reclaim memory, then raise its refusal
+        if it still cannot (it leaves the queue). False if it was reclaimed for and may fit now
+        but cannot sit yet; True otherwise (call holding the lock)."""
+        if self._hopeless(number) is None:
             return True
+        assert self.budget is not None  # _hopeless is None without a budget
+        self.budget.reclaim()  # evict, trim, re-measure: then decide
+        refused = self._hopeless(number)
+        if refused is not None:
+            self._drop(number)
+            raise refused
+        return self._can_sit(number)
+
+    def _seat(self, number: int) -> None:
+        for ahead in self._waiting[: self._waiting.index(number)]:
+            self._passes[ahead] += 1  # it waits for memory: one more job went before it
+        self._waiting.remove(number)
+        self._passes.pop(number, None)
+        self._jobs.pop(number, None)
+        self._used[number] = min(self._used.values(), default=0.0)  # level with the others
+        self._ended[number] = self._clock()
 
     def _free_seats(self) -> int:
         return self.capacity - len(self._used)
@@ -208,7 +234,8 @@ class JobGate:
             return None
         from dreamlab.budget import JobCost
 
-        return self.budget.refusal(JobCost(self._costs.get(number, 0), self._jobs.get(number, "")))
+        cost = JobCost(self._costs.get(number, 0), self._jobs.get(number, ""))
+        return self.budget.refusal(cost, best_case=False)
 
     def _drop(self, number: int) -> None:
         for table in (self._costs, self._passes, self._jobs):
