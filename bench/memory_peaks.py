@@ -148,6 +148,9 @@ def estimate_spec(model, spec: dict[str, Any]):
 
     kind = spec["kind"]
     if kind == "dream":
+        from dreamlab.budget import shared_budget
+
+        shared_budget().jobs_done = 1 if spec.get("warm") else 0  # the server's first dream or not
         run = _dream(model, spec)
         try:
             return B.dream_run_cost(model, run)

@@ -196,6 +196,7 @@ class MemoryBudget:
     measure: Callable[[], int | None] = anon_resident
     baseline: int = 0
     floor: int | None = None  # the smallest baseline measured so far (the best case)
+    jobs_done: int = 0  # heavy jobs finished (the first one pays first-use costs)
     _holders: dict[str, Callable[[], int]] = field(default_factory=dict, repr=False)
     _reclaimers: dict[str, Callable[[], object]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -280,11 +281,16 @@ class MemoryBudget:
         baseline and what is held (the wider margin is for several estimates at once).
 
         ``best_case``: with the smallest baseline measured so far (:attr:`floor`) instead of the
-        current one, which running jobs and memory not handed back yet may have raised."""
+        current one, which running jobs and memory not handed back yet may have raised; else
+        with what the process holds now if more (call with no job seated)."""
+        held = self.held()
         base = self.baseline
         if best_case and self.floor is not None:
             base = min(base, self.floor)
-        return int(self.limit.bytes * (1.0 - ALONE_MARGIN)) - base - self.held()
+        elif not best_case:  # what the process holds now, if more (nothing may be seated)
+            now = self.measure()
+            base = max(base, (now or 0) - held)
+        return int(self.limit.bytes * (1.0 - ALONE_MARGIN)) - base - held
 
     def refusal(self, cost: JobCost, best_case: bool = True) -> MemoryRefused | None:
         """The one-line refusal for a job that cannot fit even alone, else None.

@@ -33,8 +33,9 @@ __all__ = [
 
 # Calibration (measured: bench/CONTAINER.md, "Calibration"; checked by tests/test_budget.py).
 # A job's peak over the baseline = FIXED + PER_FLOAT x 4 bytes x activation floats it runs at.
-DREAM_FIXED = 80 * MB  # the fast copy, torch's first-use buffers, a frame's pictures
+DREAM_FIXED = 30 * MB  # a frame's pictures, the step's small tensors (the fast copy is held)
 DREAM_PER_FLOAT = 1.15  # forward activations kept for the backward pass (gradients reuse them)
+DREAM_FIRST_USE = 110 * MB  # the process's first dream: torch's and the tile workers' first use
 VIS_FIXED = 40 * MB
 VIS_PER_FLOAT = 1.15  # a batch: Adam's state and the transformed copies on top
 MAPS_FIXED = 20 * MB
@@ -115,26 +116,15 @@ def dream_run_cost(model: LoadedModel, run: Any) -> JobCost:
     layers = [name for name, _ in plan.targets]
     logits = getattr(cfg, "objective", "") == "logit"
     floats = _floats(model, layers, logits, channels_last=cfg.channels_last)
-    return dream_cost(floats, plan.size, pixels=_tiled_pixels(model, layers, cfg, plan, logits))
+    return dream_cost(floats, plan.size, cold=cold_server())
 
 
-def _tiled_pixels(model: LoadedModel, layers: list[str], cfg: Any, plan: Any, logits: bool) -> int:
-    """The input pixels a dream's largest step runs through the network: on the reproducible CPU
-    path every tile's forward pass (its crop, halo included) is alive at once until the backward
-    passes, so the tiles' crops, not the image, set the peak (:mod:`dreamlab.ascent.tiles`)."""
-    import math
+def cold_server() -> bool:
+    """Whether no heavy job has finished in this process yet (its first dream pays torch's
+    first-use costs on top: :data:`DREAM_FIRST_USE`)."""
+    from dreamlab.budget import shared_budget
 
-    from dreamlab.ascent.fastcopy import fast_model
-    from dreamlab.ascent.tiles import tile_grid
-    from dreamlab.threads import reproducible
-
-    h, w = plan.size
-    whole = logits or getattr(cfg, "transforms", False) or str(plan.device).split(":")[0] != "cpu"
-    if whole or not reproducible():
-        return h * w
-    fast = fast_model(model, layers, channels_last=cfg.channels_last)
-    tiles = tile_grid(h, w, align=math.lcm(*fast.strides), min_side=fast.min_side)
-    return sum((b - t) * (r - left) for t, b, left, r in (tile.crop for tile in tiles)) or h * w
+    return shared_budget().jobs_done == 0
 
 
 def vis_config_cost(model: LoadedModel, layers: Sequence[str], config: Any) -> JobCost:
@@ -163,14 +153,15 @@ def dream_cost(
     size: tuple[int, int],
     model_bytes: int = 0,
     *,
-    pixels: int | None = None,
+    cold: bool = False,
 ) -> JobCost:
     """A dream's peak: its largest octave ``size`` (H, W) through a copy that computes
-    ``floats_per_pixel``; ``model_bytes``: a fast copy not made yet (0 when cached); ``pixels``:
-    the input pixels one step runs (its tiles' crops), if not H x W."""
+    ``floats_per_pixel``; ``model_bytes``: a fast copy not made yet (0 when cached); ``cold``:
+    the process's first heavy job (first-use costs on top)."""
     h, w = size
-    act = 4 * floats_per_pixel * (h * w if pixels is None else pixels)
+    act = 4 * floats_per_pixel * h * w
     peak = DREAM_FIXED + model_bytes + int(DREAM_PER_FLOAT * act)
+    peak += DREAM_FIRST_USE if cold else 0
     return JobCost(peak, "dream", f"{w}x{h}, {floats_per_pixel:.0f} floats/px")
 
 

@@ -256,7 +256,7 @@ class JobGate:
         idle = not self._used
         seated = sum(self._costs.get(n, 0) for n in self._used)
         room = self.budget.usable - self.budget.committed(seated, idle)
-        alone_room = self.budget.alone_room() if idle else 0
+        alone_room = self.budget.alone_room(best_case=False) if idle else 0
         out: set[int] = set()
         for n in self._waiting:
             cost = self._costs.get(n, 0)
@@ -376,8 +376,10 @@ class JobGate:
         """After a job (its memory handed back): with nothing seated, re-measure the budget's
         baseline, so memory the server keeps for its sessions counts and memory it freed does not."""
         with self._cond:
-            if self.budget is not None and not self._used:
-                self.budget.set_baseline()
+            if self.budget is not None:
+                self.budget.jobs_done += 1
+                if not self._used:
+                    self.budget.set_baseline()
             self._cond.notify_all()
 
     def used(self, ticket: Ticket) -> float:

@@ -472,6 +472,7 @@ def test_an_idle_gate_seats_the_first_job_that_fits_alone() -> None:
 
     budget = MemoryBudget(MemoryLimit(1000 * MB, "t"), margin=0.0, measure=lambda: used["mb"] * MB)
     budget.set_baseline()
+    budget.add_reclaimer("trim", lambda: used.update(mb=120))  # malloc_trim hands it back
     gate = JobGate(capacity=4, budget=budget)
     used["mb"] = 600  # memory malloc has not handed back yet: the measured figure is high
     ticket = gate.enter(_cost(700))
@@ -582,6 +583,7 @@ def test_before_refusing_the_gate_reclaims_and_measures_again() -> None:
     budget.add_reclaimer("cache", evict)
     gate = JobGate(capacity=4, budget=budget)
     used["mb"] = 550  # an idle server that holds 400 MB of cache
+    gate.settle()  # measured when the last job left: the baseline is 550 MB now
     ticket = gate.enter(_cost(700))  # fits the best case (970 - 100), not the current 970 - 550
     assert gate.wait_turn(ticket, timeout=WAIT_S)  # the cache went, then it fit
     assert calls == [1] and budget.baseline == 150 * MB
