@@ -45,6 +45,7 @@ __all__ = [
     "track",
     "tracked_bytes",
     "read_limit",
+    "resident_peak",
     "shared_budget",
 ]
 
@@ -180,6 +181,26 @@ def anon_resident(status: Path = Path("/proc/self/status")) -> int | None:
     return None
 
 
+def resident_peak(reset: bool = False, proc: Path = Path("/proc/self")) -> int | None:
+    """This process's peak resident bytes (``VmHWM``) since the last reset; ``reset`` starts a
+    new peak (``clear_refs``) and returns the resident bytes now. None where /proc cannot."""
+    try:
+        if reset:
+            (proc / "clear_refs").write_text("5")
+        key = "VmRSS:" if reset else "VmHWM:"
+        for line in (proc / "status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+OBSERVED_MARGIN = 1.15  # on the largest measured peak / estimate of the recent lone jobs
+OBSERVED_KEEP = 8  # lone jobs remembered per kind of job
+OBSERVED_MIN = 2  # lone jobs measured before their figure is used
+
+
 # ---------------------------------------------------------------- the ledger
 
 
@@ -197,6 +218,8 @@ class MemoryBudget:
     baseline: int = 0
     floor: int | None = None  # the smallest baseline measured so far (the best case)
     jobs_done: int = 0  # heavy jobs finished (the first one pays first-use costs)
+    peak: Callable[..., int | None] = resident_peak  # (reset=False): a lone job's peak, measured
+    _observed: dict[str, list[float]] = field(default_factory=dict, repr=False)
     _holders: dict[str, Callable[[], int]] = field(default_factory=dict, repr=False)
     _reclaimers: dict[str, Callable[[], object]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -234,6 +257,23 @@ class MemoryBudget:
         self.baseline = max(0, (now or 0) - self.held())
         self.floor = self.baseline if self.floor is None else min(self.floor, self.baseline)
         return self.baseline
+
+    def observe(self, job: str, estimate: int, rise: int) -> None:
+        """Record how far a job that ran alone rose above where the server ended (its measured
+        peak) against its ``estimate``."""
+        if estimate > 0 and rise > 0:
+            kept = self._observed.setdefault(job, [])
+            kept.append(rise / estimate)
+            del kept[:-OBSERVED_KEEP]
+
+    def in_server(self, cost: JobCost) -> int:
+        """``cost`` as this server measured jobs of its kind to peak: the estimate times the
+        largest recent measured peak / estimate (with :data:`OBSERVED_MARGIN`), never more than
+        the estimate; the estimate itself until :data:`OBSERVED_MIN` lone jobs were measured."""
+        ratios = self._observed.get(cost.job, [])
+        if len(ratios) < OBSERVED_MIN:
+            return cost.bytes
+        return int(cost.bytes * min(1.0, max(ratios) * OBSERVED_MARGIN))
 
     def add_reclaimer(self, name: str, free: Callable[[], object]) -> None:
         """Call ``free()`` before a job is refused (same name: replaced): a cache that can let go
@@ -300,7 +340,7 @@ class MemoryBudget:
         gate checks it against the current baseline (``best_case=False``) once nothing runs, after
         :meth:`reclaim`, so a server that grew refuses it only then."""
         room = self.alone_room(best_case)
-        if cost.bytes <= room:
+        if self.in_server(cost) <= room:
             return None
         lower = _LOWER.get(cost.job, "the job's size")
         return MemoryRefused(

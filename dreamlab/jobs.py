@@ -106,6 +106,7 @@ class JobGate:
         self._costs: dict[int, int] = {}  # ticket -> expected peak bytes (waiting or seated)
         self._passes: dict[int, int] = {}  # waiting ticket -> later jobs seated before it
         self._jobs: dict[int, str] = {}  # ticket -> its kind of job (the refusal's advice)
+        self._lone: dict[int, int] = {}  # the seated job running alone -> resident bytes then
         self._clock = clock
         self._slack = slack
         self._cond = threading.Condition()
@@ -218,7 +219,11 @@ class JobGate:
             self._passes[ahead] += 1  # it waits for memory: one more job went before it
         self._waiting.remove(number)
         self._passes.pop(number, None)
-        self._jobs.pop(number, None)
+        self._lone.clear()  # a job beside another: neither one's peak is its own
+        if self.budget is not None and not self._used:  # alone: measure its peak
+            start = self.budget.peak(reset=True)
+            if start is not None:
+                self._lone[number] = start
         self._used[number] = min(self._used.values(), default=0.0)  # level with the others
         self._ended[number] = self._clock()
 
@@ -236,6 +241,15 @@ class JobGate:
 
         cost = JobCost(self._costs.get(number, 0), self._jobs.get(number, ""))
         return self.budget.refusal(cost, best_case=False)
+
+    def _in_server(self, number: int) -> int:
+        """A waiter's cost as this server measured jobs of its kind alone (see
+        :meth:`~dreamlab.budget.MemoryBudget.in_server`)."""
+        from dreamlab.budget import JobCost
+
+        assert self.budget is not None
+        cost = JobCost(self._costs.get(number, 0), self._jobs.get(number, ""))
+        return self.budget.in_server(cost)
 
     def _drop(self, number: int) -> None:
         for table in (self._costs, self._passes, self._jobs):
@@ -261,7 +275,7 @@ class JobGate:
         for n in self._waiting:
             cost = self._costs.get(n, 0)
             alone = idle and not out and n == self._waiting[0]  # nothing runs: it cannot wait
-            if cost <= room or (alone and cost <= alone_room):
+            if cost <= room or (alone and self._in_server(n) <= alone_room):
                 out.add(n)
                 room -= cost
                 seats -= 1
@@ -275,6 +289,7 @@ class JobGate:
         """Give the seat, any turn and the queue place back; safe to call twice."""
         with self._cond:
             number = ticket.number
+            self._observe(number)
             self._used.pop(number, None)
             self._costs.pop(number, None)
             self._passes.pop(number, None)
@@ -285,6 +300,16 @@ class JobGate:
             if number in self._waiting:
                 self._waiting.remove(number)
             self._cond.notify_all()
+
+    def _observe(self, number: int) -> None:
+        """A job that ran alone from start to end: its measured peak goes to the budget."""
+        start = self._lone.pop(number, None)
+        if start is None or self.budget is None or number not in self._used:
+            return
+        peak = self.budget.peak()
+        if peak is not None:
+            job = self._jobs.get(number, "")
+            self.budget.observe(job, self._costs.get(number, 0), peak - start)
 
     @contextmanager
     def slot(self, timeout: float | None = None, cost: JobCost | None = None) -> Iterator[Ticket]:

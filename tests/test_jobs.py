@@ -604,3 +604,39 @@ def test_a_job_still_too_big_after_reclaiming_is_refused_in_one_line() -> None:
         gate.wait_turn(ticket, timeout=WAIT_S)
     assert calls == [1] and "\n" not in str(info.value) and "Max side" in str(info.value)
     assert gate.waiting == 0 and gate.running == 0
+
+
+def test_a_server_that_measured_its_lone_jobs_admits_by_their_measured_peaks() -> None:
+    # in a warm server a default dream rose ~175 MB above where it started, against a 284 MB
+    # estimate: once two lone jobs were measured, the alone check uses that (with a margin)
+    from dreamlab.budget import MemoryBudget, MemoryLimit
+
+    rss = {"now": 600 * MB, "hwm": 600 * MB}
+
+    def peak(reset: bool = False) -> int:
+        if reset:
+            rss["hwm"] = rss["now"]
+            return rss["now"]
+        return rss["hwm"]
+
+    budget = MemoryBudget(
+        MemoryLimit(1000 * MB, "t"), margin=0.1, measure=lambda: 600 * MB, peak=peak
+    )
+    budget.set_baseline()
+    gate = JobGate(capacity=4, budget=budget)
+    for _ in range(2):
+        ticket = gate.enter(_cost(300))  # 970 - 600 = 370 MB alone: it fits
+        assert gate.wait_turn(ticket, timeout=0)
+        rss["hwm"] = rss["now"] + 150 * MB  # it peaked 150 MB above where it started
+        gate.leave(ticket)
+    assert budget.in_server(_cost(300)) == int(300 * MB * 0.5 * 1.15)
+    assert budget.in_server(_cost(300, "vis")) == 300 * MB  # another kind: its estimate
+    budget.measure = lambda: 790 * MB  # the sessions grew: 180 MB left alone
+    budget.set_baseline()
+    ticket = gate.enter(_cost(300))  # 300 MB by the estimate, 172 MB as measured here
+    assert gate.wait_turn(ticket, timeout=0)
+    gate.leave(ticket)
+    other = gate.enter(_cost(150))
+    beside = gate.enter(_cost(150))
+    assert gate.wait_turn(other, timeout=0)
+    assert not gate.wait_turn(beside, timeout=0)  # side by side: the estimates, with the margin
