@@ -280,3 +280,16 @@ def test_up_front_refusals_use_the_best_case_and_the_gate_the_current_one() -> N
     assert b.refusal(job) is None  # it might fit once memory is reclaimed: it may queue
     assert b.refusal(job, best_case=False) is not None  # but not now
     assert b.refusal(JobCost(700 * MB, "dream")) is not None  # never, even at the best case
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux's")
+def test_the_peak_meter_sees_a_rise_and_starts_again_on_reset() -> None:
+    from dreamlab.budget import resident_peak
+
+    start = resident_peak(reset=True)
+    block = bytearray(64 * MB)  # touched: resident
+    del block
+    peak = resident_peak()
+    assert start is not None and peak is not None and peak - start >= 60 * MB
+    again = resident_peak(reset=True)
+    assert again is not None and resident_peak() - again < 60 * MB
