@@ -18,6 +18,12 @@ starts (a :class:`JobCost`, from :mod:`dreamlab.job_costs`), and the job gate
 Only anonymous memory counts (``RssAnon``): file pages (torch's libraries) are page cache the
 kernel reclaims before it kills anything. When nothing is seated and the process holds more than the
 ledger says (freed memory malloc has not handed back yet), the measured figure is used instead.
+
+Refusals: up front, only a job that could not fit even at the smallest baseline measured so far
+(:attr:`MemoryBudget.floor`); the job gate refuses the others only once nothing runs, after
+:meth:`MemoryBudget.reclaim`. A job that runs alone has its real peak measured (``VmHWM``); once
+two of a kind were, the alone check uses the estimate scaled by what this server measured
+(:meth:`MemoryBudget.in_server`, never above the estimate).
 """
 
 from __future__ import annotations
@@ -259,8 +265,8 @@ class MemoryBudget:
         return self.baseline
 
     def observe(self, job: str, estimate: int, rise: int) -> None:
-        """Record how far a job that ran alone rose above where the server ended (its measured
-        peak) against its ``estimate``."""
+        """Record how far a job that ran alone rose above where it started (its measured peak,
+        ``rise`` bytes) against its ``estimate``."""
         if estimate > 0 and rise > 0:
             kept = self._observed.setdefault(job, [])
             kept.append(rise / estimate)
