@@ -50,8 +50,20 @@ from harness import (
 )
 
 
-async def _sessions(url: str, n: int, repeat: int, timeout_s: float, server) -> list[Any]:
-    """``n`` tabs pressing Dream together; all given up at once if the server dies."""
+def _rss_anon_mb(pid: int) -> int | None:
+    """A process's anonymous resident memory (``RssAnon``, what the budget counts), in MB."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return round(int(line.split()[1]) / 1024)
+    return None
+
+
+async def _sessions(
+    url: str, n: int, repeat: int, timeout_s: float, server, seen: dict[str, Any]
+) -> list[Any]:
+    """``n`` tabs pressing Dream together; all given up at once if the server dies. ``seen``
+    gets the server's anonymous memory once every tab has loaded the page (before Dream)."""
     from chromium import CHROMIUM, CHROMIUM_ARGS
     from dream_page import Bell
     from playwright.async_api import async_playwright
@@ -66,6 +78,8 @@ async def _sessions(url: str, n: int, repeat: int, timeout_s: float, server) -> 
             for _ in range(n)
         ]
         while not all(t.done() for t in tasks):
+            if bell.event.is_set() and "loaded_rss_anon_mb" not in seen:
+                seen["loaded_rss_anon_mb"] = _rss_anon_mb(server.pid)
             if server.poll() is not None:  # the server is gone: nothing will finish
                 for t in tasks:
                     t.cancel()
@@ -94,18 +108,21 @@ def measure(
         idle_mb = round(sampler.rss() / 2**20)
         meter = CpuMeter(server.pid)
         t0 = time.monotonic()
+        seen: dict[str, Any] = {"idle_rss_anon_mb": _rss_anon_mb(server.pid)}
         try:
             with pinned(client_cpus):
                 results = asyncio.run(
-                    _sessions(f"http://127.0.0.1:{port}", n, repeat, args.timeout, server)
+                    _sessions(f"http://127.0.0.1:{port}", n, repeat, args.timeout, server, seen)
                 )
         finally:
             wall, used = time.monotonic() - t0, meter.used()
             peak_rss = sampler.stop()
             died = server.poll() is not None
+            seen["after_rss_anon_mb"] = None if died else _rss_anon_mb(server.pid)
             if not died:
                 stop_tree(server)
-        return _row(limit_mb, n, repeat, results, box, died, wall, used, idle_mb, peak_rss)
+        row = _row(limit_mb, n, repeat, results, box, died, wall, used, idle_mb, peak_rss)
+        return {**row, **seen}
     finally:
         box.remove()
 

@@ -26,15 +26,20 @@ ROOT = Path(__file__).resolve().parents[1]
 _CHILD = r"""
 import json, sys, threading, time
 spec = json.loads(sys.argv[1])
+import os
+if spec.get("cores"):  # as in a container with that many CPUs: the tile workers follow
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: spec["cores"]])
 from dreamlab.runtime.memory import limit_malloc_arenas, release_memory
 limit_malloc_arenas()
-from bench.memory_peaks import run_job
+from bench.memory_peaks import estimate_spec, run_job
 from dreamlab.runtime import budget as B
 from dreamlab.models import load_model
 model = load_model(spec.get("model", "efficientnet_lite0"), device="cpu")
 kind = spec["kind"]
 def job():
     run_job(model, spec)
+# as the server does before the gate: the job's estimate (its fast copy made and probed)
+estimate = estimate_spec(model, spec).bytes
 if spec.get("warm"):  # a server that has run this job before: first-use costs already paid
     t = threading.Thread(target=job); t.start(); t.join()
 release_memory()
@@ -48,7 +53,7 @@ def sample():
 s = threading.Thread(target=sample, daemon=True); s.start()
 t = threading.Thread(target=job); t.start(); t.join()
 done.set(); s.join()
-print(json.dumps({"before": before, "peak": peak[0]}))
+print(json.dumps({"before": before, "peak": peak[0], "estimate": estimate}))
 """
 
 # A few real jobs: the default dream and larger ones, a deep layer, feature vis, training.
@@ -69,7 +74,9 @@ JOBS: list[dict[str, Any]] = [
 
 
 def measure(spec: dict[str, Any], timeout_s: float = 600) -> dict[str, int]:
-    """Run one job in a fresh process; its anonymous RSS just before and at its peak (bytes)."""
+    """Run one job in a fresh process, as the server does: its estimate made first (the fast copy
+    built and probed), then the job; its anonymous RSS just before and at its peak, and the
+    estimate (bytes)."""
     out = subprocess.run(
         [sys.executable, "-c", _CHILD, json.dumps(spec)],
         cwd=ROOT,
@@ -141,6 +148,9 @@ def estimate_spec(model, spec: dict[str, Any]):
 
     kind = spec["kind"]
     if kind == "dream":
+        from dreamlab.runtime.budget import shared_budget
+
+        shared_budget().jobs_done = 1 if spec.get("warm") else 0  # the server's first dream or not
         run = _dream(model, spec)
         try:
             return B.dream_run_cost(model, run)
@@ -175,7 +185,7 @@ def main() -> None:
             continue
         got = measure(spec)
         peak = got["peak"] - got["before"]
-        est = estimate(spec)
+        est = got["estimate"]
         row = {**spec, "peak_mb": round(peak / 2**20), "estimate_mb": round(est / 2**20)}
         row["ratio"] = round(est / peak, 2) if peak > 0 else None
         print(json.dumps(row), flush=True)

@@ -337,13 +337,14 @@ class ModelCache:
         with self._lock:
             return list(self._models)
 
-    def evict(self) -> list[Hashable]:
-        """Drop least recently used, unpinned models while over the bounds; the dropped keys."""
+    def evict(self, everything: bool = False) -> list[Hashable]:
+        """Drop least recently used, unpinned models while over the bounds (``everything``: all
+        of them, as before a job is refused for memory); the dropped keys."""
         dropped: list[Hashable] = []
         with self._lock:
             for key in list(self._models)[:-1]:  # the newest always stays
                 over = len(self._models) > self.max_entries or self.nbytes > self.max_bytes()
-                if not over:
+                if not (over or everything):
                     break
                 if self._pins.get(id(self._models[key].module), 0) == 0:
                     del self._models[key]
@@ -377,7 +378,11 @@ def model_cache() -> ModelCache:
     """The process's one model cache, bounded by :data:`MODEL_SHARE` of the memory budget."""
     with _MODEL_CACHE_LOCK:
         if not _MODEL_CACHE:
-            _MODEL_CACHE.append(ModelCache(lambda: int(shared_budget().usable * MODEL_SHARE)))
+            budget = shared_budget()
+            cache = ModelCache(lambda: int(budget.usable * MODEL_SHARE))
+            # before a job is refused for memory, the models no job uses go (the newest stays)
+            budget.add_reclaimer("model cache", lambda: cache.evict(everything=True))
+            _MODEL_CACHE.append(cache)
         return _MODEL_CACHE[0]
 
 

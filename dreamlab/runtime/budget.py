@@ -18,6 +18,12 @@ starts (a :class:`JobCost`, from :mod:`dreamlab.runtime.job_costs`), and the job
 Only anonymous memory counts (``RssAnon``): file pages (torch's libraries) are page cache the
 kernel reclaims before it kills anything. When nothing is seated and the process holds more than the
 ledger says (freed memory malloc has not handed back yet), the measured figure is used instead.
+
+Refusals: up front, only a job that could not fit even at the smallest baseline measured so far
+(:attr:`MemoryBudget.floor`); the job gate refuses the others only once nothing runs, after
+:meth:`MemoryBudget.reclaim`. A job that runs alone has its real peak measured (``VmHWM``); once
+two of a kind were, the alone check uses the estimate scaled by what this server measured
+(:meth:`MemoryBudget.in_server`, never above the estimate).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ __all__ = [
     "track",
     "tracked_bytes",
     "read_limit",
+    "resident_peak",
     "shared_budget",
 ]
 
@@ -180,6 +187,26 @@ def anon_resident(status: Path = Path("/proc/self/status")) -> int | None:
     return None
 
 
+def resident_peak(reset: bool = False, proc: Path = Path("/proc/self")) -> int | None:
+    """This process's peak resident bytes (``VmHWM``) since the last reset; ``reset`` starts a
+    new peak (``clear_refs``) and returns the resident bytes now. None where /proc cannot."""
+    try:
+        if reset:
+            (proc / "clear_refs").write_text("5")
+        key = "VmRSS:" if reset else "VmHWM:"
+        for line in (proc / "status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+OBSERVED_MARGIN = 1.15  # on the largest measured peak / estimate of the recent lone jobs
+OBSERVED_KEEP = 8  # lone jobs remembered per kind of job
+OBSERVED_MIN = 2  # lone jobs measured before their figure is used
+
+
 # ---------------------------------------------------------------- the ledger
 
 
@@ -195,7 +222,12 @@ class MemoryBudget:
     margin: float = DEFAULT_MARGIN
     measure: Callable[[], int | None] = anon_resident
     baseline: int = 0
+    floor: int | None = None  # the smallest baseline measured so far (the best case)
+    jobs_done: int = 0  # heavy jobs finished (the first one pays first-use costs)
+    peak: Callable[..., int | None] = resident_peak  # (reset=False): a lone job's peak, measured
+    _observed: dict[str, list[float]] = field(default_factory=dict, repr=False)
     _holders: dict[str, Callable[[], int]] = field(default_factory=dict, repr=False)
+    _reclaimers: dict[str, Callable[[], object]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -229,7 +261,49 @@ class MemoryBudget:
         """The baseline is what the process holds now outside the holders (call when idle)."""
         now = self.measure()
         self.baseline = max(0, (now or 0) - self.held())
+        self.floor = self.baseline if self.floor is None else min(self.floor, self.baseline)
         return self.baseline
+
+    def observe(self, job: str, estimate: int, rise: int) -> None:
+        """Record how far a job that ran alone rose above where it started (its measured peak,
+        ``rise`` bytes) against its ``estimate``."""
+        if estimate > 0 and rise > 0:
+            kept = self._observed.setdefault(job, [])
+            kept.append(rise / estimate)
+            del kept[:-OBSERVED_KEEP]
+
+    def in_server(self, cost: JobCost) -> int:
+        """``cost`` as this server measured jobs of its kind to peak: the estimate times the
+        largest recent measured peak / estimate (with :data:`OBSERVED_MARGIN`), never more than
+        the estimate; the estimate itself until :data:`OBSERVED_MIN` lone jobs were measured."""
+        ratios = self._observed.get(cost.job, [])
+        if len(ratios) < OBSERVED_MIN:
+            return cost.bytes
+        return int(cost.bytes * min(1.0, max(ratios) * OBSERVED_MARGIN))
+
+    def add_reclaimer(self, name: str, free: Callable[[], object]) -> None:
+        """Call ``free()`` before a job is refused (same name: replaced): a cache that can let go
+        of what no running job needs (the model cache's least recently used models)."""
+        with self._lock:
+            self._reclaimers[name] = free
+
+    def reclaim(self) -> int:
+        """Free what can be freed before refusing a job: every reclaimer, then the garbage
+        collector and malloc_trim (:func:`dreamlab.runtime.memory.release_memory`), then the baseline
+        measured afresh. Call with no job seated. Returns how far the baseline dropped (bytes)."""
+        from dreamlab.runtime.memory import release_memory
+
+        with self._lock:
+            reclaimers = list(self._reclaimers.values())
+        before = self.baseline
+        for free in reclaimers:
+            try:
+                free()
+            except Exception:  # a cache that failed to shrink must not stop admission
+                continue
+        release_memory()
+        self.set_baseline()
+        return before - self.baseline
 
     def committed(self, seated: int, idle: bool) -> int:
         """Bytes spoken for: baseline + held + ``seated`` (the seated jobs' expected peaks).
@@ -248,15 +322,31 @@ class MemoryBudget:
             return max(ledger, now)
         return ledger
 
-    def alone_room(self) -> int:
+    def alone_room(self, best_case: bool = False) -> int:
         """The most a job running alone may need: the limit less :data:`ALONE_MARGIN`, the
-        baseline and what is held (the wider margin is for several estimates at once)."""
-        return int(self.limit.bytes * (1.0 - ALONE_MARGIN)) - self.baseline - self.held()
+        baseline and what is held (the wider margin is for several estimates at once).
 
-    def refusal(self, cost: JobCost) -> MemoryRefused | None:
-        """The one-line refusal for a job that cannot fit even alone, else None."""
-        room = self.alone_room()
-        if cost.bytes <= room:
+        ``best_case``: with the smallest baseline measured so far (:attr:`floor`) instead of the
+        current one, which running jobs and memory not handed back yet may have raised; else
+        with what the process holds now if more (call with no job seated)."""
+        held = self.held()
+        base = self.baseline
+        if best_case and self.floor is not None:
+            base = min(base, self.floor)
+        elif not best_case:  # what the process holds now, if more (nothing may be seated)
+            now = self.measure()
+            base = max(base, (now or 0) - held)
+        return int(self.limit.bytes * (1.0 - ALONE_MARGIN)) - base - held
+
+    def refusal(self, cost: JobCost, best_case: bool = True) -> MemoryRefused | None:
+        """The one-line refusal for a job that cannot fit even alone, else None.
+
+        ``best_case`` (what pages and the CLI check before a job queues): refused only if it could
+        not fit even at the smallest baseline measured so far. A job that passes waits; the job
+        gate checks it against the current baseline (``best_case=False``) once nothing runs, after
+        :meth:`reclaim`, so a server that grew refuses it only then."""
+        room = self.alone_room(best_case)
+        if self.in_server(cost) <= room:
             return None
         lower = _LOWER.get(cost.job, "the job's size")
         return MemoryRefused(

@@ -33,8 +33,9 @@ __all__ = [
 
 # Calibration (measured: bench/CONTAINER.md, "Calibration"; checked by tests/test_budget.py).
 # A job's peak over the baseline = FIXED + PER_FLOAT x 4 bytes x activation floats it runs at.
-DREAM_FIXED = 80 * MB  # the fast copy, torch's first-use buffers, a frame's pictures
+DREAM_FIXED = 30 * MB  # a frame's pictures, the step's small tensors (the fast copy is held)
 DREAM_PER_FLOAT = 1.15  # forward activations kept for the backward pass (gradients reuse them)
+DREAM_FIRST_USE = 110 * MB  # the process's first dream: torch's and the tile workers' first use
 VIS_FIXED = 40 * MB
 VIS_PER_FLOAT = 1.15  # a batch: Adam's state and the transformed copies on top
 MAPS_FIXED = 20 * MB
@@ -115,7 +116,15 @@ def dream_run_cost(model: LoadedModel, run: Any) -> JobCost:
     layers = [name for name, _ in plan.targets]
     logits = getattr(cfg, "objective", "") == "logit"
     floats = _floats(model, layers, logits, channels_last=cfg.channels_last)
-    return dream_cost(floats, plan.size)
+    return dream_cost(floats, plan.size, cold=cold_server())
+
+
+def cold_server() -> bool:
+    """Whether no heavy job has finished in this process yet (its first dream pays torch's
+    first-use costs on top: :data:`DREAM_FIRST_USE`)."""
+    from dreamlab.runtime.budget import shared_budget
+
+    return shared_budget().jobs_done == 0
 
 
 def vis_config_cost(model: LoadedModel, layers: Sequence[str], config: Any) -> JobCost:
@@ -139,12 +148,20 @@ def maps_image_cost(model: LoadedModel, layer: str, size: tuple[int, int]) -> Jo
         return maps_cost(_floats(model, [model.default_layer], output=True), size)
 
 
-def dream_cost(floats_per_pixel: float, size: tuple[int, int], model_bytes: int = 0) -> JobCost:
+def dream_cost(
+    floats_per_pixel: float,
+    size: tuple[int, int],
+    model_bytes: int = 0,
+    *,
+    cold: bool = False,
+) -> JobCost:
     """A dream's peak: its largest octave ``size`` (H, W) through a copy that computes
-    ``floats_per_pixel``; ``model_bytes``: a fast copy not made yet (0 when cached)."""
+    ``floats_per_pixel``; ``model_bytes``: a fast copy not made yet (0 when cached); ``cold``:
+    the process's first heavy job (first-use costs on top)."""
     h, w = size
     act = 4 * floats_per_pixel * h * w
     peak = DREAM_FIXED + model_bytes + int(DREAM_PER_FLOAT * act)
+    peak += DREAM_FIRST_USE if cold else 0
     return JobCost(peak, "dream", f"{w}x{h}, {floats_per_pixel:.0f} floats/px")
 
 

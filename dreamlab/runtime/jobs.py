@@ -15,14 +15,17 @@ levels:
   while, starts level with the others (minus a small slack) so it cannot claim credit for the past.
 
 **Memory** (``budget``, :mod:`dreamlab.runtime.budget`): each job enters with its expected peak
-(:class:`~dreamlab.runtime.budget.JobCost`). A job that cannot fit even alone is refused at :meth:`enter`
-(:class:`~dreamlab.runtime.budget.MemoryRefused`, one line naming the limit and what to lower). The others
-are seated only when their peak fits beside the seated jobs' (``committed + cost <= usable``);
-until then they wait, and :meth:`JobGate.reason` says why (``"memory"`` or ``"seats"``). The policy
-between waiters: first come, first seated, except that a later job that fits now may pass a waiting
-job that does not fit, at most ``max_passes`` times per waiting job (2 by default); after that
-nobody passes it, so a big job waits for memory to free up but is never starved. With nothing seated
-the first waiter is always seated if it fits alone (no memory is ever freed by waiting longer).
+(:class:`~dreamlab.runtime.budget.JobCost`). A job that could not fit alone even at the server's smallest
+measured baseline is refused at :meth:`enter` (:class:`~dreamlab.runtime.budget.MemoryRefused`, one line
+naming the limit and what to lower). A job that might fit waits: when nothing runs and it still
+does not fit alone, the budget first frees what it can (cached models no job uses, malloc_trim)
+and measures the server again, and only then refuses it. The others are seated only when their
+peak fits beside the seated jobs' (``committed + cost <= usable``); until then they wait, and
+:meth:`JobGate.reason` says why (``"memory"`` or ``"seats"``). The policy between waiters: first
+come, first seated, except that a later job that fits now may pass a waiting job that does not fit,
+at most ``max_passes`` times per waiting job (2 by default); after that nobody passes it, so a big
+job waits for memory to free up but is never starved. With nothing seated the first waiter is
+always seated if it fits alone (no memory is ever freed by waiting longer).
 
 Work between steps (a page drawing its frame) happens outside the turn, so another job's step runs
 meanwhile. :meth:`leave` (Stop, a closed tab, an error) frees the seat and any turn at once.
@@ -103,6 +106,7 @@ class JobGate:
         self._costs: dict[int, int] = {}  # ticket -> expected peak bytes (waiting or seated)
         self._passes: dict[int, int] = {}  # waiting ticket -> later jobs seated before it
         self._jobs: dict[int, str] = {}  # ticket -> its kind of job (the refusal's advice)
+        self._lone: dict[int, int] = {}  # the seated job running alone -> resident bytes then
         self._clock = clock
         self._slack = slack
         self._cond = threading.Condition()
@@ -149,7 +153,8 @@ class JobGate:
 
     def enter(self, cost: JobCost | None = None) -> Ticket:
         """Take a ticket and join the queue (does not block). With a budget, a job whose ``cost``
-        cannot fit even alone raises :class:`~dreamlab.runtime.budget.MemoryRefused` (one line)."""
+        could not fit alone even at the server's smallest measured baseline raises
+        :class:`~dreamlab.runtime.budget.MemoryRefused` (one line); any other waits (:meth:`wait_turn`)."""
         if cost is not None and self.budget is not None:
             refused = self.budget.refusal(cost)
             if refused is not None:
@@ -165,36 +170,62 @@ class JobGate:
     def wait_turn(self, ticket: Ticket, timeout: float | None = None) -> bool:
         """Block until ``ticket`` has a seat (True) or ``timeout`` seconds pass (False).
 
-        With a budget, a job first in the queue of an idle gate that cannot fit even alone
-        (the server now holds more than when it entered) leaves the queue and raises
-        :class:`~dreamlab.runtime.budget.MemoryRefused`: waiting would free nothing."""
+        With a budget, when nothing is seated and the first waiter does not fit alone, the budget
+        first frees what it can (:meth:`~dreamlab.runtime.budget.MemoryBudget.reclaim`: cached models no
+        job uses, malloc_trim, the baseline measured afresh); only a job that still cannot fit
+        leaves the queue and raises :class:`~dreamlab.runtime.budget.MemoryRefused` (waiting would free
+        nothing more)."""
         number = ticket.number
+        end = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             if number in self._used:  # asked again once seated: still seated
                 return True
-            # Also wake if the ticket left the queue (leave() from elsewhere): it can never start.
-            self._cond.wait_for(
-                lambda: (
-                    number not in self._waiting
-                    or self._can_sit(number)
-                    or self._hopeless(number) is not None
-                ),
-                timeout=timeout,
-            )
-            refused = self._hopeless(number)
-            if refused is not None:
-                self._drop(number)
-                raise refused
-            if number not in self._waiting or not self._can_sit(number):
-                return False
-            for ahead in self._waiting[: self._waiting.index(number)]:
-                self._passes[ahead] += 1  # it waits for memory: one more job went before it
-            self._waiting.remove(number)
-            self._passes.pop(number, None)
-            self._jobs.pop(number, None)
-            self._used[number] = min(self._used.values(), default=0.0)  # level with the others
-            self._ended[number] = self._clock()
+            while True:
+                left = None if end is None else max(0.0, end - time.monotonic())
+                # Also wake if the ticket left the queue (leave() from elsewhere): it never starts.
+                self._cond.wait_for(
+                    lambda: (
+                        number not in self._waiting
+                        or self._can_sit(number)
+                        or self._hopeless(number) is not None
+                    ),
+                    timeout=left,
+                )
+                if not self._reclaim_or_refuse(number):
+                    if end is not None and time.monotonic() >= end:
+                        return False
+                    continue  # memory was freed, but not yet enough to sit: wait on
+                if number not in self._waiting or not self._can_sit(number):
+                    return False
+                self._seat(number)
+                return True
+
+    def _reclaim_or_refuse(self, number: int) -> bool:
+        """If ``number`` cannot fit alone in an idle gate: reclaim memory, then raise its refusal
+        if it still cannot (it leaves the queue). False if it was reclaimed for and may fit now
+        but cannot sit yet; True otherwise (call holding the lock)."""
+        if self._hopeless(number) is None:
             return True
+        assert self.budget is not None  # _hopeless is None without a budget
+        self.budget.reclaim()  # evict, trim, re-measure: then decide
+        refused = self._hopeless(number)
+        if refused is not None:
+            self._drop(number)
+            raise refused
+        return self._can_sit(number)
+
+    def _seat(self, number: int) -> None:
+        for ahead in self._waiting[: self._waiting.index(number)]:
+            self._passes[ahead] += 1  # it waits for memory: one more job went before it
+        self._waiting.remove(number)
+        self._passes.pop(number, None)
+        self._lone.clear()  # a job beside another: neither one's peak is its own
+        if self.budget is not None and not self._used:  # alone: measure its peak
+            start = self.budget.peak(reset=True)
+            if start is not None:
+                self._lone[number] = start
+        self._used[number] = min(self._used.values(), default=0.0)  # level with the others
+        self._ended[number] = self._clock()
 
     def _free_seats(self) -> int:
         return self.capacity - len(self._used)
@@ -208,7 +239,17 @@ class JobGate:
             return None
         from dreamlab.runtime.budget import JobCost
 
-        return self.budget.refusal(JobCost(self._costs.get(number, 0), self._jobs.get(number, "")))
+        cost = JobCost(self._costs.get(number, 0), self._jobs.get(number, ""))
+        return self.budget.refusal(cost, best_case=False)
+
+    def _in_server(self, number: int) -> int:
+        """A waiter's cost as this server measured jobs of its kind alone (see
+        :meth:`~dreamlab.runtime.budget.MemoryBudget.in_server`)."""
+        from dreamlab.runtime.budget import JobCost
+
+        assert self.budget is not None
+        cost = JobCost(self._costs.get(number, 0), self._jobs.get(number, ""))
+        return self.budget.in_server(cost)
 
     def _drop(self, number: int) -> None:
         for table in (self._costs, self._passes, self._jobs):
@@ -229,12 +270,12 @@ class JobGate:
         idle = not self._used
         seated = sum(self._costs.get(n, 0) for n in self._used)
         room = self.budget.usable - self.budget.committed(seated, idle)
-        alone_room = self.budget.alone_room() if idle else 0
+        alone_room = self.budget.alone_room(best_case=False) if idle else 0
         out: set[int] = set()
         for n in self._waiting:
             cost = self._costs.get(n, 0)
             alone = idle and not out and n == self._waiting[0]  # nothing runs: it cannot wait
-            if cost <= room or (alone and cost <= alone_room):
+            if cost <= room or (alone and self._in_server(n) <= alone_room):
                 out.add(n)
                 room -= cost
                 seats -= 1
@@ -248,6 +289,7 @@ class JobGate:
         """Give the seat, any turn and the queue place back; safe to call twice."""
         with self._cond:
             number = ticket.number
+            self._observe(number)
             self._used.pop(number, None)
             self._costs.pop(number, None)
             self._passes.pop(number, None)
@@ -258,6 +300,16 @@ class JobGate:
             if number in self._waiting:
                 self._waiting.remove(number)
             self._cond.notify_all()
+
+    def _observe(self, number: int) -> None:
+        """A job that ran alone from start to end: its measured peak goes to the budget."""
+        start = self._lone.pop(number, None)
+        if start is None or self.budget is None or number not in self._used:
+            return
+        peak = self.budget.peak()
+        if peak is not None:
+            job = self._jobs.get(number, "")
+            self.budget.observe(job, self._costs.get(number, 0), peak - start)
 
     @contextmanager
     def slot(self, timeout: float | None = None, cost: JobCost | None = None) -> Iterator[Ticket]:
@@ -349,8 +401,10 @@ class JobGate:
         """After a job (its memory handed back): with nothing seated, re-measure the budget's
         baseline, so memory the server keeps for its sessions counts and memory it freed does not."""
         with self._cond:
-            if self.budget is not None and not self._used:
-                self.budget.set_baseline()
+            if self.budget is not None:
+                self.budget.jobs_done += 1
+                if not self._used:
+                    self.budget.set_baseline()
             self._cond.notify_all()
 
     def used(self, ticket: Ticket) -> float:

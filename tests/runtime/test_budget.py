@@ -160,14 +160,16 @@ def test_costs_grow_with_the_image_and_the_batch() -> None:
 # ---------------------------------------------------------------- against measured peaks
 
 # est / measured peak must lie in this band. Measured here (bench/CONTAINER.md, Calibration): the
-# same default dream peaked at 182, 209 and 242 MB in three runs under load, and the estimates ran
-# 1.01x to 2.1x of the peaks (the fixed part weighs most on small jobs); below 0.9 the budget
-# would let a container overfill, above 2.2 it would turn away jobs that fit.
-LOW, HIGH = 0.9, 2.2
+# same job's peak varies by about 15 % from run to run (more under load), and a process's first
+# dream peaks about 100 MB above the next ones (torch's first use: the estimate adds it while no
+# job has finished). Below 0.9 the budget would let a container overfill; above 1.6 it would turn
+# away or hold back jobs that fit (the default dream's estimate was 1.6x to 2.1x its peak before).
+LOW, HIGH = 0.9, 1.6
 
 CALIBRATION_JOBS = [
-    {"kind": "dream", "max_side": 512},  # the default dream
-    {"kind": "dream", "max_side": 768, "octaves": 2},
+    {"kind": "dream", "max_side": 512, "warm": True},  # the default dream, as a server runs it
+    {"kind": "dream", "max_side": 512},  # the server's first dream
+    {"kind": "dream", "max_side": 768, "octaves": 2, "warm": True},
     {"kind": "vis", "layer": "_blocks.9", "size": 128, "batch": 1},
     {"kind": "train", "batch": 32},
 ]
@@ -177,11 +179,11 @@ CALIBRATION_JOBS = [
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RssAnon is Linux's")
 @pytest.mark.parametrize("spec", CALIBRATION_JOBS, ids=lambda s: "-".join(map(str, s.values())))
 def test_estimate_against_the_measured_peak(spec: dict) -> None:
-    from bench.memory_peaks import estimate, measure
+    from bench.memory_peaks import measure
 
-    got = measure(spec)
+    got = measure(spec)  # the estimate made in the same process, as the server makes it
     peak = got["peak"] - got["before"]
-    est = estimate(spec)
+    est = got["estimate"]
     ratio = est / peak
     assert LOW <= ratio <= HIGH, (
         f"{spec}: estimate {est / MB:.0f} MB vs measured peak {peak / MB:.0f} MB (x{ratio:.2f})"
@@ -249,3 +251,45 @@ def test_the_activation_probe_ignores_other_threads_running_the_same_copy() -> N
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_the_first_dream_of_a_process_costs_its_first_use_too() -> None:
+    from dreamlab.runtime.job_costs import DREAM_FIRST_USE
+    from dreamlab.runtime.jobs import JobGate
+
+    warm, cold = dream_cost(1000, (340, 512)), dream_cost(1000, (340, 512), cold=True)
+    assert cold.bytes - warm.bytes == DREAM_FIRST_USE
+    b = _budget(2000, used_mb=300)
+    gate = JobGate(capacity=2, budget=b)
+    assert b.jobs_done == 0
+    ticket = gate.enter(JobCost(100 * MB, "dream"))
+    assert gate.wait_turn(ticket, timeout=0)
+    gate.leave(ticket)
+    gate.settle()  # after the job: its first-use costs are paid, the baseline holds what stays
+    assert b.jobs_done == 1
+
+
+def test_up_front_refusals_use_the_best_case_and_the_gate_the_current_one() -> None:
+    used = {"mb": 300}
+    b = MemoryBudget(MemoryLimit(1000 * MB, "test"), margin=0.1, measure=lambda: used["mb"] * MB)
+    b.set_baseline()
+    used["mb"] = 700
+    b.set_baseline()  # sessions and memory not handed back: 700 MB now, 300 MB at best
+    assert b.floor == 300 * MB and b.baseline == 700 * MB
+    job = JobCost(500 * MB, "dream")
+    assert b.refusal(job) is None  # it might fit once memory is reclaimed: it may queue
+    assert b.refusal(job, best_case=False) is not None  # but not now
+    assert b.refusal(JobCost(700 * MB, "dream")) is not None  # never, even at the best case
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux's")
+def test_the_peak_meter_sees_a_rise_and_starts_again_on_reset() -> None:
+    from dreamlab.runtime.budget import resident_peak
+
+    start = resident_peak(reset=True)
+    block = bytearray(64 * MB)  # touched: resident
+    del block
+    peak = resident_peak()
+    assert start is not None and peak is not None and peak - start >= 60 * MB
+    again = resident_peak(reset=True)
+    assert again is not None and resident_peak() - again < 60 * MB

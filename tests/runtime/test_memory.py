@@ -138,3 +138,48 @@ def test_an_object_collected_while_the_tracker_is_locked_does_not_deadlock() -> 
     threading.Thread(target=collect_under_the_lock, daemon=True).start()
     assert done.wait(30), "the tracker's weakref callback took its own lock"
     assert budget.tracked_bytes() == before
+
+
+def test_model_cache_evicts_every_unused_model_when_asked() -> None:
+    from dreamlab.models.registry import ModelCache
+
+    cache = ModelCache(lambda: 100 * 2**20, max_entries=4)  # well under its bounds
+    a = cache.get("a", lambda: _fake_model(1))
+    cache.get("b", lambda: _fake_model(1))
+    cache.get("c", lambda: _fake_model(1))
+    assert cache.evict() == []  # under the bounds: nothing goes
+    with cache.using(a):
+        assert cache.evict(everything=True) == ["b"]  # a runs, c is the newest
+    assert cache.keys() == ["a", "c"]
+
+
+def test_the_shared_model_cache_is_a_reclaimer_of_the_shared_budget() -> None:
+    from dreamlab.models.registry import model_cache
+    from dreamlab.runtime.budget import shared_budget
+
+    cache = model_cache()
+    assert "model cache" in shared_budget()._reclaimers and cache is model_cache()
+
+
+def test_reclaim_trims_and_measures_the_baseline_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dreamlab.runtime import memory
+    from dreamlab.runtime.budget import MemoryBudget, MemoryLimit
+
+    trims = []
+    monkeypatch.setattr(memory, "release_memory", lambda: trims.append(1) or True)
+
+    MB = 2**20
+    used = {"mb": 400}
+    budget = MemoryBudget(MemoryLimit(1000 * MB, "t"), measure=lambda: used["mb"] * MB)
+    budget.set_baseline()
+    held = [bytearray(1 << 20) for _ in range(8)]  # a cache of 8 MB
+    budget.add_reclaimer("cache", held.clear)
+    budget.add_reclaimer("broken", lambda: 1 // 0)  # a failing reclaimer is skipped
+
+    def freed() -> None:
+        used["mb"] = 250
+
+    budget.add_reclaimer("freed", freed)
+    assert budget.reclaim() == 150 * MB and budget.baseline == 250 * MB and not held
+    assert trims == [1]  # malloc_trim after the caches let go, before measuring
+    assert budget.floor == 250 * MB
