@@ -59,7 +59,7 @@ CASES: dict[str, dict[str, Any]] = {
             "dd_layer_efficientnet_lite0": "_blocks.5",
             "dd_jitter": 8,
         },
-        "change": ("slider", "dd_lr", 0.05, "lr", "0.05"),  # written at once: no form
+        "change": ("slider", "dd_lr", 0.1, "lr", "0.1"),  # written at once: no form
         "run": "dd_dream",
     },
     "feature_vis": {

@@ -54,12 +54,12 @@ def test_defaults_leave_the_address_bare() -> None:
 
 
 def test_the_address_sets_each_modes_widgets_and_stays_whole() -> None:
-    query = {"mode": "feature_maps", "l": "_blocks.3", "cnt": "9", "k": "sobel_x", "s": "2"}
+    query = {"mode": "feature_maps", "l": "_blocks.6", "cnt": "9", "k": "sobel_x", "s": "2"}
     query |= {"c": "rgb", "v": "signed", "dl": "_blocks.5", "st": "4", "cy": "0.5"}
     at = _open("live_camera", query)
     assert_clean(at)
     assert at.radio(key="live_mode").value == "feature_maps"
-    assert at.select_slider(key="live_fm_layer_efficientnet_lite0").value == "_blocks.3"
+    assert at.select_slider(key="live_fm_layer_efficientnet_lite0").value == "_blocks.6"
     assert at.slider(key="live_count").value == 9
     assert _flat(_page_query(at)) == query  # the other modes' settings are kept too
     at.radio(key="live_mode").set_value("convolution").run()
@@ -68,7 +68,7 @@ def test_the_address_sets_each_modes_widgets_and_stays_whole() -> None:
     assert at.slider(key="live_stride").value == 2
     assert at.radio(key="live_color").value == "rgb"
     assert at.radio(key="live_view").value == "signed"
-    assert _flat(_page_query(at)) == {**query, "mode": "convolution"}
+    assert _flat(_page_query(at)) == {k: v for k, v in query.items() if k != "mode"}  # default
     at.radio(key="live_mode").set_value("dream").run()
     assert_clean(at)
     assert at.select_slider(key="live_dream_layer_efficientnet_lite0").value == "_blocks.5"
@@ -186,35 +186,9 @@ def test_deepdream_settings_reach_the_address_as_they_change_and_dream_nothing()
     assert_clean(at)
     at.slider(key="dd_iterations").set_value(3).run()
     assert _flat(_page_query(at)) == {"it": "3"}
-    at.slider(key="dd_lr").set_value(0.05).run()
+    at.slider(key="dd_lr").set_value(0.1).run()
     at.number_input(key="dd_seed").set_value(7).run()
-    assert _flat(_page_query(at)) == {"it": "3", "lr": "0.05", "seed": "7"}
+    assert _flat(_page_query(at)) == {"it": "3", "lr": "0.1", "seed": "7"}
     assert "dd_runs" not in at.session_state  # no change started a dream
     at.slider(key="dd_iterations").set_value(DreamConfig().iterations).run()
-    assert _flat(_page_query(at)) == {"lr": "0.05", "seed": "7"}  # a default is left out
-
-
-def test_deepdream_dream_comes_first_in_the_settings_box() -> None:
-    at = page_app("deepdream").run()
-    (box,) = [b for b in _blocks(at.main) if _key(b) == "dd_settings"]
-    first = next(_widgets(box))
-    assert first.key == "dd_dream" and first.label == "Dream"
-
-
-def _key(block) -> str | None:
-    proto = getattr(block, "proto", None)
-    return getattr(proto, "id", "").removeprefix("stContainer-") or None if proto else None
-
-
-def _blocks(block):
-    yield block
-    for child in getattr(block, "children", {}).values():
-        yield from _blocks(child)
-
-
-def _widgets(block):
-    """The widgets under ``block`` in order (a block's children before its next sibling)."""
-    for child in getattr(block, "children", {}).values():
-        if getattr(child, "key", None):
-            yield child
-        yield from _widgets(child)
+    assert _flat(_page_query(at)) == {"lr": "0.1", "seed": "7"}  # a default is left out
