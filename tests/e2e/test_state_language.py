@@ -48,7 +48,18 @@ _READ = """() => {
 }"""
 
 
+# a slider each page draws: its widgets are read once it is there (the browser loads a widget's
+# code on its first use, so a busy machine can show the page before its sliders)
+_FIRST_SLIDER = {"deepdream": "dd_octaves", "train": "train_epochs"}
+
+
 def _values(page) -> dict:
+    path = "train" if "/train" in page.url else "deepdream"
+    page.locator(f".st-key-{_FIRST_SLIDER[path]} input[type='range']").wait_for(state="attached")
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stSlider"]')]
+            .every(s => s.querySelector('input[type="range"], [role="slider"]'))"""
+    )
     return page.evaluate(_READ)
 
 
