@@ -1,6 +1,7 @@
 """The "DeepDream" page: the dream, frame by frame, next to the maps of the layer it amplifies.
 
-Settings live in a form: nothing runs until **Dream** is pressed. The dream is pulled through the
+Nothing runs until **Dream** is pressed; the settings are a fragment that writes them into the
+address as they change (``_settings_panel``). The dream is pulled through the
 shared job gate; every frame lands in ``st.session_state`` as it arrives (a bounded
 :class:`~dreamlab.dream.FrameStore` of thumbnails per run, and only the last photo and noise runs),
 so **Stop**, which reruns the script and so interrupts the loop, keeps everything made so far.
@@ -61,7 +62,7 @@ _DRAW_EVERY_S = 0.1  # draw at most ~10 frames per second; the dream itself neve
 _FPS = 10
 _DEFAULTS = DreamConfig()  # the widgets start from the engine's own defaults
 
-# form widget key -> DreamConfig field
+# settings widget key -> DreamConfig field
 _FIELDS = {
     "dd_octaves": "num_octaves",
     "dd_scale": "octave_scale",
@@ -129,7 +130,7 @@ class _RunState:
 
 def _init_state() -> None:
     """The zoom loop and guide widgets start at the engine's defaults (set once, so presets can
-    overwrite them); the form's settings come from :class:`DreamSettings` (``query.load``)."""
+    overwrite them); the other settings come from :class:`DreamSettings` (``query.load``)."""
     for key, name in _LOOP_FIELDS.items():
         st.session_state.setdefault(key, getattr(_DEFAULTS, name))
     st.session_state.setdefault("dd_guide", "none")
@@ -155,7 +156,7 @@ def _copy_numbers(config: DreamConfig) -> None:
 
 
 def _apply_preset() -> None:
-    """Copy the chosen preset's numbers into the form, and pick its network and layer when that
+    """Copy the chosen preset's numbers into the settings, and pick its network and layer when that
     network can be had here (no model runs: only widget values change)."""
     st.session_state.pop("dd_recipe", None)
     st.session_state.pop(_WAITS, None)
@@ -208,7 +209,7 @@ def _preset_waits(model_name: str) -> bool:
 
 
 def _recipe(model_name: str) -> str | None:
-    """The preset whose closest recipe the form holds, if the model is still the recipe's."""
+    """The preset whose closest recipe the settings hold, if the model is still the recipe's."""
     preset = PRESETS.get(st.session_state.get("dd_preset", ""))
     recipe = st.session_state.get("dd_recipe")
     if preset is None or recipe != preset.name or preset.fallback is None:
@@ -266,71 +267,81 @@ def _preset_picker(model_name: str) -> None:
         )
 
 
-def _form(model: LoadedModel, usable: bool, why: str | None = None) -> tuple[bool, str]:
-    """The settings form, **Dream** first; returns (Dream pressed, layer).
+def _dream_button(usable: bool, why: str | None = None) -> bool:
+    """**Dream**, first in the settings box; whether it was just pressed.
 
     ``usable`` is False when Dream cannot run (the picked model cannot be loaded, no image, or a
-    preset waits for its network): the form stays, Dream is disabled, ``why`` says why.
+    preset waits for its network): the settings stay, Dream is disabled, ``why`` says why.
     """
-    with st.form("dd_form", border=True):
-        pressed = st.form_submit_button(
-            t("deepdream.dream"),
-            type="primary",
-            width="stretch",
-            disabled=not usable,
-            icon=":material/cyclone:",
-        )
-        if why:
-            st.caption(why)
-        layer = layer_select(model, "dd")
-        st.slider(t("deepdream.octaves"), 1, 8, key="dd_octaves")
-        st.slider(t("deepdream.iterations"), 1, 50, key="dd_iterations")
-        st.slider(
-            t("deepdream.lr"),
-            0.001,
-            0.3,
-            step=0.001,
-            format="%.3f",
-            key="dd_lr",
-            help=t("deepdream.lr_help"),
-        )
-        st.select_slider(t("deepdream.max_side"), DREAM_MAX_SIDES, key="dd_max_side")
-        st.checkbox(t("deepdream.from_noise"), key="dd_noise", help=t("deepdream.from_noise_help"))
-        with advanced_controls() if presenting() else st.expander(t("deepdream.fine")):
-            st.number_input(
-                t("deepdream.channel"),
-                min_value=0,
-                step=1,
-                key="dd_channel",
-                placeholder=t("deepdream.channel_all"),
-                help=t("deepdream.channel_help"),
-            )
-            _target_picker()
-            st.slider(
-                t("deepdream.octave_scale"), 1.1, 2.5, step=0.1, format="%.1f", key="dd_scale"
-            )
-            st.slider(
-                t("deepdream.jitter"),
-                0,
-                64,
-                step=4,
-                key="dd_jitter",
-                help=t("deepdream.jitter_help"),
-            )
-            st.slider(
-                t("deepdream.smoothing"),
-                0.0,
-                2.0,
-                step=0.1,
-                format="%.1f",
-                key="dd_smoothing",
-                help=t("deepdream.smoothing_help"),
-            )
-            st.number_input(
-                t("deepdream.seed"), min_value=0, max_value=2**31 - 1, step=1, key="dd_seed"
-            )
-        _zoom_controls()
-    return pressed, layer
+    pressed = st.button(
+        t("deepdream.dream"),
+        key="dd_dream",
+        type="primary",
+        width="stretch",
+        disabled=not usable,
+        icon=":material/cyclone:",
+    )
+    if why:
+        st.caption(why)
+    return pressed
+
+
+@st.fragment
+def _settings_panel(model: LoadedModel) -> str:
+    """The dream's settings, then the address and **Copy link**; returns the layer.
+
+    A fragment (not a form): a change reruns only this panel, which writes the settings into the
+    address as they change, starts no dream and leaves the view (and a running dream: a
+    fragment's rerun waits for the page's run to end) as it is.
+    """
+    layer = layer_select(model, "dd")
+    st.slider(t("deepdream.octaves"), 1, 8, key="dd_octaves")
+    st.slider(t("deepdream.iterations"), 1, 50, key="dd_iterations")
+    st.slider(
+        t("deepdream.lr"),
+        0.001,
+        0.3,
+        step=0.001,
+        format="%.3f",
+        key="dd_lr",
+        help=t("deepdream.lr_help"),
+    )
+    st.select_slider(t("deepdream.max_side"), DREAM_MAX_SIDES, key="dd_max_side")
+    st.checkbox(t("deepdream.from_noise"), key="dd_noise", help=t("deepdream.from_noise_help"))
+    with advanced_controls() if presenting() else st.expander(t("deepdream.fine")):
+        _fine_controls()
+    _zoom_controls()
+    settings = _settings(query.current("deepdream", DreamSettings))
+    query.save("deepdream", settings)
+    query.copy_link(settings)
+    return layer
+
+
+def _fine_controls() -> None:
+    """Channel, target, octave scale, jitter, smoothing and seed."""
+    st.number_input(
+        t("deepdream.channel"),
+        min_value=0,
+        step=1,
+        key="dd_channel",
+        placeholder=t("deepdream.channel_all"),
+        help=t("deepdream.channel_help"),
+    )
+    _target_picker()
+    st.slider(t("deepdream.octave_scale"), 1.1, 2.5, step=0.1, format="%.1f", key="dd_scale")
+    st.slider(
+        t("deepdream.jitter"), 0, 64, step=4, key="dd_jitter", help=t("deepdream.jitter_help")
+    )
+    st.slider(
+        t("deepdream.smoothing"),
+        0.0,
+        2.0,
+        step=0.1,
+        format="%.1f",
+        key="dd_smoothing",
+        help=t("deepdream.smoothing_help"),
+    )
+    st.number_input(t("deepdream.seed"), min_value=0, max_value=2**31 - 1, step=1, key="dd_seed")
 
 
 def _zoom_controls() -> None:
@@ -411,7 +422,7 @@ def _target(channel: int | None) -> dict[str, Any]:
 
 
 def _config(model: LoadedModel, layer: str) -> DreamConfig:
-    """The form's values on top of the preset's config (its loss, normalization, octave mode),
+    """The settings' values on top of the preset's config (its loss, normalization, octave mode),
     or of its closest recipe's; the zoom loop, the guide image and the extra layers."""
     preset = PRESETS.get(st.session_state.get("dd_preset", ""))
     base = preset.config if preset is not None else _DEFAULTS
@@ -896,7 +907,7 @@ def _loss_chart(losses: list[float]) -> alt.Chart:
 
 
 def _usable_model(picked: LoadedModel | None) -> tuple[LoadedModel, bool]:
-    """The model the form is for: the picked one, else (picked one unavailable) the last usable
+    """The model the settings are for: the picked one, else (picked one unavailable) the last usable
     one, or the embedded one; and whether Dream can run."""
     if picked is not None:
         st.session_state["dd_last_model"] = picked
@@ -906,7 +917,7 @@ def _usable_model(picked: LoadedModel | None) -> tuple[LoadedModel, bool]:
 
 
 def _settings(settings: DreamSettings) -> DreamSettings:
-    """The form's settings as the session holds them now (what the address and the class carry)."""
+    """The settings as the session holds them now (what the address and the class carry)."""
     ss = st.session_state
     model = str(ss.get("dd_model", settings.model))
     channel = ss.get("dd_channel")
@@ -947,7 +958,9 @@ def _controls(video: bool) -> tuple[LoadedModel, LoadedImage | None, bool, str, 
         why = t("pages.preset_waits", model=_model_name(model.name))
     elif not video and image is None:
         why = t("pages.no_image")
-    pressed, layer = _form(model, usable and not waits and (video or image is not None), why)
+    with st.container(border=True, key="dd_settings"):
+        pressed = _dream_button(usable and not waits and (video or image is not None), why)
+        layer = _settings_panel(model)
     if video:
         video_dream.controls()
     _guide_controls()
@@ -985,9 +998,6 @@ def render() -> None:
         video = video_dream.source_is_video()  # a clip instead of a photo (ui/video_dream.py)
     with controls:
         model, image, pressed, layer, usable = _controls(video)
-        settings = _settings(settings)
-        query.save("deepdream", settings)
-        query.copy_link(settings)
         classroom.share_controls()
         lesson("deepdream")
     with view:

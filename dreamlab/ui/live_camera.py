@@ -37,7 +37,15 @@ from dreamlab.live import (
     make_processor,
 )
 from dreamlab.models import LoadedModel
+from dreamlab.ui import query
 from dreamlab.ui.i18n import num, t
+from dreamlab.ui.settings import (
+    CONV_VIEWS,
+    CUSTOM_KERNEL,
+    LIVE_KERNEL_SIZES,
+    LiveSettings,
+    decode_kernel,
+)
 from dreamlab.ui.widgets import (
     advanced_controls,
     error_line,
@@ -53,8 +61,9 @@ from dreamlab.ui.widgets import (
 
 __all__ = ["render"]
 
-_CUSTOM = "custom"
-_DEFAULT_PRESET = "horizontal_edge"  # the seed's kernel, as on the Convolution page
+_CUSTOM = CUSTOM_KERNEL
+_CUSTOM_TEXT = "[[-1, -1, -1], [0, 0, 0], [1, 1, 1]]"  # the custom kernel's text at first
+_LAYER_DEFAULTS = "live_layer_defaults"  # session key: layer widget key -> the page's default
 _STREAM = "live_stream"  # this session's LiveStream
 _FAILED = "live_failed"  # the live connection did not come up: snapshots from now on
 _CONNECTING = "live_connecting_since"
@@ -82,20 +91,15 @@ def _stream() -> LiveStream:
 
 def _kernel() -> np.ndarray | None:
     """A preset (with its size) or a custom kernel typed as rows; None (and one line) if bad."""
-    names = [*PRESETS, _CUSTOM]
     preset = st.selectbox(
         t("convolution.kernel"),
-        names,
-        index=names.index(_DEFAULT_PRESET),
+        [*PRESETS, _CUSTOM],
         format_func=lambda n: t(f"convolution.preset.{n}"),
         key="live_preset",
     )
     if preset == _CUSTOM:
         text = st.text_input(
-            t("live_camera.custom"),
-            "[[-1, -1, -1], [0, 0, 0], [1, 1, 1]]",
-            key="live_custom",
-            help=t("live_camera.custom_help"),
+            t("live_camera.custom"), key="live_custom", help=t("live_camera.custom_help")
         )
         try:
             return parse_kernel(text)
@@ -106,8 +110,7 @@ def _kernel() -> np.ndarray | None:
     if PRESETS[preset].sized:
         size = st.select_slider(
             t("convolution.size"),
-            options=[3, 5, 7, 9, 11],
-            value=3,
+            options=LIVE_KERNEL_SIZES,
             key="live_size",
             format_func=lambda k: f"{k}×{k}",
         )
@@ -129,31 +132,35 @@ def _convolution_settings() -> ConvolutionSettings | None:
     color = _radio("convolution.color", ("gray", "rgb"), "convolution.color_", "live_color")
     with advanced_controls():
         c1, c2 = st.columns(2)
-        stride = c1.slider(t("convolution.stride"), 1, 4, 1, key="live_stride")
-        dilation = c2.slider(t("convolution.dilation"), 1, 4, 1, key="live_dilation")
-        view = _radio(
-            "convolution.view", ("abs", "signed", "clip"), "convolution.view_", "live_view"
-        )
+        stride = c1.slider(t("convolution.stride"), 1, 4, key="live_stride")
+        dilation = c2.slider(t("convolution.dilation"), 1, 4, key="live_dilation")
+        view = _radio("convolution.view", CONV_VIEWS, "convolution.view_", "live_view")
     if kernel is None:
         return None
     return ConvolutionSettings.of(kernel, stride=stride, dilation=dilation, color=color, view=view)
 
 
 def _maps_settings(model: LoadedModel) -> MapsSettings:
-    layer = layer_select(model, "live_fm", default=model.layers[min(4, len(model.layers) - 1)])
+    layer = _layer(model, "live_fm", model.layers[min(4, len(model.layers) - 1)])
     with advanced_controls():
-        count = st.slider(t("live_camera.count"), 2, 12, 6, 1, key="live_count")
+        count = st.slider(t("live_camera.count"), 2, 12, step=1, key="live_count")
     return MapsSettings(layer=layer, count=count, cols=3 if count <= 9 else 4)
 
 
 def _dream_settings(model: LoadedModel) -> DreamSettings:
-    layer = layer_select(model, "live_dream")
+    layer = _layer(model, "live_dream", model.default_layer)
     steps = st.slider(
-        t("live_camera.steps"), 1, 6, 2, 1, key="live_steps", help=t("live_camera.steps_help")
+        t("live_camera.steps"), 1, 6, step=1, key="live_steps", help=t("live_camera.steps_help")
     )
     with advanced_controls():
         carry = _carry_slider()
     return DreamSettings(layer=layer, steps=steps, carry=carry)
+
+
+def _layer(model: LoadedModel, key: str, default: str) -> str:
+    """The layer slider; its default is kept, so that the address leaves it out."""
+    st.session_state.setdefault(_LAYER_DEFAULTS, {})[f"{key}_layer_{model.name}"] = default
+    return layer_select(model, key, default=default)
 
 
 def _carry_slider() -> float:
@@ -161,8 +168,7 @@ def _carry_slider() -> float:
         t("live_camera.carry"),
         0.0,
         0.95,
-        0.85,
-        0.05,
+        step=0.05,
         key="live_carry",
         help=t("live_camera.carry_help"),
     )
@@ -180,6 +186,74 @@ def _controls(mode: str) -> tuple[object, Callable[[], Processor]] | None:
         return None
     settings = _maps_settings(model) if mode == "feature_maps" else _dream_settings(model)
     return (settings, model_key(model)), lambda: make_processor(settings, model)
+
+
+# ---------------------------------------------------------------- the address
+
+
+def _rows_text(weights: tuple[tuple[float, ...], ...]) -> str:
+    """A kernel as the custom field shows it: ``[[-1, 0, 1], ...]``."""
+    rows = (", ".join(format(v, "g") for v in row) for row in weights)
+    return "[" + ", ".join(f"[{row}]" for row in rows) + "]"
+
+
+_CUSTOM_WEIGHTS = decode_kernel("-1,-1,-1;0,0,0;1,1,1")  # _CUSTOM_TEXT's
+
+
+def _custom_weights(text: object, kept: tuple | None) -> tuple[tuple[float, ...], ...] | None:
+    """The custom kernel for the address: its weights (None: the page's own), or ``kept`` when
+    the text does not parse. A kernel the address cannot hold (per channel, not square, larger
+    than 11) is left out: the link gives the page's own."""
+    try:
+        kernel = parse_kernel(str(text))
+    except KernelError:
+        return kept
+    side = kernel.shape[0]
+    if kernel.ndim != 2 or kernel.shape[1] != side or side % 2 == 0 or side > 11:
+        return None
+    weights = tuple(tuple(float(v) for v in row) for row in kernel.tolist())
+    return None if weights == _CUSTOM_WEIGHTS else weights
+
+
+def _seed_custom(settings: LiveSettings) -> None:
+    """The custom kernel's text (no one widget holds the settings' weights as they travel)."""
+    if query.forced("live_camera") or "live_custom" not in st.session_state:
+        weights = settings.weights
+        st.session_state["live_custom"] = _rows_text(weights) if weights else _CUSTOM_TEXT
+
+
+def _layer_setting(key: str) -> str | None:
+    """A layer slider's value, None when it is the page's default (or not drawn this run)."""
+    layer = st.session_state.get(key)
+    return None if layer == st.session_state.get(_LAYER_DEFAULTS, {}).get(key) else layer
+
+
+def _save(settings: LiveSettings) -> LiveSettings:
+    """The page's settings as its widgets hold them now, into the address (and Copy link)."""
+    ss = st.session_state
+    model = str(ss.get("live_model", settings.model))
+    kernel = str(ss.get("live_preset", settings.kernel))
+    custom = kernel == _CUSTOM
+    settings = LiveSettings(
+        mode=str(ss.get("live_mode", settings.mode)),
+        kernel=kernel,
+        size=int(ss.get("live_size", settings.size)),
+        weights=_custom_weights(ss.get("live_custom"), settings.weights) if custom else None,
+        color=str(ss.get("live_color", settings.color)),
+        stride=int(ss.get("live_stride", settings.stride)),
+        dilation=int(ss.get("live_dilation", settings.dilation)),
+        view=str(ss.get("live_view", settings.view)),
+        model=model,
+        maps_layer=_layer_setting(f"live_fm_layer_{model}"),
+        count=int(ss.get("live_count", settings.count)),
+        dream_layer=_layer_setting(f"live_dream_layer_{model}"),
+        steps=int(ss.get("live_steps", settings.steps)),
+        carry=round(float(ss.get("live_carry", settings.carry)), 2),
+        live=settings.live,
+    )
+    query.save("live_camera", settings)
+    query.copy_link(settings)
+    return settings
 
 
 # ---------------------------------------------------------------- where the camera comes from
@@ -205,9 +279,12 @@ def _has_session() -> bool:
         return False
 
 
-def _snapshot_reason() -> str | None:
-    """Why this page takes snapshots instead of live video (a catalogue key's end), or None."""
-    asked = str(st.query_params.get("live", os.environ.get("DREAMLAB_LIVE", ""))).lower()
+def _snapshot_reason(live: str = "auto") -> str | None:
+    """Why this page takes snapshots instead of live video (a catalogue key's end), or None.
+
+    ``live``: the address's choice (``?live=snapshots``), else ``DREAMLAB_LIVE``.
+    """
+    asked = live if live != "auto" else os.environ.get("DREAMLAB_LIVE", "").lower()
     if asked in ("snapshots", "off", "0"):
         return "chosen"
     if _webrtc() is None:
@@ -384,6 +461,8 @@ def _snapshots(reason: str, key: object, build: Callable[[], Processor]) -> None
 def render() -> None:
     """Draw the page."""
     st.title(t("live_camera.title"))
+    settings = query.load("live_camera", LiveSettings)
+    _seed_custom(settings)
     st.caption(t("live_camera.intro"))
     lesson("live_camera")
     controls, view = page_columns([1, 2])
@@ -396,12 +475,13 @@ def render() -> None:
             format_func=lambda m: t(f"live_camera.mode_{m}"),
         )
         chosen = _controls(mode)
+        settings = _save(settings)
     with view:
         st.caption(t(f"live_camera.about_{mode}"))
         if chosen is None:
             return
         key, build = chosen
-        reason = _snapshot_reason()
+        reason = _snapshot_reason(settings.live)
         if reason is not None:
             _snapshots(reason, key, build)
             return

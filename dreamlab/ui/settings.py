@@ -20,6 +20,10 @@ from dreamlab.dream.coherence import METHODS as COHERENCES
 from dreamlab.dream.config import PRESETS as DREAM_PRESETS
 from dreamlab.dream.config import DreamConfig
 from dreamlab.dream.video import VideoConfig
+from dreamlab.live import MODES as LIVE_MODES
+from dreamlab.live import ConvolutionSettings as LiveConvolution
+from dreamlab.live import DreamSettings as LiveDream
+from dreamlab.live import MapsSettings as LiveMaps
 from dreamlab.optvis.render import FeatureVisConfig
 from dreamlab.train.config import TrainConfig
 
@@ -32,6 +36,10 @@ __all__ = [
     "DREAM_MEDIA",
     "DREAM_TARGETS",
     "DreamSettings",
+    "LIVE_CARRIES",
+    "LIVE_KERNEL_SIZES",
+    "LIVE_MODES",
+    "LiveSettings",
     "MapsSettings",
     "PAGE_SETTINGS",
     "Param",
@@ -74,6 +82,8 @@ VIDEO_FPS: tuple[int, ...] = (4, 6, 8, 12, 15, 24, 30)
 CONV_TABS: tuple[str, ...] = ("multi", "inspect", "slide")
 CONV_VIEWS: tuple[str, ...] = ("abs", "signed", "clip")  # abs first: the seed showed abs(output)
 CUSTOM_KERNEL = "custom"
+LIVE_KERNEL_SIZES: tuple[int, ...] = (3, 5, 7, 9, 11)
+LIVE_CARRIES: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))  # 0 .. 0.95
 _KERNEL_SIDES = (1, 3, 5, 7, 9, 11)
 _MAX_TEXT = 400  # longer query values are refused before any parsing
 
@@ -232,6 +242,9 @@ _DREAM = DreamConfig()
 _VIS = FeatureVisConfig()
 _TRAIN = TrainConfig()
 _VIDEO = VideoConfig()
+_LIVE_CONV = LiveConvolution(kernel=((0.0,),))  # its defaults (the kernel is the page's own)
+_LIVE_MAPS = LiveMaps(layer="")
+_LIVE_DREAM = LiveDream()
 
 
 @dataclass(frozen=True)
@@ -349,11 +362,50 @@ class TrainSettings:
     seed: int = _setting(_TRAIN.seed, "seed", "train_seed", integer(0, 10**6))
 
 
+def _live_source(text: str) -> str:
+    """``?live=``: ``snapshots`` (also ``off``, ``0``) or ``auto`` (live video where it can)."""
+    value = _text(text).lower()
+    if value in ("snapshots", "off", "0"):
+        return "snapshots"
+    if value in ("auto", "on", "1", "live"):
+        return "auto"
+    raise ValueError("not snapshots or auto")
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """The Live camera page: its mode and each mode's settings (numbers from ``dreamlab.live``).
+
+    ``maps_layer`` None: the page's default for the maps (the model's fifth layer);
+    ``dream_layer`` None: the model's default layer; ``weights``: the custom kernel, when it
+    differs from the page's own; ``live``: ``snapshots`` takes photos instead of live video.
+    """
+
+    mode: str = _setting(LIVE_MODES[0], "mode", "live_mode", choice(LIVE_MODES))
+    kernel: str = _setting("horizontal_edge", "k", "live_preset", choice((*PRESETS, CUSTOM_KERNEL)))
+    size: int = _setting(3, "n", "live_size", one_of(LIVE_KERNEL_SIZES))
+    weights: tuple[tuple[float, ...], ...] | None = _setting(
+        None, "w", None, decode_kernel, encode_kernel
+    )
+    color: str = _setting(_LIVE_CONV.color, "c", "live_color", choice(("gray", "rgb")))
+    stride: int = _setting(_LIVE_CONV.stride, "s", "live_stride", integer(1, 4))
+    dilation: int = _setting(_LIVE_CONV.dilation, "d", "live_dilation", integer(1, 4))
+    view: str = _setting(_LIVE_CONV.view, "v", "live_view", choice(CONV_VIEWS))
+    model: str = _setting("efficientnet_lite0", "m", "live_model", choice(_models))
+    maps_layer: str | None = _setting(None, "l", "live_fm_layer_{model}", name)
+    count: int = _setting(_LIVE_MAPS.count, "cnt", "live_count", integer(2, 12))
+    dream_layer: str | None = _setting(None, "dl", "live_dream_layer_{model}", name)
+    steps: int = _setting(_LIVE_DREAM.steps, "st", "live_steps", integer(1, 6))
+    carry: float = _setting(_LIVE_DREAM.carry, "cy", "live_carry", one_of(LIVE_CARRIES), _dump_num)
+    live: str = _setting("auto", "live", None, _live_source)
+
+
 # page name (as in ui/app.py's PAGES) -> its settings class
 PAGE_SETTINGS: dict[str, type] = {
     "convolution": ConvSettings,
     "feature_maps": MapsSettings,
     "deepdream": DreamSettings,
+    "live_camera": LiveSettings,
     "feature_vis": VisSettings,
     "train": TrainSettings,
 }

@@ -16,7 +16,7 @@ from tests.e2e.conftest import act_and_wait, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
-_DREAM = '[data-testid="stFormSubmitButton"] button'
+_DREAM = ".st-key-dd_dream button"
 
 
 def _slider_key(page, key: str, press: str) -> None:

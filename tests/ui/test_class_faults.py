@@ -30,7 +30,7 @@ def app(monkeypatch: pytest.MonkeyPatch):
 
 
 def _dream_button(at):
-    (button,) = [b for b in at.button if b.key.startswith("FormSubmitter:dd_form")]
+    (button,) = [b for b in at.button if b.key == "dd_dream"]
     return button
 
 

@@ -106,7 +106,7 @@ def test_wrong_code_is_one_line_and_the_page_still_works(app, lang: str) -> None
     assert not at.exception
     assert [e.value for e in at.error] == [translate(lang, "classroom.bad_code", code="ZZZZZZ")]
     assert at.title[0].value == "DeepDream"
-    assert [b for b in at.button if b.key.startswith("FormSubmitter:dd_form")]  # normal page
+    assert [b for b in at.button if b.key == "dd_dream"]  # normal page
 
 
 def test_expired_code_is_the_same_one_line(app) -> None:
@@ -122,7 +122,7 @@ def test_viewer_waits_for_the_first_frame(app) -> None:
     assert_clean(at)
     assert [i.value for i in at.info] == [translate("en", "classroom.waiting")]
     assert _button(at, "cls_adopt").label == "Dream with these settings"
-    assert not [b for b in at.button if b.key.startswith("FormSubmitter:dd_form")]
+    assert not [b for b in at.button if b.key == "dd_dream"]
 
 
 def test_viewer_sees_the_frame_and_takes_the_settings(app) -> None:
@@ -164,7 +164,7 @@ def _dream(at, octaves: int = 1) -> None:
     at.slider(key="dd_octaves").set_value(octaves)
     at.slider(key="dd_iterations").set_value(2)
     at.select_slider(key="dd_max_side").set_value(128)
-    (dream,) = [b for b in at.button if b.key.startswith("FormSubmitter:dd_form")]
+    (dream,) = [b for b in at.button if b.key == "dd_dream"]
     dream.click().run()
     assert_clean(at)
 

@@ -13,7 +13,7 @@ def test_deepdream_target_neuron_dreams_that_neuron() -> None:
     at.select_slider(key="dd_max_side").set_value(128)
     at.selectbox(key="dd_target").set_value("neuron")
     at.number_input(key="dd_channel").set_value(4)
-    (button,) = [b for b in at.button if b.key.startswith("FormSubmitter:dd_form")]
+    (button,) = [b for b in at.button if b.key == "dd_dream"]
     button.click().run()
     assert_clean(at)
     config = at.session_state["dd_runs"]["photo"].config

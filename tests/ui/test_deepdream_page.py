@@ -30,7 +30,7 @@ def _small(at) -> None:
 
 
 def _dream_button(at):
-    (button,) = [b for b in at.button if b.key.startswith("FormSubmitter:dd_form")]
+    (button,) = [b for b in at.button if b.key == "dd_dream"]
     return button
 
 
@@ -134,11 +134,11 @@ def test_presenter_mode_folds_the_advanced_controls(app) -> None:
     assert at.expander  # "More settings" holds the secondary controls
 
 
-def test_dream_button_comes_first_in_the_form(app) -> None:
+def test_dream_button_comes_first_in_the_settings_box(app) -> None:
     at = app()
-    (form,) = [b for b in _blocks(at.main) if getattr(b, "type", None) == "form"]
-    first = next(iter(form.children.values()))
-    assert first.key.startswith("FormSubmitter:dd_form") and first.label == "Dream"
+    (box,) = [b for b in _blocks(at.main) if getattr(b, "key", None) == "dd_settings"]
+    first = next(iter(box.children.values()))
+    assert first.key == "dd_dream" and first.label == "Dream"
 
 
 def _blocks(block):

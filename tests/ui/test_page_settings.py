@@ -59,8 +59,8 @@ CASES: dict[str, dict[str, Any]] = {
             "dd_layer_efficientnet_lite0": "_blocks.5",
             "dd_jitter": 8,
         },
-        "change": ("selectbox", "dd_source", "coffee", "img", "coffee"),  # the form's wait Dream
-        "run": "FormSubmitter:dd_form",
+        "change": ("slider", "dd_lr", 0.1, "lr", "0.1"),  # written at once: no form
+        "run": "dd_dream",
     },
     "feature_vis": {
         "query": {"st": "16", "sz": "64", "obj": "layer", "l": "_blocks.2", "tab": "compare"},

@@ -33,7 +33,7 @@ def _small(at) -> None:
 
 
 def _dream_button(at):
-    (button,) = [b for b in at.button if b.key.startswith("FormSubmitter:dd_form")]
+    (button,) = [b for b in at.button if b.key == "dd_dream"]
     return button
 
 
