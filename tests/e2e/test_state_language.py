@@ -9,7 +9,7 @@ The widgets are read by their keys (``.st-key-...``) in the page's main area: a 
 from __future__ import annotations
 
 import pytest
-from dreamlab.training import TrainConfig
+from dreamlab.train.config import TrainConfig
 
 from dreamlab.dream.config import DreamConfig
 from dreamlab.ui.i18n import translate
