@@ -9,9 +9,9 @@ The widgets are read by their keys (``.st-key-...``) in the page's main area: a 
 from __future__ import annotations
 
 import pytest
-from dreamlab.train.config import TrainConfig
 
 from dreamlab.dream.config import DreamConfig
+from dreamlab.train.config import TrainConfig
 from dreamlab.ui.i18n import translate
 from tests.e2e.conftest import _script_state, act_and_wait, open_page, wait_idle
 
