@@ -96,13 +96,11 @@ def load_sample(name: str, *, max_side: int | None = DEFAULT_MAX_SIDE) -> np.nda
     return load_image(sample_path(name), max_side=max_side).array
 
 
-def _open(
-    source: str | Path | bytes | BinaryIO, name: str | None = None
-) -> tuple[Image.Image, str]:
-    """Open (lazily) a file, bytes or stream with PIL; refuse what PIL cannot identify.
-
-    ``name`` (an upload's file name) names the image in every error, the first one included.
-    """
+def _read_source(
+    source: str | Path | bytes | BinaryIO, name: str | None
+) -> tuple[BinaryIO, str | None]:
+    """The bytes of a file, bytes or binary stream (and its name where it has one); one line for
+    a missing or unreadable file, a text stream or something that is no image source."""
     if isinstance(source, str | Path):
         path = Path(source)
         name = name or path.name
@@ -134,6 +132,17 @@ def _open(
         raise ImageError(
             f"expected an image file, bytes or array, got {got}", "not_an_image_source", got=got
         )
+    return data, name
+
+
+def _open(
+    source: str | Path | bytes | BinaryIO, name: str | None = None
+) -> tuple[Image.Image, str]:
+    """Open (lazily) a file, bytes or stream with PIL; refuse what PIL cannot identify.
+
+    ``name`` (an upload's file name) names the image in every error, the first one included.
+    """
+    data, name = _read_source(source, name)
     name = name or "image"
     if data.getbuffer().nbytes == 0:
         raise ImageError(f"{name}: the file is empty", "empty_file", name=name)
