@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,18 +77,40 @@ def _script_state(page) -> str | None:
     )
 
 
+_IDLE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+    return app && app.getAttribute('data-test-script-state') === 'notRunning'
+        && main && main.innerText.trim().length > 0
+        && !document.querySelector('[data-testid="stStatusWidget"]');
+}"""
+
+# Idle, and the page's text unchanged over 5 animation-frame samples at least 300 ms apart in
+# all: a fragment's elements (the pages' settings panels) can be drawn just after the script
+# state turns "notRunning", later still on a busy machine.
+_SETTLED = """() => new Promise(resolve => {
+    const text = () => document.querySelector('[data-testid="stMainBlockContainer"]')?.innerText;
+    const first = text(), start = performance.now();
+    let frames = 0;
+    const look = () => {
+        if (text() !== first || !(IDLE)()) { resolve(false); return; }
+        frames += 1;
+        if (frames >= 5 && performance.now() - start >= 300) { resolve(true); return; }
+        requestAnimationFrame(look);
+    };
+    requestAnimationFrame(look);
+})""".replace("IDLE", _IDLE)
+
+
 def wait_idle(page, timeout: float = 120) -> None:
-    """Wait until the app has rendered and no script run is in progress (no fixed sleeps)."""
-    page.wait_for_function(
-        """() => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            const main = document.querySelector('[data-testid="stMainBlockContainer"]');
-            return app && app.getAttribute('data-test-script-state') === 'notRunning'
-                && main && main.innerText.trim().length > 0
-                && !document.querySelector('[data-testid="stStatusWidget"]');
-        }""",
-        timeout=timeout * 1000,
-    )
+    """Wait until the app has rendered, no script run is in progress and the page's text has
+    settled (waits on state, no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = max(1.0, deadline - time.monotonic())
+        page.wait_for_function(_IDLE, timeout=left * 1000)
+        if page.evaluate(_SETTLED) or time.monotonic() > deadline:
+            return
 
 
 def act_and_wait(page, action, timeout: float = 120) -> None:
