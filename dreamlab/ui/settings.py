@@ -28,6 +28,7 @@ from dreamlab.optvis.render import FeatureVisConfig
 from dreamlab.train.config import TrainConfig
 
 __all__ = [
+    "CLASS_SOURCE",
     "CONV_TABS",
     "CONV_VIEWS",
     "CUSTOM_KERNEL",
@@ -82,6 +83,7 @@ VIDEO_FPS: tuple[int, ...] = (4, 6, 8, 12, 15, 24, 30)
 CONV_TABS: tuple[str, ...] = ("multi", "inspect", "slide")
 CONV_VIEWS: tuple[str, ...] = ("abs", "signed", "clip")  # abs first: the seed showed abs(output)
 CUSTOM_KERNEL = "custom"
+CLASS_SOURCE = "__class__"  # the image pickers' choice for a class's shared photo
 LIVE_KERNEL_SIZES: tuple[int, ...] = (3, 5, 7, 9, 11)
 LIVE_CARRIES: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))  # 0 .. 0.95
 _KERNEL_SIDES = (1, 3, 5, 7, 9, 11)
@@ -304,7 +306,7 @@ class DreamSettings:
     jitter: int = _setting(_DREAM.jitter, "j", "dd_jitter", integer(0, 64))
     smoothing: float = _setting(_DREAM.smoothing, "sm", "dd_smoothing", number(0, 2), _dump_num)
     seed: int = _setting(_DREAM.seed, "seed", "dd_seed", integer(0, 2**31 - 1))
-    # the video source (ui/video_dream.py; numbers from VideoConfig): an uploaded clip cannot
+    # the video source (ui/parts/video_dream.py; numbers from VideoConfig): an uploaded clip cannot
     # travel in a link (clip=upload is left out of it, like an uploaded photo)
     media: str = _setting("photo", "src", "dd_media", choice(DREAM_MEDIA))
     clip: str = _setting("builtin", "clip", "dv_clip", choice(VIDEO_CLIPS))
@@ -317,7 +319,7 @@ class DreamSettings:
     compare: bool = _setting(False, "cmp", "dv_compare", boolean, _dump_bool)
 
 
-# the DreamSettings fields of the video source (ui/video_dream.py reads their widgets)
+# the DreamSettings fields of the video source (ui/parts/video_dream.py reads their widgets)
 VIDEO_FIELDS: tuple[str, ...] = (
     "media", "clip", "coherence", "blend", "start", "end", "fps", "frame_side", "compare",
 )  # fmt: skip

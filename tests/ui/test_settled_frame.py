@@ -7,7 +7,7 @@ import numpy as np
 
 from dreamlab.dream import dream
 from dreamlab.models import load_model
-from dreamlab.ui.deepdream import _settled
+from dreamlab.ui.pages.deepdream import _settled
 
 
 def test_a_settled_frame_keeps_its_results_and_lets_the_tensors_go() -> None:

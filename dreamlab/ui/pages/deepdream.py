@@ -30,27 +30,24 @@ from dreamlab.media import gif_bytes, mp4_bytes, png_bytes
 from dreamlab.models import LoadedModel, list_models
 from dreamlab.runtime.budget import JobCost
 from dreamlab.runtime.job_costs import dream_run_cost
-from dreamlab.ui import classroom, query, video_dream
+from dreamlab.ui import query
 from dreamlab.ui.i18n import model_note, model_title, t
-from dreamlab.ui.settings import DREAM_MAX_SIDES, DREAM_TARGETS, DreamSettings
-from dreamlab.ui.widgets import (
-    Throttle,
-    admit,
+from dreamlab.ui.parts import classroom, video_dream
+from dreamlab.ui.parts.gate import admit, gated
+from dreamlab.ui.parts.layout import (
     advanced_controls,
-    cached_model,
     device_choice,
     error_line,
-    gated,
-    image_picker,
-    layer_select,
     lesson,
-    model_key,
-    model_picker,
     page_columns,
-    presenting,
     show_error,
     view_columns,
 )
+from dreamlab.ui.parts.model_picker import cached_model, layer_select, model_key, model_picker
+from dreamlab.ui.parts.throttle import Throttle
+from dreamlab.ui.parts.upload import image_picker
+from dreamlab.ui.settings import DREAM_MAX_SIDES, DREAM_TARGETS, DreamSettings
+from dreamlab.ui.theme import presenting
 from dreamlab.viz import colorize, mosaic, shared_scale
 
 __all__ = ["render"]
@@ -995,7 +992,7 @@ def render() -> None:
         st.caption(t("deepdream.intro"))
     controls, view = page_columns([1, 2])
     with view:  # the source choice heads the view: in the settings it pushed Dream below the fold
-        video = video_dream.source_is_video()  # a clip instead of a photo (ui/video_dream.py)
+        video = video_dream.source_is_video()  # a clip instead of a photo (ui/parts/video_dream.py)
     with controls:
         model, image, pressed, layer, usable = _controls(video)
         classroom.share_controls()

@@ -37,18 +37,12 @@ from dreamlab.runtime.job_costs import vis_config_cost
 from dreamlab.ui import query
 from dreamlab.ui.i18n import t
 from dreamlab.ui.ignored import note_invalid
+from dreamlab.ui.parts.gate import gated
+from dreamlab.ui.parts.layout import advanced_controls, lesson, show_error
+from dreamlab.ui.parts.model_picker import layer_select, model_key, model_picker
+from dreamlab.ui.parts.throttle import Throttle
 from dreamlab.ui.settings import VIS_KINDS, VIS_SIZES, VIS_TABS, VisSettings
-from dreamlab.ui.widgets import (
-    Throttle,
-    advanced_controls,
-    gated,
-    layer_select,
-    lesson,
-    model_key,
-    model_picker,
-    presenting,
-    show_error,
-)
+from dreamlab.ui.theme import presenting
 from dreamlab.viz import mosaic
 
 __all__ = ["render"]

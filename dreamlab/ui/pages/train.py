@@ -27,17 +27,17 @@ from dreamlab.train.session import TrainingRun
 from dreamlab.train.store import save_model, session_spec, trained_bytes
 from dreamlab.ui import query
 from dreamlab.ui.i18n import current_lang, dataset_title, model_title, t, translate
-from dreamlab.ui.settings import TRAIN_BATCHES, TRAIN_LRS, TRAIN_SIZES, TrainSettings
-from dreamlab.ui.widgets import (
-    Throttle,
-    add_session_model,
+from dreamlab.ui.parts.gate import gated
+from dreamlab.ui.parts.layout import (
     advanced_controls,
     device_choice,
     error_line,
-    gated,
     lesson,
     show_error,
 )
+from dreamlab.ui.parts.model_picker import add_session_model
+from dreamlab.ui.parts.throttle import Throttle
+from dreamlab.ui.settings import TRAIN_BATCHES, TRAIN_LRS, TRAIN_SIZES, TrainSettings
 from dreamlab.viz import mosaic
 
 __all__ = ["render"]

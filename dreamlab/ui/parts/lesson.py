@@ -18,7 +18,7 @@ import tomllib
 
 from dreamlab.ui import query
 from dreamlab.ui.i18n import DEFAULT_LANG, current_lang, t
-from dreamlab.ui.widgets import presenting
+from dreamlab.ui.theme import presenting
 
 __all__ = [
     "LESSONS_DIR",

@@ -71,7 +71,7 @@ def test_dream_fills_results_and_downloads(app) -> None:
 
 
 def _png(state) -> bytes:
-    from dreamlab.ui.deepdream import _download_png
+    from dreamlab.ui.pages.deepdream import _download_png
 
     return _download_png(state)
 
@@ -80,7 +80,7 @@ def test_videos_and_json_download_data() -> None:
     from dreamlab.dream import DreamConfig, dream
     from dreamlab.images import load_sample
     from dreamlab.models import load_model
-    from dreamlab.ui import deepdream as page
+    from dreamlab.ui.pages import deepdream as page
 
     model = load_model("efficientnet_lite0", device="cpu")
     cfg = DreamConfig(max_side=96, num_octaves=1, iterations=3)
@@ -170,7 +170,7 @@ def test_preset_whose_model_is_missing_offers_the_closest_recipe(app) -> None:
 
 
 def test_preset_whose_model_is_here_selects_it(app, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("dreamlab.ui.deepdream._model_status", lambda name: ("cached", ""))
+    monkeypatch.setattr("dreamlab.ui.pages.deepdream._model_status", lambda name: ("cached", ""))
     at = app()
     at.selectbox(key="dd_preset").set_value("gordic").run()
     assert not at.exception
@@ -195,7 +195,7 @@ def test_unavailable_model_keeps_the_form_and_the_results(app) -> None:
 def test_stop_is_final_late_frames_are_dropped(lite0) -> None:
     from dreamlab.dream import DreamConfig, dream
     from dreamlab.images import load_sample
-    from dreamlab.ui import deepdream as page
+    from dreamlab.ui.pages import deepdream as page
 
     cfg = DreamConfig(max_side=96, num_octaves=1, iterations=6)
     state = page._RunState(
@@ -224,7 +224,7 @@ def test_zoom_loop_plays_and_downloads_as_mp4_and_gif(app) -> None:
     assert photo.config.zoom_frames == 2 and photo.config.rotate == 2.0
     assert at.get("video")  # the loop plays on the page
     assert translate("en", "deepdream.zoom_result") in [s.value for s in at.subheader]
-    from dreamlab.ui.deepdream import _download_video
+    from dreamlab.ui.pages.deepdream import _download_video
 
     assert _download_video(photo, "mp4")[4:8] == b"ftyp"
     assert _download_video(photo, "gif")[:6] == b"GIF89a"
