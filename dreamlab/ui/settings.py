@@ -24,6 +24,7 @@ from dreamlab.live import MODES as LIVE_MODES
 from dreamlab.live import ConvolutionSettings as LiveConvolution
 from dreamlab.live import DreamSettings as LiveDream
 from dreamlab.live import MapsSettings as LiveMaps
+from dreamlab.models.spec import DEFAULT_MODEL
 from dreamlab.optvis.render import FeatureVisConfig
 from dreamlab.train.config import TrainConfig
 
@@ -275,7 +276,7 @@ class ConvSettings:
 class MapsSettings:
     """The Feature maps page (``layer`` None: the model's default layer)."""
 
-    model: str = _setting("efficientnet_lite0", "m", "fm_model", choice(_models))
+    model: str = _setting(DEFAULT_MODEL, "m", "fm_model", choice(_models))
     image: str = _setting("chelsea", "img", "fm_source", choice(_samples))
     layer: str | None = _setting(None, "l", "fm_layer_{model}", name)
     channel: int | None = _setting(None, "ch", "fm_channel_{model}_{layer}", integer(0, 1 << 16))
@@ -288,7 +289,7 @@ class MapsSettings:
 class DreamSettings:
     """The DeepDream page's form (numbers from :class:`DreamConfig`)."""
 
-    model: str = _setting("efficientnet_lite0", "m", "dd_model", choice(_models))
+    model: str = _setting(DEFAULT_MODEL, "m", "dd_model", choice(_models))
     image: str = _setting("chelsea", "img", "dd_source", choice(_samples))
     preset: str = _setting("default", "pre", "dd_preset", choice(tuple(DREAM_PRESETS)))
     layer: str | None = _setting(None, "l", "dd_layer_{model}", name)
@@ -329,7 +330,7 @@ VIDEO_FIELDS: tuple[str, ...] = (
 class VisSettings:
     """The Feature visualization page (numbers from :class:`FeatureVisConfig`)."""
 
-    model: str = _setting("efficientnet_lite0", "m", "fv_model", choice(_models))
+    model: str = _setting(DEFAULT_MODEL, "m", "fv_model", choice(_models))
     kind: str = _setting("channel", "obj", "fv_kind", choice(VIS_KINDS))
     layer: str | None = _setting(None, "l", "fv_layer_{model}", name)
     channel: int = _setting(0, "ch", "fv_channel_{model}_{layer}", integer(0, 1 << 16))
@@ -393,7 +394,7 @@ class LiveSettings:
     stride: int = _setting(_LIVE_CONV.stride, "s", "live_stride", integer(1, 4))
     dilation: int = _setting(_LIVE_CONV.dilation, "d", "live_dilation", integer(1, 4))
     view: str = _setting(_LIVE_CONV.view, "v", "live_view", choice(CONV_VIEWS))
-    model: str = _setting("efficientnet_lite0", "m", "live_model", choice(_models))
+    model: str = _setting(DEFAULT_MODEL, "m", "live_model", choice(_models))
     maps_layer: str | None = _setting(None, "l", "live_fm_layer_{model}", name)
     count: int = _setting(_LIVE_MAPS.count, "cnt", "live_count", integer(2, 12))
     dream_layer: str | None = _setting(None, "dl", "live_dream_layer_{model}", name)
