@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dreamlab.backend import visualize
+from dreamlab.backend import is_remote, visualize
 from dreamlab.media import png_bytes
 from dreamlab.models import LoadedModel
 from dreamlab.optvis import (
@@ -209,18 +209,29 @@ def _recorded(frames: Iterable[VisFrame], history: list[tuple[int, float]]) -> I
 
 @contextlib.contextmanager
 def _job(
-    frames: Iterable[Any], box, stop_box, stop_key: str, choice: Choice, batch: int = 1, runs=1
+    frames: Iterable[Any],
+    box,
+    stop_box,
+    stop_key: str,
+    choice: Choice,
+    batch: int = 1,
+    runs=1,
+    *,
+    remote: bool = False,
 ) -> Iterator[Iterator[Any]]:
     """The frames through the shared job gate, throttled, with a Stop button while they run.
 
     The gate seats the job when its memory fits (``runs`` visualizations of ``batch`` images at
     once). Pressing Stop reruns the script, which interrupts this one; ``closing`` then gives the
     gate's slot back at once rather than whenever the interrupted generator is collected.
+    ``remote``: the frames are made at a ``dreamlab serve`` backend (read from the backend's own
+    iterator: ``frames`` here wraps it), so they take no seat at this server's gate.
     """
     config = dataclasses.replace(choice.config, batch=batch)
     one = vis_config_cost(choice.model, choice.objective.layers, config)
     cost = JobCost(one.bytes * runs, one.job, one.detail)
-    with contextlib.closing(gated(frames, box, cost=cost, model=choice.model)) as stream:
+    stream = gated(frames, box, cost=cost, model=choice.model, remote=remote)
+    with contextlib.closing(stream) as stream:
         stop_box.button(t("feature_vis.stop"), key=stop_key, icon=":material/stop:")
         try:
             yield Throttle(_DRAW_EVERY_S).latest(stream)
@@ -242,9 +253,13 @@ def _progress_line(r: Result) -> str:
 
 def _run_single(choice: Choice, boxes: dict[str, Any]) -> None:
     history: list[tuple[int, float]] = []
-    frames = _recorded(visualize(choice.model, choice.objective, choice.config), history)
+    raw = visualize(choice.model, choice.objective, choice.config)
+    frames = _recorded(raw, history)
     batch = choice.config.batch
-    with _job(frames, boxes["line"], boxes["button"], "fv_stop", choice, batch) as stream:
+    job = _job(
+        frames, boxes["line"], boxes["button"], "fv_stop", choice, batch, remote=is_remote(raw)
+    )
+    with job as stream:
         for frame in stream:
             result = _result(frame, choice.params(), history)
             st.session_state["fv_single"] = result  # kept even if the user stops the run
@@ -255,13 +270,18 @@ def _run_single(choice: Choice, boxes: dict[str, Any]) -> None:
 def _run_compare(choice: Choice, boxes: dict[str, Any]) -> None:
     variants = {"naive": _NAIVE, "regular": _REGULARIZED}
     histories: dict[str, list] = {v: [] for v in variants}
-    gens = [
-        _recorded(visualize(choice.model, choice.objective, choice.config, **kw), histories[v])
+    raws = {
+        v: visualize(choice.model, choice.objective, choice.config, **kw)
         for v, kw in variants.items()
-    ]
+    }
+    gens = [_recorded(raws[v], histories[v]) for v in variants]
     both = zip(*gens, strict=True)  # the two run step by step together: twice the memory
     batch = choice.config.batch
-    with _job(both, boxes["line"], boxes["button"], "fv_stop_compare", choice, batch, 2) as stream:
+    remote = all(is_remote(raw) for raw in raws.values())
+    job = _job(
+        both, boxes["line"], boxes["button"], "fv_stop_compare", choice, batch, 2, remote=remote
+    )
+    with job as stream:
         for pair in stream:
             results = {
                 v: _result(f, choice.params(**variants[v]), histories[v])
@@ -298,6 +318,7 @@ def _run_gallery(choice: Choice, mode: str, count: int, weight: float, boxes: di
         "fv_stop_gallery",
         choice,
         len(labels),
+        remote=is_remote(frames),
     ) as stream:
         for frame in stream:
             result = _result(frame, params, history, labels=labels)

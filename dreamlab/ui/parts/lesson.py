@@ -32,7 +32,7 @@ __all__ = [
     "sidebar_entry",
 ]
 
-LESSONS_DIR = Path(__file__).parent / "lessons"
+LESSONS_DIR = Path(__file__).parents[1] / "lessons"  # dreamlab/ui/lessons
 DEFAULT_LESSON = "cnn"
 PAGES = ("convolution", "feature_maps", "deepdream", "feature_vis", "train")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")

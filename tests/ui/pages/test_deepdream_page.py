@@ -76,9 +76,9 @@ def _png(state) -> bytes:
 
 def test_videos_and_json_download_data() -> None:
     from dreamlab.dream import DreamConfig, dream
+    from dreamlab.dream.session import DreamRecord
     from dreamlab.images import load_sample
     from dreamlab.models import load_model
-    from dreamlab.dream.session import DreamRecord
 
     model = load_model("efficientnet_lite0", device="cpu")
     cfg = DreamConfig(max_side=96, num_octaves=1, iterations=3)
@@ -168,7 +168,9 @@ def test_preset_whose_model_is_missing_offers_the_closest_recipe(app) -> None:
 
 
 def test_preset_whose_model_is_here_selects_it(app, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("dreamlab.ui.parts.dream_controls._model_status", lambda name: ("cached", ""))
+    monkeypatch.setattr(
+        "dreamlab.ui.parts.dream_controls._model_status", lambda name: ("cached", "")
+    )
     at = app()
     at.selectbox(key="dd_preset").set_value("gordic").run()
     assert not at.exception
@@ -192,8 +194,8 @@ def test_unavailable_model_keeps_the_form_and_the_results(app) -> None:
 
 def test_stop_is_final_late_frames_are_dropped(lite0) -> None:
     from dreamlab.dream import DreamConfig, dream
-    from dreamlab.images import load_sample
     from dreamlab.dream.session import DreamRecord
+    from dreamlab.images import load_sample
 
     cfg = DreamConfig(max_side=96, num_octaves=1, iterations=6)
     state = DreamRecord(
