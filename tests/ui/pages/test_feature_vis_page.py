@@ -137,7 +137,7 @@ def test_frames_made_at_the_backend_take_no_seat_at_this_servers_gate(
 
     monkeypatch.setattr(JobGate, "enter", enter)
     monkeypatch.setattr(
-        "dreamlab.ui.pages.feature_vis.visualize",
+        "dreamlab.ui.parts.vis_runs.visualize",
         lambda *a, **kw: _AtTheBackend(local(*a, **kw)),
     )
     at = _small(page_app("feature_vis").run(), steps=16, size=64)
