@@ -29,7 +29,7 @@ __all__ = [
     "wait_state",
 ]
 
-# How the DeepDream page shows its progress (see dreamlab/ui/deepdream.py).
+# How the DeepDream page shows its progress (see dreamlab/ui/pages/deepdream.py).
 DREAM_BUTTON = "Dream"
 
 

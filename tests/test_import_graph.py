@@ -98,6 +98,8 @@ def test_no_import_cycles() -> None:
 # runtime's machine parts (device, threads, the memory budget, the job gate) sit under the core:
 # models load onto its device and count in its budget, and the tiles take its thread settings.
 # Pricing a job (runtime.job_costs) reads the engines' plans, so it sits with the engines.
+# The web app is layered too: its plumbing (ui: catalogues, settings, the address, the theme) under
+# the parts pages are made of (ui.parts), under the pages (ui.pages), under the navigation (ui.app).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "base",
@@ -124,6 +126,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),  # fmt: skip
     ("services", ("dreamlab.backend", "dreamlab.serve", "dreamlab.live", "dreamlab.benchmark")),
     ("front", ("dreamlab.cli", "dreamlab.__main__", "dreamlab.ui")),
+    ("ui parts", ("dreamlab.ui.parts",)),
+    ("ui pages", ("dreamlab.ui.pages",)),
+    ("ui app", ("dreamlab.ui.app",)),
 ]
 
 
@@ -169,4 +174,7 @@ def test_the_fronts_are_imported_by_nobody_else() -> None:
 def test_the_layer_check_catches_an_upward_import() -> None:
     assert layer_of("dreamlab.models.registry") < layer_of("dreamlab.dream.engine")
     assert layer_of("dreamlab.runtime.job_costs") > layer_of("dreamlab.runtime.budget")
-    assert layer_of("dreamlab.ui.app") == layer_of("dreamlab.cli.parser")
+    assert layer_of("dreamlab.ui.query") == layer_of("dreamlab.cli.parser")
+    assert layer_of("dreamlab.ui.query") < layer_of("dreamlab.ui.parts.gate")
+    assert layer_of("dreamlab.ui.parts.gate") < layer_of("dreamlab.ui.pages.deepdream")
+    assert layer_of("dreamlab.ui.pages.deepdream") < layer_of("dreamlab.ui.app")

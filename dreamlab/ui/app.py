@@ -8,18 +8,11 @@ from collections.abc import Callable
 import streamlit as st
 
 from dreamlab.runtime.device import configure_threads
-from dreamlab.ui import (
-    convolution,
-    deepdream,
-    feature_maps,
-    feature_vis,
-    lesson,
-    live_camera,
-    train,
-)
-from dreamlab.ui.classroom import PARAM
 from dreamlab.ui.i18n import t
-from dreamlab.ui.widgets import setup_sidebar
+from dreamlab.ui.pages import convolution, deepdream, feature_maps, feature_vis, live_camera, train
+from dreamlab.ui.parts import lesson
+from dreamlab.ui.parts.classroom import PARAM
+from dreamlab.ui.parts.layout import setup_sidebar
 
 __all__ = ["PAGES", "build_navigation"]
 

@@ -17,6 +17,7 @@ words and nothing else.
 
 from __future__ import annotations
 
+import io
 import string
 from dataclasses import fields
 from typing import TypeVar
@@ -26,8 +27,8 @@ import streamlit as st
 
 from dreamlab.ui.i18n import LANGS, t
 from dreamlab.ui.ignored import start
-from dreamlab.ui.settings import from_query, param_of, to_query, widget_key
-from dreamlab.ui.widgets import CLASS_SOURCE, presenting, qr_png
+from dreamlab.ui.settings import CLASS_SOURCE, from_query, param_of, to_query, widget_key
+from dreamlab.ui.theme import presenting
 
 __all__ = [
     "RESERVED",
@@ -40,6 +41,7 @@ __all__ = [
     "link",
     "load",
     "page_params",
+    "qr_png",
     "reset",
     "save",
 ]
@@ -54,6 +56,18 @@ _LINK = "query_link"  # session key: the page's address as last written (what Co
 _LAST = "query_last"  # session key: (page, its part of the address) as last written
 _FORCED = "query_forced_{}"  # session key: this run put the settings into the widgets
 _RESET = "query_reset_{}"  # session key: the page's settings were replaced (lesson, class)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def qr_png(link: str) -> bytes | None:
+    """The link as a QR code PNG (None if the ``segno`` package is missing: the link still works)."""
+    try:
+        import segno
+    except ImportError:
+        return None
+    buf = io.BytesIO()
+    segno.make(link, error="m").save(buf, kind="png", scale=8, border=2)
+    return buf.getvalue()
 
 
 def page_params() -> dict[str, str]:

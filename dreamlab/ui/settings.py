@@ -24,10 +24,12 @@ from dreamlab.live import MODES as LIVE_MODES
 from dreamlab.live import ConvolutionSettings as LiveConvolution
 from dreamlab.live import DreamSettings as LiveDream
 from dreamlab.live import MapsSettings as LiveMaps
+from dreamlab.models.spec import DEFAULT_MODEL
 from dreamlab.optvis.render import FeatureVisConfig
 from dreamlab.train.config import TrainConfig
 
 __all__ = [
+    "CLASS_SOURCE",
     "CONV_TABS",
     "CONV_VIEWS",
     "CUSTOM_KERNEL",
@@ -82,6 +84,7 @@ VIDEO_FPS: tuple[int, ...] = (4, 6, 8, 12, 15, 24, 30)
 CONV_TABS: tuple[str, ...] = ("multi", "inspect", "slide")
 CONV_VIEWS: tuple[str, ...] = ("abs", "signed", "clip")  # abs first: the seed showed abs(output)
 CUSTOM_KERNEL = "custom"
+CLASS_SOURCE = "__class__"  # the image pickers' choice for a class's shared photo
 LIVE_KERNEL_SIZES: tuple[int, ...] = (3, 5, 7, 9, 11)
 LIVE_CARRIES: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(20))  # 0 .. 0.95
 _KERNEL_SIDES = (1, 3, 5, 7, 9, 11)
@@ -273,7 +276,7 @@ class ConvSettings:
 class MapsSettings:
     """The Feature maps page (``layer`` None: the model's default layer)."""
 
-    model: str = _setting("efficientnet_lite0", "m", "fm_model", choice(_models))
+    model: str = _setting(DEFAULT_MODEL, "m", "fm_model", choice(_models))
     image: str = _setting("chelsea", "img", "fm_source", choice(_samples))
     layer: str | None = _setting(None, "l", "fm_layer_{model}", name)
     channel: int | None = _setting(None, "ch", "fm_channel_{model}_{layer}", integer(0, 1 << 16))
@@ -286,7 +289,7 @@ class MapsSettings:
 class DreamSettings:
     """The DeepDream page's form (numbers from :class:`DreamConfig`)."""
 
-    model: str = _setting("efficientnet_lite0", "m", "dd_model", choice(_models))
+    model: str = _setting(DEFAULT_MODEL, "m", "dd_model", choice(_models))
     image: str = _setting("chelsea", "img", "dd_source", choice(_samples))
     preset: str = _setting("default", "pre", "dd_preset", choice(tuple(DREAM_PRESETS)))
     layer: str | None = _setting(None, "l", "dd_layer_{model}", name)
@@ -304,7 +307,7 @@ class DreamSettings:
     jitter: int = _setting(_DREAM.jitter, "j", "dd_jitter", integer(0, 64))
     smoothing: float = _setting(_DREAM.smoothing, "sm", "dd_smoothing", number(0, 2), _dump_num)
     seed: int = _setting(_DREAM.seed, "seed", "dd_seed", integer(0, 2**31 - 1))
-    # the video source (ui/video_dream.py; numbers from VideoConfig): an uploaded clip cannot
+    # the video source (ui/parts/video_dream.py; numbers from VideoConfig): an uploaded clip cannot
     # travel in a link (clip=upload is left out of it, like an uploaded photo)
     media: str = _setting("photo", "src", "dd_media", choice(DREAM_MEDIA))
     clip: str = _setting("builtin", "clip", "dv_clip", choice(VIDEO_CLIPS))
@@ -317,7 +320,7 @@ class DreamSettings:
     compare: bool = _setting(False, "cmp", "dv_compare", boolean, _dump_bool)
 
 
-# the DreamSettings fields of the video source (ui/video_dream.py reads their widgets)
+# the DreamSettings fields of the video source (ui/parts/video_dream.py reads their widgets)
 VIDEO_FIELDS: tuple[str, ...] = (
     "media", "clip", "coherence", "blend", "start", "end", "fps", "frame_side", "compare",
 )  # fmt: skip
@@ -327,7 +330,7 @@ VIDEO_FIELDS: tuple[str, ...] = (
 class VisSettings:
     """The Feature visualization page (numbers from :class:`FeatureVisConfig`)."""
 
-    model: str = _setting("efficientnet_lite0", "m", "fv_model", choice(_models))
+    model: str = _setting(DEFAULT_MODEL, "m", "fv_model", choice(_models))
     kind: str = _setting("channel", "obj", "fv_kind", choice(VIS_KINDS))
     layer: str | None = _setting(None, "l", "fv_layer_{model}", name)
     channel: int = _setting(0, "ch", "fv_channel_{model}_{layer}", integer(0, 1 << 16))
@@ -391,7 +394,7 @@ class LiveSettings:
     stride: int = _setting(_LIVE_CONV.stride, "s", "live_stride", integer(1, 4))
     dilation: int = _setting(_LIVE_CONV.dilation, "d", "live_dilation", integer(1, 4))
     view: str = _setting(_LIVE_CONV.view, "v", "live_view", choice(CONV_VIEWS))
-    model: str = _setting("efficientnet_lite0", "m", "live_model", choice(_models))
+    model: str = _setting(DEFAULT_MODEL, "m", "live_model", choice(_models))
     maps_layer: str | None = _setting(None, "l", "live_fm_layer_{model}", name)
     count: int = _setting(_LIVE_MAPS.count, "cnt", "live_count", integer(2, 12))
     dream_layer: str | None = _setting(None, "dl", "live_dream_layer_{model}", name)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from dreamlab.ui.i18n import translate
-from dreamlab.ui.lesson import load_lesson
+from dreamlab.ui.parts.lesson import load_lesson
 from tests.e2e.conftest import act_and_wait, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e

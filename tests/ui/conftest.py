@@ -8,8 +8,8 @@ from dreamlab.ui.i18n import set_outside_run_lang
 
 _SCRIPT = """
 import streamlit as st
-from dreamlab.ui.widgets import setup_sidebar
-from dreamlab.ui import {module}
+from dreamlab.ui.parts.layout import setup_sidebar
+from dreamlab.ui.pages import {module}
 setup_sidebar()
 {module}.render()
 """
@@ -18,7 +18,7 @@ setup_sidebar()
 def page_app(
     module: str, *, lang: str = "en", present: bool = False, timeout: float = 120
 ) -> AppTest:
-    """An AppTest of one page (``module`` in ``dreamlab.ui``), not yet run."""
+    """An AppTest of one page (``module`` in ``dreamlab.ui.pages``), not yet run."""
     set_outside_run_lang(lang)  # AppTest formats widget options outside the script run
     at = AppTest.from_string(_SCRIPT.format(module=module), default_timeout=timeout)
     at.session_state["lang"] = lang

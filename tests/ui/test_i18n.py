@@ -148,7 +148,7 @@ def test_keyed_text_survives_pickling() -> None:
 
 
 def test_model_picker_label_says_embedded_once() -> None:
-    from dreamlab.ui.widgets import _model_label
+    from dreamlab.ui.parts.model_picker import _model_label
 
     set_outside_run_lang("en")
     label = _model_label("efficientnet_lite0", "EfficientNet-Lite0 (embedded)", "embedded")

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dreamlab.ui import lesson as lesson_mod
 from dreamlab.ui.app import PAGES
 from dreamlab.ui.i18n import set_outside_run_lang, translate
-from dreamlab.ui.lesson import LessonError, lesson_names, load_lesson
+from dreamlab.ui.parts import lesson as lesson_mod
+from dreamlab.ui.parts.lesson import LessonError, lesson_names, load_lesson
 from dreamlab.ui.settings import PAGE_SETTINGS, from_query
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_blog_lesson_has_its_steps_in_both_languages() -> None:

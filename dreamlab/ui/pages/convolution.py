@@ -39,15 +39,10 @@ from dreamlab.images import resize_max_side
 from dreamlab.ui import query
 from dreamlab.ui.i18n import num, t
 from dreamlab.ui.ignored import note_invalid as query_note
+from dreamlab.ui.parts.layout import advanced_controls, lesson, show_error
+from dreamlab.ui.parts.upload import clickable_image, image_picker
 from dreamlab.ui.settings import CONV_TABS, CONV_VIEWS, ConvSettings
-from dreamlab.ui.widgets import (
-    advanced_controls,
-    clickable_image,
-    image_picker,
-    lesson,
-    presenting,
-    show_error,
-)
+from dreamlab.ui.theme import presenting
 from dreamlab.viz import label_font
 
 __all__ = ["render"]

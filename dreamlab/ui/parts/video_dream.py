@@ -36,6 +36,9 @@ from dreamlab.dream.video import (
 from dreamlab.media import VideoWriter
 from dreamlab.models import LoadedModel
 from dreamlab.ui.i18n import num, t
+from dreamlab.ui.parts.gate import gated
+from dreamlab.ui.parts.layout import error_line, view_columns
+from dreamlab.ui.parts.throttle import Throttle
 from dreamlab.ui.settings import (
     DREAM_MEDIA,
     VIDEO_CLIPS,
@@ -46,7 +49,6 @@ from dreamlab.ui.settings import (
     param_of,
     widget_key,
 )
-from dreamlab.ui.widgets import Throttle, error_line, gated, view_columns
 from dreamlab.viz import colorize, mosaic, shared_scale
 
 __all__ = ["controls", "settings_values", "source_is_video", "view"]

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from dreamlab.images import load_sample
-from dreamlab.ui import live_camera
 from dreamlab.ui.i18n import translate
+from dreamlab.ui.pages import live_camera
 from tests.ui.conftest import assert_clean, page_app
 
 

@@ -108,7 +108,7 @@ def test_the_run_after_stop_waits_for_the_jobs_mp4(app, tmp_path: Path) -> None:
     """Stop starts the page's next run at once on another thread while the job's run still
     closes its MP4 (Streamlit's fast reruns): that run must draw the finished MP4, not an empty
     one. Here the job's thread finishes only once the page is already waiting for it."""
-    from dreamlab.ui import video_dream
+    from dreamlab.ui.parts import video_dream
 
     data = make_clip(tmp_path / "done.mp4", seconds=0.5, fps=4, w=32, h=32, audio=False)
     out = video_dream._Output("flow", frames=2)  # counted, but its MP4 not read yet
@@ -150,7 +150,7 @@ def test_stop_ends_the_job_before_its_next_step(
 ) -> None:
     """Stop's callback runs in the page's next run, on another thread, while the job's run is
     between two steps: the job ends there (not at its next drawing) and keeps the frames done."""
-    from dreamlab.ui import video_dream
+    from dreamlab.ui.parts import video_dream
 
     draw = video_dream._Live.draw
 

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.usefixtures("own_registry")
 # The Train page, then a model picker of the same session (what the other pages draw).
 _WITH_PICKER = """
 import streamlit as st
-from dreamlab.ui.widgets import model_picker, setup_sidebar
-from dreamlab.ui import train
+from dreamlab.ui.parts.layout import setup_sidebar
+from dreamlab.ui.parts.model_picker import model_picker
+from dreamlab.ui.pages import train
 setup_sidebar()
 train.render()
 model = model_picker("probe")
@@ -136,7 +137,7 @@ def test_save_for_everyone_refuses_a_bad_name_then_saves(_own_folders: Path) -> 
 
 def test_a_stopped_run_is_evaluated_and_kept_on_the_next_run(_own_folders: Path) -> None:
     """A Stop leaves the run "stopped" with its weights; the next script run finishes it."""
-    from dreamlab.ui.train import _Run
+    from dreamlab.ui.pages.train import _Run
 
     config = TrainConfig(train_size=200, test_size=100, epochs=5, device="cpu")
     run = _Run(config)

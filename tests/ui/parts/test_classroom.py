@@ -9,8 +9,8 @@ import pytest
 
 from dreamlab.media import jpeg_bytes
 from dreamlab.runtime.broadcast import CODE_ALPHABET, CODE_LENGTH
-from dreamlab.ui.classroom import class_store
 from dreamlab.ui.i18n import translate
+from dreamlab.ui.parts.classroom import class_store
 from tests.ui.conftest import assert_clean, page_app
 
 
@@ -20,7 +20,7 @@ def app(monkeypatch: pytest.MonkeyPatch):
 
     def make(lang: str = "en", **query: str):
         monkeypatch.setattr("dreamlab.ui.i18n.current_lang", lambda: lang)
-        monkeypatch.setattr("dreamlab.ui.classroom._WATCH_S", 0.0)  # one pass, no waiting
+        monkeypatch.setattr("dreamlab.ui.parts.classroom._WATCH_S", 0.0)  # one pass, no waiting
         at = page_app("deepdream", lang=lang)
         for key, value in query.items():
             at.query_params[key] = value

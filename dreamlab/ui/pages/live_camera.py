@@ -39,24 +39,15 @@ from dreamlab.live import (
 from dreamlab.models import LoadedModel
 from dreamlab.ui import query
 from dreamlab.ui.i18n import num, t
+from dreamlab.ui.parts.gate import gated, shared_gate
+from dreamlab.ui.parts.layout import advanced_controls, error_line, lesson, page_columns, show_error
+from dreamlab.ui.parts.model_picker import layer_select, model_key, model_picker
 from dreamlab.ui.settings import (
     CONV_VIEWS,
     CUSTOM_KERNEL,
     LIVE_KERNEL_SIZES,
     LiveSettings,
     decode_kernel,
-)
-from dreamlab.ui.widgets import (
-    advanced_controls,
-    error_line,
-    gated,
-    layer_select,
-    lesson,
-    model_key,
-    model_picker,
-    page_columns,
-    shared_gate,
-    show_error,
 )
 
 __all__ = ["render"]

@@ -18,7 +18,7 @@ import tomllib
 
 from dreamlab.ui import query
 from dreamlab.ui.i18n import DEFAULT_LANG, current_lang, t
-from dreamlab.ui.widgets import presenting
+from dreamlab.ui.theme import presenting
 
 __all__ = [
     "LESSONS_DIR",
@@ -32,7 +32,7 @@ __all__ = [
     "sidebar_entry",
 ]
 
-LESSONS_DIR = Path(__file__).parent / "lessons"
+LESSONS_DIR = Path(__file__).parents[1] / "lessons"  # dreamlab/ui/lessons
 DEFAULT_LESSON = "cnn"
 PAGES = ("convolution", "feature_maps", "deepdream", "feature_vis", "train")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")

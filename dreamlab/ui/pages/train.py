@@ -12,9 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import altair as alt
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from dreamlab.errors import DreamLabError
@@ -22,31 +19,44 @@ from dreamlab.runtime.job_costs import train_cost
 from dreamlab.train.config import PRESETS as TRAIN_PRESETS
 from dreamlab.train.config import TrainConfig
 from dreamlab.train.datasets import DATASETS, dataset_status, download_dataset
-from dreamlab.train.loop import TrainStep, architecture, train
+from dreamlab.train.loop import TrainStep, train
 from dreamlab.train.session import TrainingRun
 from dreamlab.train.store import save_model, session_spec, trained_bytes
 from dreamlab.ui import query
 from dreamlab.ui.i18n import current_lang, dataset_title, model_title, t, translate
-from dreamlab.ui.settings import TRAIN_BATCHES, TRAIN_LRS, TRAIN_SIZES, TrainSettings
-from dreamlab.ui.widgets import (
-    Throttle,
-    add_session_model,
+from dreamlab.ui.parts.gate import gated
+from dreamlab.ui.parts.layout import (
     advanced_controls,
     device_choice,
     error_line,
-    gated,
     lesson,
     show_error,
 )
-from dreamlab.viz import mosaic
+from dreamlab.ui.parts.model_picker import add_session_model
+from dreamlab.ui.parts.throttle import Throttle
+from dreamlab.ui.parts.train_charts import (
+    confusion_chart,
+    curve_chart,
+    filter_image,
+    preview_image,
+    show_architecture,
+)
+from dreamlab.ui.settings import TRAIN_BATCHES, TRAIN_LRS, TRAIN_SIZES, TrainSettings
 
 __all__ = ["render"]
 
 _RUN = "train_run"
+
+
 _DRAW_EVERY_S = 0.3  # redraw at most ~3 times a second: drawing costs more than a batch
+
+
 _WAIT_PREVIOUS_S = 30.0  # a batch or a test pass on a busy CPU can take seconds
-_MAX_POINTS = 400  # points per curve sent to the browser
+
+
 _SEED = TRAIN_PRESETS["seed"].config
+
+
 _SEED_SETTINGS = {
     "train_optimizer": _SEED.optimizer,
     "train_lr": _SEED.lr,
@@ -64,9 +74,6 @@ class _Run(TrainingRun):
     saved_file: str = ""
     saved_bytes: bytes = b""
     public_name: str = ""  # the name it was saved for everyone under
-
-
-# ---------------------------------------------------------------- controls
 
 
 def _dataset_label(name: str, lang: str) -> str:
@@ -129,6 +136,30 @@ def _save(settings: TrainSettings) -> None:
     query.copy_link(settings)
 
 
+def _fine_controls(dataset: str, optimizer: str) -> tuple[float, int, int]:
+    """Momentum (SGD only), the training set's size and the seed, folded away when presenting,
+    and **Seed settings**; returns (momentum, size, seed)."""
+    with advanced_controls():
+        momentum = st.slider(
+            t("train.momentum"),
+            0.0,
+            0.99,
+            step=0.01,
+            key="train_momentum",
+            disabled=optimizer != "sgd",
+        )
+        st.session_state.setdefault(f"train_size_{dataset}", _default_size(dataset))
+        size = st.select_slider(t("train.train_size"), TRAIN_SIZES, key=f"train_size_{dataset}")
+        seed = st.number_input(t("train.seed"), 0, 10**6, step=1, key="train_seed")
+        st.button(
+            t("train.seed_settings"),
+            help=t("train.seed_settings_help"),
+            on_click=_apply_seed_settings,
+            key="train_seed_settings",
+        )
+    return float(momentum), int(size), int(seed)
+
+
 def _controls() -> tuple[TrainConfig | None, bool]:
     """The settings and the **Train** / **Stop** buttons.
 
@@ -158,24 +189,7 @@ def _controls() -> tuple[TrainConfig | None, bool]:
         t("train.train"), type="primary", key="train_start", disabled=not ready, width="stretch"
     )
     right.button(t("train.stop"), key="train_stop", width="stretch")
-    with advanced_controls():
-        momentum = st.slider(
-            t("train.momentum"),
-            0.0,
-            0.99,
-            step=0.01,
-            key="train_momentum",
-            disabled=optimizer != "sgd",
-        )
-        st.session_state.setdefault(f"train_size_{dataset}", _default_size(dataset))
-        size = st.select_slider(t("train.train_size"), TRAIN_SIZES, key=f"train_size_{dataset}")
-        seed = st.number_input(t("train.seed"), 0, 10**6, step=1, key="train_seed")
-        st.button(
-            t("train.seed_settings"),
-            help=t("train.seed_settings_help"),
-            on_click=_apply_seed_settings,
-            key="train_seed_settings",
-        )
+    momentum, size, seed = _fine_controls(dataset, optimizer)
     if not ready:
         return None, False
     config = TrainConfig(
@@ -191,131 +205,6 @@ def _controls() -> tuple[TrainConfig | None, bool]:
         device=device_choice(),
     )
     return config, start
-
-
-@st.cache_data(show_spinner=False)
-def _layers() -> list[tuple[str, str, str, int]]:
-    """The network's layers, measured once per server."""
-    return [
-        (r.name, f"{r.kind} {r.detail}".strip(), " x ".join(map(str, r.output_shape)), r.params)
-        for r in architecture()
-    ]
-
-
-def _architecture_rows() -> list[tuple[str, str, str, int]]:
-    return [(t("train.input"), "", "3 x 32 x 32", 0), *_layers()]
-
-
-def _show_architecture() -> None:
-    st.subheader(t("train.architecture"))
-    rows = _architecture_rows()
-    names = [t("train.layer"), t("train.kind"), t("train.shape"), t("train.params")]
-    st.dataframe(
-        {name: [r[i] for r in rows] for i, name in enumerate(names)},
-        hide_index=True,
-        width=700,
-        height=36 * (len(rows) + 1) + 3,  # every row visible, no inner scrolling
-        column_config={
-            names[0]: st.column_config.TextColumn(width="small"),
-            names[1]: st.column_config.TextColumn(width="medium"),
-            names[2]: st.column_config.TextColumn(width="small"),
-            names[3]: st.column_config.NumberColumn(width="small", format="localized"),
-        },
-    )
-    st.caption(t("train.total_params", total=f"{sum(r[3] for r in rows):,}"))
-
-
-# ---------------------------------------------------------------- drawing
-
-
-def _thin(values: list[float]) -> list[float]:
-    step = max(1, len(values) // _MAX_POINTS)
-    return values[::step]
-
-
-def _curve_chart(run: _Run, train_values: list[float], col: int, title: str) -> alt.Chart:
-    """Smoothed per-batch values as a line, test-set values per epoch as points on a line."""
-    x = _thin(run.x)
-    train_name, test_name = t("train.series_train"), t("train.series_test")
-    frames = [
-        pd.DataFrame({"x": x, "v": _thin(train_values), "s": train_name, "test": False}),
-        pd.DataFrame(
-            {
-                "x": [e[0] for e in run.evals],
-                "v": [e[col] for e in run.evals],
-                "s": test_name,
-                "test": True,
-            }
-        ),
-    ]
-    data = pd.concat(frames, ignore_index=True)
-    y_scale = alt.Scale(domain=[0, 1]) if col == 1 else alt.Scale(zero=True)
-    base = alt.Chart(data).encode(
-        x=alt.X("x:Q", title=t("train.x_epochs")),
-        y=alt.Y("v:Q", title=None, scale=y_scale),
-        color=alt.Color(
-            "s:N",
-            title=None,
-            legend=alt.Legend(orient="top", labelLimit=300),
-            scale=alt.Scale(domain=[train_name, test_name], range=["#4c8bf5", "#ff8c1a"]),
-        ),
-    )
-    test = base.transform_filter(alt.datum.test)  # a flag, not the (translated) name
-    return (base.mark_line() + test.mark_point(filled=True, size=50)).properties(
-        title=title, height=300
-    )
-
-
-def _filter_image(run: _Run) -> np.ndarray:
-    """The 6 conv1 filters as RGB tiles on the run's one symmetric scale (grey = 0)."""
-    w = run.filters  # (6, 3, 5, 5)
-    rgb = np.clip(w / run.filter_scale * 0.5 + 0.5, 0, 1)  # (6, 3, 5, 5)
-    tiles = (rgb.transpose(0, 2, 3, 1) * 255).round().astype(np.uint8)  # (6, 5, 5, 3)
-    return mosaic(tiles, [str(i) for i in range(len(tiles))], cols=6, tile_size=80, pad=6)
-
-
-def _preview_image(run: _Run) -> np.ndarray:
-    """Test images tripled in size, framed green (right) or red (wrong), labelled with the guess."""
-    images = run.preview_images  # (P, 32, 32, 3)
-    tiles = []
-    for img, true, guess in zip(images, run.preview_labels, run.previews, strict=False):
-        big = img.repeat(3, axis=0).repeat(3, axis=1)  # (96, 96, 3)
-        colour = (40, 170, 70) if true == guess else (210, 50, 50)
-        tiles.append(np.pad(big, ((4, 4), (4, 4), (0, 0)), constant_values=0))
-        tiles[-1][:4], tiles[-1][-4:], tiles[-1][:, :4], tiles[-1][:, -4:] = (colour,) * 4
-    labels = [run.classes[g] for g in run.previews]
-    return mosaic(np.stack(tiles), labels, cols=5, pad=6)
-
-
-def _confusion_chart(run: _Run) -> alt.Chart:
-    e = run.result
-    k = len(e.classes)
-    true_t, pred_t, count_t = t("train.true_class"), t("train.predicted_class"), t("train.count")
-    data = pd.DataFrame(
-        {
-            true_t: np.repeat(e.classes, k),
-            pred_t: np.tile(e.classes, k),
-            count_t: e.confusion.reshape(-1),
-        }
-    )
-    order = list(e.classes)
-    base = alt.Chart(data).encode(
-        x=alt.X(
-            f"{pred_t}:N",
-            sort=order,
-            axis=alt.Axis(orient="top", labelAngle=-40, labelOverlap=False),
-        ),
-        y=alt.Y(f"{true_t}:N", sort=order, axis=alt.Axis(labelOverlap=False)),
-    )
-    cells = base.mark_rect().encode(
-        color=alt.Color(f"{count_t}:Q", scale=alt.Scale(scheme="blues"), legend=None)
-    )
-    top = max(int(e.confusion.max()), 1)
-    text = base.mark_text(fontSize=11).encode(
-        text=f"{count_t}:Q",
-        color=alt.condition(alt.datum[count_t] > top / 2, alt.value("white"), alt.value("black")),
-    )
-    return (cells + text).properties(height=380)
 
 
 def _status_text(run: _Run) -> str:
@@ -358,25 +247,22 @@ class _Slots:
         self.progress.progress(run.fraction, text=text)
         with self.charts.container():
             left, right = st.columns(2)
-            left.altair_chart(_curve_chart(run, run.loss, 2, t("train.loss_chart")))
-            right.altair_chart(_curve_chart(run, run.acc, 1, t("train.acc_chart")))
+            left.altair_chart(curve_chart(run, run.loss, 2, t("train.loss_chart")))
+            right.altair_chart(curve_chart(run, run.acc, 1, t("train.acc_chart")))
         if run.filters is not None:
             with self.filters.container():
                 st.subheader(t("train.filters"))
-                st.image(_filter_image(run), width=560)
+                st.image(filter_image(run), width=560)
                 st.caption(t("train.filters_caption", m=f"{run.filter_scale:.3g}"))
         if run.preview_images is not None and run.previews:
             with self.previews.container():
                 st.subheader(t("train.previews"))
-                st.image(_preview_image(run), width=560)
+                st.image(preview_image(run), width=560)
                 st.caption(t("train.previews_caption"))
 
 
 def _new_slots() -> _Slots:
     return _Slots(st.empty(), st.empty(), st.empty(), st.empty(), st.empty())
-
-
-# ---------------------------------------------------------------- training and its end
 
 
 def _train(config: TrainConfig, slots: _Slots) -> _Run:
@@ -459,7 +345,7 @@ def _show_result(run: _Run) -> None:
     if run.result is None:
         return
     st.subheader(t("train.confusion"))
-    st.altair_chart(_confusion_chart(run))
+    st.altair_chart(confusion_chart(run))
     st.caption(t("train.confusion_caption", n=int(run.result.confusion.sum())))
     st.metric(t("train.test_accuracy"), f"{run.result.accuracy:.1%}")
     if run.saved_bytes:
@@ -498,4 +384,4 @@ def render() -> None:
             _keep(run)
             slots.draw(run)
             _show_result(run)
-    _show_architecture()  # full width: the table's four columns do not fit beside the charts
+    show_architecture()  # full width: the table's four columns do not fit beside the charts

@@ -29,8 +29,9 @@ from dreamlab.media import jpeg_bytes
 from dreamlab.runtime.broadcast import BroadcastStore, ClassCodeError, ClassFrame, normalize_code
 from dreamlab.ui import query
 from dreamlab.ui.i18n import t
-from dreamlab.ui.settings import dream_from_params
-from dreamlab.ui.widgets import CLASS_SOURCE, presenting, qr_png
+from dreamlab.ui.query import qr_png
+from dreamlab.ui.settings import CLASS_SOURCE, dream_from_params
+from dreamlab.ui.theme import presenting
 
 __all__ = ["class_store", "end", "publish", "share_controls", "watching"]
 

@@ -71,26 +71,24 @@ def test_dream_fills_results_and_downloads(app) -> None:
 
 
 def _png(state) -> bytes:
-    from dreamlab.ui.deepdream import _download_png
-
-    return _download_png(state)
+    return state.png()
 
 
 def test_videos_and_json_download_data() -> None:
     from dreamlab.dream import DreamConfig, dream
+    from dreamlab.dream.session import DreamRecord
     from dreamlab.images import load_sample
     from dreamlab.models import load_model
-    from dreamlab.ui import deepdream as page
 
     model = load_model("efficientnet_lite0", device="cpu")
     cfg = DreamConfig(max_side=96, num_octaves=1, iterations=3)
-    state = page._RunState(
+    state = DreamRecord(
         "photo", model, cfg, dream(load_sample("coffee"), model, cfg), "coffee", "default"
     )
     for frame in state.run:
-        page._record(state, frame, picture=False)
-    assert page._download_video(state, "gif")[:6] == b"GIF89a"
-    assert page._download_video(state, "mp4")[4:8] == b"ftyp"
+        state.record(frame, picture=False)
+    assert state.video("gif")[:6] == b"GIF89a"
+    assert state.video("mp4")[4:8] == b"ftyp"
     assert json.loads(json.dumps(state.params()))["steps"] == 3
 
 
@@ -170,7 +168,9 @@ def test_preset_whose_model_is_missing_offers_the_closest_recipe(app) -> None:
 
 
 def test_preset_whose_model_is_here_selects_it(app, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("dreamlab.ui.deepdream._model_status", lambda name: ("cached", ""))
+    monkeypatch.setattr(
+        "dreamlab.ui.parts.dream_controls._model_status", lambda name: ("cached", "")
+    )
     at = app()
     at.selectbox(key="dd_preset").set_value("gordic").run()
     assert not at.exception
@@ -194,21 +194,21 @@ def test_unavailable_model_keeps_the_form_and_the_results(app) -> None:
 
 def test_stop_is_final_late_frames_are_dropped(lite0) -> None:
     from dreamlab.dream import DreamConfig, dream
+    from dreamlab.dream.session import DreamRecord
     from dreamlab.images import load_sample
-    from dreamlab.ui import deepdream as page
 
     cfg = DreamConfig(max_side=96, num_octaves=1, iterations=6)
-    state = page._RunState(
+    state = DreamRecord(
         "photo", lite0, cfg, dream(load_sample("coffee"), lite0, cfg), "coffee", "default"
     )
     frames = iter(state.run)
     for _ in range(3):
-        page._record(state, next(frames), picture=False)
+        state.record(next(frames), picture=False)
     state.finalize()  # Stop
-    timeline = len(page._timeline(state))
-    assert page._record(state, next(frames), picture=True) is None  # a late frame
+    timeline = len(state.timeline())
+    assert state.record(next(frames), picture=True) is None  # a late frame
     assert state.steps == 3 and len(state.store.losses) == 3 and not state.done
-    assert len(page._timeline(state)) == timeline and state.params()["steps"] == 3
+    assert len(state.timeline()) == timeline and state.params()["steps"] == 3
 
 
 def test_zoom_loop_plays_and_downloads_as_mp4_and_gif(app) -> None:
@@ -224,10 +224,8 @@ def test_zoom_loop_plays_and_downloads_as_mp4_and_gif(app) -> None:
     assert photo.config.zoom_frames == 2 and photo.config.rotate == 2.0
     assert at.get("video")  # the loop plays on the page
     assert translate("en", "deepdream.zoom_result") in [s.value for s in at.subheader]
-    from dreamlab.ui.deepdream import _download_video
-
-    assert _download_video(photo, "mp4")[4:8] == b"ftyp"
-    assert _download_video(photo, "gif")[:6] == b"GIF89a"
+    assert photo.video("mp4")[4:8] == b"ftyp"
+    assert photo.video("gif")[:6] == b"GIF89a"
 
 
 def test_guided_dream(app) -> None:

@@ -8,99 +8,42 @@ or a changed control never loses it.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
-from dreamlab.backend import visualize
 from dreamlab.media import png_bytes
 from dreamlab.models import LoadedModel
 from dreamlab.optvis import (
     FeatureVisConfig,
     Objective,
-    VisFrame,
     channel,
-    channels,
     class_logit,
-    diversity,
     layer,
-    layer_width,
     neuron,
 )
-from dreamlab.runtime.budget import JobCost
-from dreamlab.runtime.job_costs import vis_config_cost
 from dreamlab.ui import query
 from dreamlab.ui.i18n import t
 from dreamlab.ui.ignored import note_invalid
-from dreamlab.ui.settings import VIS_KINDS, VIS_SIZES, VIS_TABS, VisSettings
-from dreamlab.ui.widgets import (
-    Throttle,
-    advanced_controls,
-    gated,
-    layer_select,
-    lesson,
-    model_key,
-    model_picker,
-    presenting,
-    show_error,
+from dreamlab.ui.parts.layout import advanced_controls, lesson, show_error
+from dreamlab.ui.parts.model_picker import layer_select, model_key, model_picker
+from dreamlab.ui.parts.vis_runs import (
+    NAIVE,
+    Choice,
+    Result,
+    layer_channels,
+    progress_line,
+    run_compare,
+    run_gallery,
+    run_single,
+    sheet,
 )
+from dreamlab.ui.settings import VIS_KINDS, VIS_SIZES, VIS_TABS, VisSettings
+from dreamlab.ui.theme import presenting
 from dreamlab.viz import mosaic
 
 __all__ = ["render"]
-
-_DRAW_EVERY_S = 0.1  # redraw the live image at most ~10 times a second
-_NAIVE = {"param": "pixel", "decorrelate": False, "transforms": False}
-_REGULARIZED = {"param": "fft", "decorrelate": True, "transforms": True}
-
-
-@dataclass
-class Result:
-    """What a run made, kept in the session: the images, how far it got, and its parameters."""
-
-    images: np.ndarray  # (B, H, W, 3) uint8
-    step: int
-    steps: int
-    value: float
-    params: dict[str, Any]
-    labels: list[str] = field(default_factory=list)
-    history: list[tuple[int, float]] = field(default_factory=list)
-
-    @property
-    def stopped(self) -> bool:
-        return self.step < self.steps
-
-
-@dataclass(frozen=True)
-class Choice:
-    """The page's controls, read once per run of the script."""
-
-    model: LoadedModel
-    objective: Objective
-    config: FeatureVisConfig
-    layer: str | None
-    channel: int | None
-
-    def params(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "page": "feature_vis",
-            "model": self.model.name,
-            "objective": self.objective.name,
-            **self.config.to_dict(),
-            **extra,
-        }
-
-
-# ---------------------------------------------------------------- controls
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _width(_model: LoadedModel, model_key: str, layer_name: str) -> int:
-    return layer_width(_model, layer_name)
 
 
 def _class_picker(model: LoadedModel) -> int:
@@ -133,7 +76,7 @@ def _objective_controls(model: LoadedModel) -> tuple[Objective, str | None, int 
     name = layer_select(model, "fv")
     if kind == "layer":
         return layer(name), name, None
-    width = _width(model, model_key(model), name)
+    width = layer_channels(model, model_key(model), name)
     key = f"fv_channel_{model.name}_{name}"
     if int(st.session_state.get(key, 0)) > width - 1:
         note_invalid(key)  # a channel the address gave that this layer lacks
@@ -203,123 +146,6 @@ def _config_controls() -> FeatureVisConfig:
     )
 
 
-# ---------------------------------------------------------------- running
-
-
-def _recorded(frames: Iterable[VisFrame], history: list[tuple[int, float]]) -> Iterator[VisFrame]:
-    """Pass frames through, noting every step's objective (the drawn frames are only a few)."""
-    for frame in frames:
-        history.append((frame.step, frame.loss))
-        yield frame
-
-
-@contextlib.contextmanager
-def _job(
-    frames: Iterable[Any], box, stop_box, stop_key: str, choice: Choice, batch: int = 1, runs=1
-) -> Iterator[Iterator[Any]]:
-    """The frames through the shared job gate, throttled, with a Stop button while they run.
-
-    The gate seats the job when its memory fits (``runs`` visualizations of ``batch`` images at
-    once). Pressing Stop reruns the script, which interrupts this one; ``closing`` then gives the
-    gate's slot back at once rather than whenever the interrupted generator is collected.
-    """
-    config = dataclasses.replace(choice.config, batch=batch)
-    one = vis_config_cost(choice.model, choice.objective.layers, config)
-    cost = JobCost(one.bytes * runs, one.job, one.detail)
-    with contextlib.closing(gated(frames, box, cost=cost, model=choice.model)) as stream:
-        stop_box.button(t("feature_vis.stop"), key=stop_key, icon=":material/stop:")
-        try:
-            yield Throttle(_DRAW_EVERY_S).latest(stream)
-        except Exception:  # a failed job: drop the Stop button, show the error (not Stop/rerun)
-            stop_box.empty()
-            raise
-    stop_box.empty()
-
-
-def _result(frame: VisFrame, params: dict[str, Any], history: list, **kw: Any) -> Result:
-    return Result(
-        frame.images, frame.step, frame.steps, frame.loss, params, history=list(history), **kw
-    )
-
-
-def _progress_line(r: Result) -> str:
-    return t("feature_vis.progress", step=r.step, steps=r.steps, value=f"{r.value:.4g}")
-
-
-def _run_single(choice: Choice, boxes: dict[str, Any]) -> None:
-    history: list[tuple[int, float]] = []
-    frames = _recorded(visualize(choice.model, choice.objective, choice.config), history)
-    batch = choice.config.batch
-    with _job(frames, boxes["line"], boxes["button"], "fv_stop", choice, batch) as stream:
-        for frame in stream:
-            result = _result(frame, choice.params(), history)
-            st.session_state["fv_single"] = result  # kept even if the user stops the run
-            boxes["image"].image(frame.image, width="stretch")
-            boxes["line"].caption(_progress_line(result))
-
-
-def _run_compare(choice: Choice, boxes: dict[str, Any]) -> None:
-    variants = {"naive": _NAIVE, "regular": _REGULARIZED}
-    histories: dict[str, list] = {v: [] for v in variants}
-    gens = [
-        _recorded(visualize(choice.model, choice.objective, choice.config, **kw), histories[v])
-        for v, kw in variants.items()
-    ]
-    both = zip(*gens, strict=True)  # the two run step by step together: twice the memory
-    batch = choice.config.batch
-    with _job(both, boxes["line"], boxes["button"], "fv_stop_compare", choice, batch, 2) as stream:
-        for pair in stream:
-            results = {
-                v: _result(f, choice.params(**variants[v]), histories[v])
-                for v, f in zip(variants, pair, strict=True)
-            }
-            st.session_state["fv_compare"] = results
-            for v, r in results.items():
-                boxes[v][0].image(r.images[0], width="stretch")
-                boxes[v][1].caption(_progress_line(r))
-
-
-def _gallery_frames(choice: Choice, mode: str, count: int, weight: float):
-    """The gallery's frames and tile labels: a layer's first channels, or facets of one."""
-    assert choice.layer is not None
-    if mode == "facets":
-        c = choice.channel or 0
-        obj = channel(choice.layer, c) + weight * diversity(choice.layer)
-        labels = [f"#{c} · {i + 1}" for i in range(count)]
-    else:
-        count = min(count, _width(choice.model, model_key(choice.model), choice.layer))
-        obj = channels(choice.layer, list(range(count)))
-        labels = [f"#{i}" for i in range(count)]
-    return visualize(choice.model, obj, choice.config, batch=count), labels, obj
-
-
-def _run_gallery(choice: Choice, mode: str, count: int, weight: float, boxes: dict) -> None:
-    frames, labels, obj = _gallery_frames(choice, mode, count, weight)
-    params = choice.params(objective=obj.name, gallery=mode, count=len(labels))
-    history: list[tuple[int, float]] = []
-    with _job(
-        _recorded(frames, history),
-        boxes["line"],
-        boxes["button"],
-        "fv_stop_gallery",
-        choice,
-        len(labels),
-    ) as stream:
-        for frame in stream:
-            result = _result(frame, params, history, labels=labels)
-            st.session_state["fv_gallery"] = result
-            boxes["image"].image(_sheet(result), width="stretch")
-            boxes["line"].caption(_progress_line(result))
-
-
-# ---------------------------------------------------------------- views
-
-
-def _sheet(r: Result) -> np.ndarray:
-    """The contact sheet: every tile of a batch, labelled."""
-    return mosaic(r.images, r.labels or None, cols=4 if len(r.images) <= 8 else 6, pad=4)
-
-
 def _download(image: np.ndarray, params: dict[str, Any], name: str, key: str) -> None:
     st.download_button(
         t("feature_vis.download_png"),
@@ -358,12 +184,12 @@ def _single_tab(choice: Choice | None) -> None:
     clicked, button = _run_button(t("feature_vis.visualize"), "fv_go", choice is not None, True)
     boxes = {"button": button, "image": st.empty(), "line": st.empty()}
     if clicked:
-        _guarded(lambda: _run_single(choice, boxes))
+        _guarded(lambda: run_single(choice, boxes))
     r: Result | None = st.session_state.get("fv_single")
     if r is None:
         return
     boxes["image"].image(r.images[0], width="stretch")
-    boxes["line"].caption(_progress_line(r))
+    boxes["line"].caption(progress_line(r))
     st.caption(_describe(r))
     if len(r.history) > 1 and not presenting():
         st.line_chart({t("feature_vis.objective_value"): dict(r.history)}, height=160)
@@ -383,11 +209,11 @@ def _compare_tab(choice: Choice | None) -> None:
         "line": st.empty(),
     }
     if clicked:
-        _guarded(lambda: _run_compare(choice, boxes))
+        _guarded(lambda: run_compare(choice, boxes))
     results: dict[str, Result] = st.session_state.get("fv_compare", {})
     for variant, r in results.items():
         boxes[variant][0].image(r.images[0], width="stretch")
-        boxes[variant][1].caption(_progress_line(r))
+        boxes[variant][1].caption(progress_line(r))
     if len(results) == 2:
         naive, regular = results["naive"], results["regular"]
         st.caption(_describe(regular, param=f"{naive.params['param']} / {regular.params['param']}"))
@@ -396,7 +222,7 @@ def _compare_tab(choice: Choice | None) -> None:
             [t("feature_vis.naive"), t("feature_vis.regularized")],
             cols=2,
         )
-        params = {**regular.params, "figure": "naive vs regularized", "naive": _NAIVE}
+        params = {**regular.params, "figure": "naive vs regularized", "naive": NAIVE}
         _download(figure, params, "dreamlab-naive-vs-regularized", "fv_dl_compare")
 
 
@@ -442,15 +268,15 @@ def _gallery_tab(choice: Choice | None) -> None:
     clicked, button = _run_button(t("feature_vis.render_gallery"), "fv_go_gallery", usable)
     boxes = {"button": button, "image": st.empty(), "line": st.empty()}
     if clicked:
-        _guarded(lambda: _run_gallery(choice, mode, count, weight, boxes))
+        _guarded(lambda: run_gallery(choice, mode, count, weight, boxes))
     r: Result | None = st.session_state.get("fv_gallery")
     if r is None:
         return
-    sheet = _sheet(r)
-    boxes["image"].image(sheet, width="stretch")
-    boxes["line"].caption(_progress_line(r))
+    picture = sheet(r)
+    boxes["image"].image(picture, width="stretch")
+    boxes["line"].caption(progress_line(r))
     st.caption(_describe(r))
-    _download(sheet, r.params, "dreamlab-gallery", "fv_dl_gallery")
+    _download(picture, r.params, "dreamlab-gallery", "fv_dl_gallery")
 
 
 def _guarded(run) -> None:

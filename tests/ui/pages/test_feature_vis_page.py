@@ -93,3 +93,57 @@ def test_presenter_mode_folds_the_advanced_controls() -> None:
     at = page_app("feature_vis", present=True).run()
     assert_clean(at)
     assert len(at.expander) >= 2  # the lesson and "More settings"
+
+
+class _AtTheBackend:
+    """A run made at a ``dreamlab serve`` backend, as the client returns it (``remote = True``);
+    here the frames are made locally so that the page can run without a backend."""
+
+    remote = True
+
+    def __init__(self, frames) -> None:
+        self._frames = iter(frames)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._frames)
+
+    def close(self) -> None:
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
+
+
+@pytest.mark.parametrize(
+    "button, result",
+    [("fv_go", "fv_single"), ("fv_go_compare", "fv_compare"), ("fv_go_gallery", "fv_gallery")],
+)
+def test_frames_made_at_the_backend_take_no_seat_at_this_servers_gate(
+    monkeypatch: pytest.MonkeyPatch, button: str, result: str
+) -> None:
+    """Issue 20: the page wraps the backend's iterator (recording every step's value); the gate
+    must still see that the frames are remote, for the single run, the comparison and the gallery."""
+    from dreamlab.backend import visualize as local
+    from dreamlab.runtime.jobs import JobGate
+
+    seats: list[object] = []
+    real_enter = JobGate.enter
+
+    def enter(self, *args, **kwargs):
+        seats.append(args)
+        return real_enter(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobGate, "enter", enter)
+    monkeypatch.setattr(
+        "dreamlab.ui.parts.vis_runs.visualize",
+        lambda *a, **kw: _AtTheBackend(local(*a, **kw)),
+    )
+    at = _small(page_app("feature_vis").run(), steps=16, size=64)
+    if button == "fv_go_gallery":
+        at.slider(key="fv_count").set_value(2)
+    at.button(key=button).click().run()
+    assert_clean(at)
+    assert at.session_state[result]  # the run drew its frames
+    assert seats == []  # and never queued at this server's gate

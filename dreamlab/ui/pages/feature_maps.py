@@ -25,20 +25,12 @@ from dreamlab.runtime.job_costs import maps_image_cost
 from dreamlab.ui import query
 from dreamlab.ui.i18n import num, t
 from dreamlab.ui.ignored import note_invalid
+from dreamlab.ui.parts.gate import shared_gate
+from dreamlab.ui.parts.layout import advanced_controls, lesson, page_columns, show_error
+from dreamlab.ui.parts.model_picker import layer_select, model_key, model_picker
+from dreamlab.ui.parts.upload import clickable_image, image_picker
 from dreamlab.ui.settings import MapsSettings
-from dreamlab.ui.widgets import (
-    advanced_controls,
-    clickable_image,
-    image_picker,
-    layer_select,
-    lesson,
-    model_key,
-    model_picker,
-    page_columns,
-    presenting,
-    shared_gate,
-    show_error,
-)
+from dreamlab.ui.theme import presenting
 from dreamlab.viz import (
     channel_scales,
     colorbar,

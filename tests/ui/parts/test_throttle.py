@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dreamlab.ui.widgets import Throttle, model_key
+from dreamlab.ui.parts.model_picker import model_key
+from dreamlab.ui.parts.throttle import Throttle
 
 
 def test_throttle_keeps_the_first_and_the_last_frame() -> None:
