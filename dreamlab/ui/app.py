@@ -9,7 +9,6 @@ import streamlit as st
 
 from dreamlab.runtime.device import configure_threads
 from dreamlab.ui import (
-    convolution,
     deepdream,
     feature_maps,
     feature_vis,
@@ -19,6 +18,7 @@ from dreamlab.ui import (
 )
 from dreamlab.ui.classroom import PARAM
 from dreamlab.ui.i18n import t
+from dreamlab.ui.pages import convolution
 from dreamlab.ui.widgets import setup_sidebar
 
 __all__ = ["PAGES", "build_navigation"]

@@ -167,7 +167,7 @@ def test_labels_use_a_real_font_that_draws_the_times_sign() -> None:
 
 
 def test_the_sliding_window_numbers_are_large() -> None:
-    from dreamlab.ui import convolution as page
+    from dreamlab.ui.parts import convolution_window as page
 
     assert page._CELL >= 56 and min(page._CELL_FONT, page._WEIGHT_FONT, page._OUT_FONT) >= 14
 
@@ -194,7 +194,7 @@ def test_a_capped_layer_says_its_real_map_size_once(app) -> None:
 def test_clicking_an_output_pixel_says_so_under_the_output(app, monkeypatch) -> None:
     clicks = iter([(100.0, 50.0)])
     monkeypatch.setattr(
-        "dreamlab.ui.convolution.clickable_image",
+        "dreamlab.ui.pages.convolution.clickable_image",
         lambda image, **kw: next(clicks, None),
     )
     at = app("convolution")

@@ -201,7 +201,7 @@ def test_inspector_stays_in_place_when_the_output_shrinks(app) -> None:
 
 
 def test_sliding_window_steps_and_plays(app, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("dreamlab.ui.convolution._PLAY_DELAY", 0.0)
+    monkeypatch.setattr("dreamlab.ui.parts.convolution_window._PLAY_DELAY", 0.0)
     at = app()
     assert translate("en", "convolution.tab_slide") in [tab.label for tab in at.tabs]
     assert at.slider(key="conv_slide_pos").value == 0
