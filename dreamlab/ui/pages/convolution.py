@@ -8,10 +8,13 @@ live in ``dreamlab.ui.parts.convolution_*``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
+from streamlit import config as st_config
 
 from dreamlab.convolution import (
     PRESETS,
@@ -27,6 +30,7 @@ from dreamlab.ui.i18n import num, t
 from dreamlab.ui.parts.convolution_controls import (
     CUSTOM,
     PENDING_WEIGHTS,
+    current_config,
     geometry_controls,
     kernel_controls,
     seed_padding,
@@ -101,7 +105,9 @@ def _show_result(
         caption = t("convolution.output_caption", h=oh, w=ow)
         if strip:
             caption = t("convolution.output_caption_channels", h=oh, w=ow)
-        click = clickable_image(to_display(out, view), key="conv_out_click", jpeg_quality=92)
+        click = clickable_image(
+            to_display(out, view), key="conv_out_click", jpeg_quality=92, on_click=_output_clicked
+        )
         select_on_click(click, oh, ow)
         st.caption(caption)
         if click is not None:  # feedback here, whichever tab is open
@@ -223,47 +229,191 @@ def _tabs_opened_on(current: str) -> str:
     return kept[1]
 
 
-@st.fragment
+# ---------------------------------------------------------------- the workbench, in parts
+#
+# The workbench is keyed fragments ("parts") in boxes the page lays out on a full run: the kernel
+# controls, the geometry controls, the result, one part per tab and the link. A change reruns only
+# the parts it affects (each widget's callback names them, in this order): a stride change redraws
+# the output, the open tab and the link, not the kernel editor nor the closed tabs (a tab catches
+# up when it is opened); a kernel change skips the tabs while the multi-channel tab (its own
+# kernels) is open. One part hands the next the kernel (_KERNEL) and the result (_RESULT) through
+# the session state.
+
+_CONTROLS, _GEOMETRY, _RESULT_PART, _LINK = (
+    "conv_controls",
+    "conv_geometry",
+    "conv_result",
+    "conv_link",
+)
+_TAB_PARTS = {name: f"conv_tab_{name}" for name in CONV_TABS}  # one part per tab
+_KERNEL = "conv_kernel_now"  # (kernel applied, weights as edited, whether the preset's own)
+_RESULT = "conv_result_now"  # (output or None, whether it is fresh)
+
+
+def _app_test() -> bool:
+    """Whether AppTest runs the page (it patches ``streamlit.config.get_option``, not
+    ``st.get_option``)."""
+    return bool(st_config.get_option("global.appTest"))
+
+
+def _part(key: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A keyed fragment, or under AppTest (``global.appTest``) the plain function: AppTest's
+    element tree holds only what the last run drew, so there every change reruns the page whole
+    (what the page shows is the same; which parts a change reruns is for the browser tests)."""
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        fragment = st.fragment(fn, key=key)
+
+        @functools.wraps(fn)
+        def call(*args: object) -> None:
+            (fn if _app_test() else fragment)(*args)
+
+        return call
+
+    return wrap
+
+
+def _rerun(*parts: str) -> None:
+    """Rerun only these parts (from a widget's callback; a full run under AppTest)."""
+    if not _app_test():
+        st.rerun(list(parts))
+
+
+def _kernel_changed() -> None:
+    open_tab = _open_tab()
+    tabs = () if open_tab == "multi" else (_TAB_PARTS[open_tab],)  # multi: its own kernels
+    _rerun(_CONTROLS, _RESULT_PART, *tabs, _LINK)
+
+
+def _geometry_moved() -> None:
+    _rerun(_RESULT_PART, _TAB_PARTS[_open_tab()], _LINK)
+
+
+def _geometry_reshaped() -> None:
+    _rerun(_GEOMETRY, _RESULT_PART, _TAB_PARTS[_open_tab()], _LINK)
+
+
+def _output_clicked() -> None:
+    _rerun(_RESULT_PART, _TAB_PARTS["inspect"])  # the inspector follows the picked pixel
+
+
+def _tab_switched() -> None:
+    _rerun(_TAB_PARTS[_open_tab()], _LINK)  # the opened tab catches up; the address has the tab
+
+
+def _current() -> ConvSettings:
+    return query.current("convolution", ConvSettings)
+
+
 def _workbench(image: np.ndarray, color: str, view: str) -> None:
-    """Kernel, geometry, the output and the tabs: a fragment, so a kernel or stride change reruns
-    only this part of the page (not the sidebar, the lesson or the image picker)."""
+    """Kernel, geometry, the output, the tabs and the link, each a keyed fragment in its box."""
     # presenting, the kernel column is wider (large type) and the gap small (a "large" gap grows
     # with the large type): the photos stay at least as large as without presenter mode
     kernel_col, result_col = (
         st.columns([1.4, 2.6], gap="small") if presenting() else st.columns([1, 2.6], gap="large")
     )
     wide_box = st.container()  # under both columns: a large kernel's editor
+    tabs_box = st.container()
     with kernel_col:
-        kernel, edited, own = kernel_controls(wide_box)
+        controls_box, link_box = st.container(), st.container()
     with result_col:
-        result_box = st.container()  # drawn above the controls, filled once they are read
-        cfg = geometry_controls()
+        result_box, geometry_box = st.container(), st.container()  # the output above the controls
+    with controls_box:
+        _controls(wide_box)
+    with geometry_box:
+        _geometry()
+    with result_box:
+        _result(image, color, view)
+    with tabs_box:
+        _tabs(image, color)
+    with link_box:
+        _link()
+
+
+@_part(_CONTROLS)
+def _controls(wide_box) -> None:
+    st.session_state[_KERNEL] = kernel_controls(wide_box, _kernel_changed)
+
+
+@_part(_GEOMETRY)
+def _geometry() -> None:
+    geometry_controls(_geometry_moved, _geometry_reshaped)
+
+
+@_part(_RESULT_PART)
+def _result(image: np.ndarray, color: str, view: str) -> None:
+    """The input and the output (what a change is waiting for) and the output-size formula."""
+    kernel = st.session_state[_KERNEL][0]
+    cfg = current_config()
     photo = _fingerprint(image)
     source, picture, jpeg = _photo(image, photo, color)
-    with result_box:  # the output first: what a change is waiting for
-        out, fresh = _compute(source, f"{photo}|{color}", kernel, cfg)
-        if out is not None:
-            _show_result(jpeg, picture.shape, out, view, fresh)
-            if fresh:
-                _show_formula(source.shape, kernel, cfg, out.shape)
-    # read here, in the fragment: its reruns update the address and the link too
-    settings = _settings(cfg, edited, own, query.current("convolution", ConvSettings))
+    out, fresh = _compute(source, f"{photo}|{color}", kernel, cfg)
+    st.session_state[_RESULT] = (out, fresh)
+    if out is not None:
+        _show_result(jpeg, picture.shape, out, view, fresh)
+        if fresh:
+            _show_formula(source.shape, kernel, cfg, out.shape)
+
+
+@_part(_LINK)
+def _link() -> None:
+    """The address and **Copy link**: the settings as the widgets hold them now."""
+    cfg = current_config()
+    _, edited, own = st.session_state[_KERNEL]
+    settings = _settings(cfg, edited, own, _current())
     query.save("convolution", settings)
-    with kernel_col:
-        query.copy_link(settings)
-    if out is None:
+    query.copy_link(settings)
+
+
+def _tabs(image: np.ndarray, color: str) -> None:
+    """Multi-channel, the pixel inspector and the sliding window, each tab a part of its own.
+
+    A change reruns only the open tab's part; a closed tab catches up when it is opened (the
+    switch reruns it), and its pictures are made and sent only while it is open.
+    """
+    settings_tab = query.open_tab("convolution", CONV_TABS, _current().tab)
+    tabs = query.keyed_tabs(
+        "convolution", CONV_TABS, _tabs_opened_on(settings_tab), on_change=_tab_switched
+    )
+    for tab, part in zip(tabs, (_multi_part, _inspect_part, _slide_part), strict=True):
+        with tab:
+            part(image, color)
+
+
+def _open_tab() -> str:
+    """The name of the tab open now."""
+    return query.open_tab("convolution", CONV_TABS, _current().tab)
+
+
+def _inputs(image: np.ndarray, color: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """The photo's digest, what gets convolved and that as a picture (cached conversions)."""
+    photo = _fingerprint(image)
+    source, picture, _ = _photo(image, photo, color)
+    return photo, source, picture
+
+
+@_part(_TAB_PARTS["multi"])
+def _multi_part(image: np.ndarray, color: str) -> None:
+    multichannel(image, _fingerprint(image), current_config(), _open_tab() == "multi")
+
+
+@_part(_TAB_PARTS["inspect"])
+def _inspect_part(image: np.ndarray, color: str) -> None:
+    out, fresh = st.session_state.get(_RESULT, (None, False))
+    if out is None or not fresh:
+        st.info(t("convolution.inspect_needs_valid"))
         return
-    tabs = query.keyed_tabs("convolution", CONV_TABS, _tabs_opened_on(settings.tab))
-    multi_tab, inspect_tab, slide_tab = tabs
-    with multi_tab:
-        multichannel(image, photo, cfg, bool(multi_tab.open))
-    with inspect_tab:
-        if fresh:
-            inspector(source, picture, kernel, out, cfg, bool(inspect_tab.open))
-        else:
-            st.info(t("convolution.inspect_needs_valid"))
-    with slide_tab:
-        if fresh:
-            sliding_window(source, kernel, cfg, bool(slide_tab.open))
-        else:
-            st.info(t("convolution.inspect_needs_valid"))
+    _, source, picture = _inputs(image, color)
+    kernel, shown = st.session_state[_KERNEL][0], _open_tab() == "inspect"
+    inspector(source, picture, kernel, out, current_config(), shown)
+
+
+@_part(_TAB_PARTS["slide"])
+def _slide_part(image: np.ndarray, color: str) -> None:
+    out, fresh = st.session_state.get(_RESULT, (None, False))
+    if out is None or not fresh:
+        st.info(t("convolution.inspect_needs_valid"))
+        return
+    _, source, _ = _inputs(image, color)
+    kernel = st.session_state[_KERNEL][0]
+    sliding_window(source, kernel, current_config(), _open_tab() == "slide")

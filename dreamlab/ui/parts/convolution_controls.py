@@ -3,6 +3,8 @@ normalise, reset) and the geometry (stride, padding, boundary, dilation, correla
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -23,14 +25,22 @@ from dreamlab.ui.ignored import note_invalid as query_note
 from dreamlab.ui.parts.convolution_draw import preset_label
 from dreamlab.ui.widgets import advanced_controls, presenting
 
-__all__ = ["CUSTOM", "PENDING_WEIGHTS", "geometry_controls", "kernel_controls", "seed_padding"]
+__all__ = [
+    "CUSTOM",
+    "PENDING_WEIGHTS",
+    "current_config",
+    "geometry_controls",
+    "kernel_controls",
+    "seed_padding",
+]
 
 CUSTOM = "custom"
 PENDING_WEIGHTS = "conv_pending_weights"  # weights from the address, for the kernel editor
+Callback = Callable[[], None] | None  # a widget's on_change (None: the default rerun)
 _NARROW_EDITOR = 5  # kernels up to 5 x 5 are edited in the kernel column, larger ones full width
 
 
-def _size_and_sigma(preset: str) -> tuple[int, float | None]:
+def _size_and_sigma(preset: str, changed: Callback) -> tuple[int, float | None]:
     """The kernel size (odd) and, for Gaussians, sigma; only the controls the preset needs."""
     info = PRESETS.get(preset)
     size = 3
@@ -44,6 +54,7 @@ def _size_and_sigma(preset: str) -> tuple[int, float | None]:
             options=options,
             key=key,
             format_func=lambda k: f"{k}×{k}",
+            on_change=changed,
         )
     sigma = None
     if info is not None and info.sigma:
@@ -56,6 +67,7 @@ def _size_and_sigma(preset: str) -> tuple[int, float | None]:
                 0.1,
                 key=f"conv_sigma_{size}",
                 help=t("convolution.sigma_help"),
+                on_change=changed,
             )
     return size, sigma
 
@@ -69,7 +81,7 @@ def _base_kernel(preset: str, size: int, sigma: float | None) -> np.ndarray:
     return base
 
 
-def _kernel_editor(editor_id: str, base: np.ndarray) -> np.ndarray:
+def _kernel_editor(editor_id: str, base: np.ndarray, changed: Callback) -> np.ndarray:
     """A cell-by-cell editor; edits are kept per preset and size, also when the user looks away."""
     store: dict[str, np.ndarray] = st.session_state.setdefault("conv_kernels", {})
     key = f"conv_editor_{editor_id}_{st.session_state.get('conv_kernel_version', 0)}"
@@ -85,6 +97,7 @@ def _kernel_editor(editor_id: str, base: np.ndarray) -> np.ndarray:
     edited = st.data_editor(
         frame,
         key=key,
+        on_change=changed,
         hide_index=True,
         num_rows="fixed",
         # every row visible, no scrolling (11 x 11 too; presenter mode's header is taller)
@@ -98,12 +111,13 @@ def _kernel_editor(editor_id: str, base: np.ndarray) -> np.ndarray:
     return kernel
 
 
-def kernel_controls(wide_box) -> tuple[np.ndarray, np.ndarray, bool]:
+def kernel_controls(wide_box, changed: Callback = None) -> tuple[np.ndarray, np.ndarray, bool]:
     """Preset, size, the editable weights, normalise and reset.
 
     Returns the kernel to apply, the weights as edited (before normalising) and whether they are
     the preset's own. Kernels wider than ``_NARROW_EDITOR`` are edited in ``wide_box`` (the page's
-    full width), so every column of an 11 x 11 kernel stays visible.
+    full width), so every column of an 11 x 11 kernel stays visible. ``changed``: the callback of
+    every kernel widget (the page reruns the parts that depend on the kernel).
     """
     names = [*PRESETS, CUSTOM]
     preset = st.selectbox(
@@ -111,8 +125,9 @@ def kernel_controls(wide_box) -> tuple[np.ndarray, np.ndarray, bool]:
         names,
         format_func=preset_label,
         key="conv_preset",
+        on_change=changed,
     )
-    size, sigma = _size_and_sigma(preset)
+    size, sigma = _size_and_sigma(preset, changed)
     editor_id = f"{preset}|{size}|{sigma}"
     base = _base_kernel(preset, size, sigma)
     pending = st.session_state.pop(PENDING_WEIGHTS, None)  # taken once (a fragment reruns)
@@ -123,9 +138,9 @@ def kernel_controls(wide_box) -> tuple[np.ndarray, np.ndarray, bool]:
         st.caption(t("convolution.editor_below", k=size))
         with wide_box:
             st.markdown(t("convolution.editor_title", k=size))
-            kernel = _kernel_editor(editor_id, base)
+            kernel = _kernel_editor(editor_id, base, changed)
     else:
-        kernel = _kernel_editor(editor_id, base)
+        kernel = _kernel_editor(editor_id, base, changed)
     edited = kernel
     own = kernel.shape == base.shape and bool(np.array_equal(kernel, base))
     if st.button(t("convolution.reset"), key="conv_reset"):
@@ -133,7 +148,10 @@ def kernel_controls(wide_box) -> tuple[np.ndarray, np.ndarray, bool]:
         st.session_state["conv_kernel_version"] = st.session_state.get("conv_kernel_version", 0) + 1
         st.rerun()
     if st.checkbox(
-        t("convolution.normalise"), key="conv_normalise", help=t("convolution.normalise_help")
+        t("convolution.normalise"),
+        key="conv_normalise",
+        help=t("convolution.normalise_help"),
+        on_change=changed,
     ):
         try:
             kernel = normalize_sum(kernel)
@@ -164,12 +182,21 @@ def seed_padding(padding: int | str) -> None:
         st.session_state["conv_pad"] = int(padding)
 
 
-def geometry_controls() -> ConvConfig:
-    """Stride, padding, boundary, dilation and correlate/convolve (folded away when presenting)."""
+def geometry_controls(moved: Callback = None, reshaped: Callback = None) -> ConvConfig:
+    """Stride, padding, boundary, dilation and correlate/convolve (folded away when presenting).
+
+    ``moved``: the callback of the stride, dilation, padding pixels and boundary; ``reshaped``:
+    of the padding kind and the mode, which change these controls too.
+    """
     with advanced_controls():
         c1, c2, c3 = st.columns(3)
         stride = c1.slider(
-            t("convolution.stride"), 1, 8, key="conv_stride", help=t("convolution.stride_help")
+            t("convolution.stride"),
+            1,
+            8,
+            key="conv_stride",
+            help=t("convolution.stride_help"),
+            on_change=moved,
         )
         dilation = c1.slider(
             t("convolution.dilation"),
@@ -177,6 +204,7 @@ def geometry_controls() -> ConvConfig:
             8,
             key="conv_dilation",
             help=t("convolution.dilation_help"),
+            on_change=moved,
         )
         kind = c2.radio(
             t("convolution.padding"),
@@ -185,9 +213,15 @@ def geometry_controls() -> ConvConfig:
             format_func=lambda k: t(f"convolution.pad_{k}"),
             key="conv_pad_kind",
             help=t("convolution.padding_help"),
+            on_change=reshaped,
         )
         pixels = c2.slider(
-            t("convolution.padding_px"), 0, 20, key="conv_pad", disabled=kind != "number"
+            t("convolution.padding_px"),
+            0,
+            20,
+            key="conv_pad",
+            disabled=kind != "number",
+            on_change=moved,
         )
         boundary = c2.selectbox(
             t("convolution.boundary"),
@@ -195,6 +229,7 @@ def geometry_controls() -> ConvConfig:
             key="conv_boundary",
             format_func=lambda b: t(f"convolution.boundary_{b}"),
             help=t("convolution.boundary_help"),
+            on_change=moved,
         )
         mode = c3.radio(
             t("convolution.mode"),
@@ -202,6 +237,22 @@ def geometry_controls() -> ConvConfig:
             key="conv_mode",
             horizontal=True,
             format_func=lambda m: t(f"convolution.mode_{m}"),
+            on_change=reshaped,
         )
         c3.caption(t(f"convolution.mode_help_{mode}"))
     return ConvConfig(stride, pixels if kind == "number" else kind, dilation, mode, boundary)
+
+
+def current_config() -> ConvConfig:
+    """The geometry the controls hold now, read from their state (a rerun of the output alone
+    does not draw them again)."""
+    ss = st.session_state
+    kind = ss.get("conv_pad_kind", "number")
+    padding = int(ss.get("conv_pad", 0)) if kind == "number" else kind
+    return ConvConfig(
+        int(ss["conv_stride"]),
+        padding,
+        int(ss["conv_dilation"]),
+        ss["conv_mode"],
+        ss["conv_boundary"],
+    )
