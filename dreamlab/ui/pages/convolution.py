@@ -37,7 +37,7 @@ from dreamlab.ui.parts.convolution_controls import (
 )
 from dreamlab.ui.parts.convolution_draw import encode_jpeg, legend
 from dreamlab.ui.parts.convolution_inspect import inspector, picked_feedback, select_on_click
-from dreamlab.ui.parts.convolution_multi import multichannel
+from dreamlab.ui.parts.convolution_multi import multi_kernels, multi_products
 from dreamlab.ui.parts.convolution_window import sliding_window
 from dreamlab.ui.settings import CONV_TABS, CONV_VIEWS, ConvSettings
 from dreamlab.ui.widgets import clickable_image, image_picker, lesson, presenting, show_error
@@ -245,7 +245,9 @@ _CONTROLS, _GEOMETRY, _RESULT_PART, _LINK = (
     "conv_result",
     "conv_link",
 )
-_TAB_PARTS = {name: f"conv_tab_{name}" for name in CONV_TABS}  # one part per tab
+_TAB_PARTS = {name: f"conv_tab_{name}" for name in CONV_TABS}  # what a change redraws in a tab
+_MULTI_KERNELS = "conv_tab_multi_kernels"  # the multi-channel tab's kernels (over its products)
+_MULTI = "conv_multi_now"  # the multi-channel tab's three kernels
 _KERNEL = "conv_kernel_now"  # (kernel applied, weights as edited, whether the preset's own)
 _RESULT = "conv_result_now"  # (output or None, whether it is fresh)
 
@@ -298,7 +300,12 @@ def _output_clicked() -> None:
 
 
 def _tab_switched() -> None:
-    _rerun(_TAB_PARTS[_open_tab()], _LINK)  # the opened tab catches up; the address has the tab
+    opened = _open_tab()  # it catches up (the multi-channel tab: its pictures of the channels too)
+    _rerun(*((_MULTI_KERNELS,) if opened == "multi" else ()), _TAB_PARTS[opened], _LINK)
+
+
+def _multi_changed() -> None:
+    _rerun(_MULTI_KERNELS, _TAB_PARTS["multi"])
 
 
 def _current() -> ConvSettings:
@@ -375,9 +382,14 @@ def _tabs(image: np.ndarray, color: str) -> None:
     tabs = query.keyed_tabs(
         "convolution", CONV_TABS, _tabs_opened_on(settings_tab), on_change=_tab_switched
     )
-    for tab, part in zip(tabs, (_multi_part, _inspect_part, _slide_part), strict=True):
-        with tab:
-            part(image, color)
+    multi_tab, inspect_tab, slide_tab = tabs
+    with multi_tab:
+        _multi_kernels_part(image, color)
+        _multi_part(image, color)
+    with inspect_tab:
+        _inspect_part(image, color)
+    with slide_tab:
+        _slide_part(image, color)
 
 
 def _open_tab() -> str:
@@ -392,9 +404,17 @@ def _inputs(image: np.ndarray, color: str) -> tuple[str, np.ndarray, np.ndarray]
     return photo, source, picture
 
 
+@_part(_MULTI_KERNELS)
+def _multi_kernels_part(image: np.ndarray, color: str) -> None:
+    shown = _open_tab() == "multi"
+    changed = _multi_changed
+    st.session_state[_MULTI] = multi_kernels(image, _fingerprint(image), shown, changed)
+
+
 @_part(_TAB_PARTS["multi"])
 def _multi_part(image: np.ndarray, color: str) -> None:
-    multichannel(image, _fingerprint(image), current_config(), _open_tab() == "multi")
+    kernels, shown = st.session_state[_MULTI], _open_tab() == "multi"
+    multi_products(image, _fingerprint(image), kernels, current_config(), shown)
 
 
 @_part(_TAB_PARTS["inspect"])

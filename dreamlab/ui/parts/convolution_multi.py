@@ -3,6 +3,8 @@ their sum (the seed's figure)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 
@@ -19,8 +21,9 @@ from dreamlab.ui.i18n import t
 from dreamlab.ui.parts.convolution_draw import encode_jpeg, legend, matrix, preset_label
 from dreamlab.ui.widgets import show_error
 
-__all__ = ["multichannel"]
+__all__ = ["multi_kernels", "multi_products"]
 
+Callback = Callable[[], None] | None  # a widget's on_change (None: the default rerun)
 _MULTI_DEFAULTS = ("horizontal_edge", "vertical_edge", "laplacian")
 _MULTI_SIDE = 384  # the multi-channel demo shows 7 small images: a smaller copy is plenty
 
@@ -52,43 +55,56 @@ def _multi_results(
     return shared, display_limits(total, "signed"), pictures
 
 
-def multichannel(image: np.ndarray, photo: str, cfg: ConvConfig, shown: bool) -> None:
-    """The seed's figure: one kernel per RGB channel, the three products, and their sum.
+def multi_kernels(image: np.ndarray, photo: str, shown: bool, changed: Callback = None) -> tuple:
+    """The seed's figure, its first row: one kernel per RGB channel, with the channel's picture
+    (only while the tab is ``shown``) and the weights. Returns the three kernels.
 
-    Its pictures are made and sent only while its tab is ``shown`` (opening the tab reruns).
+    ``changed``: the kernel lists' callback (their products, drawn by :func:`multi_products`,
+    follow them).
     """
     st.markdown(t("convolution.multi_intro"))
     cols = st.columns(4)
+    channels = _channel_pictures(_thumb(image, photo, _MULTI_SIDE), photo) if shown else None
     kernels = []
     for c in range(3):
-        name = cols[c].selectbox(
-            t("convolution.channel_kernel", channel=t(f"convolution.channel_{c}")),
-            list(PRESETS),
-            index=list(PRESETS).index(_MULTI_DEFAULTS[c]),
-            format_func=preset_label,
-            key=f"conv_multi_{c}",
-        )
-        kernels.append(preset_kernel(name))
+        with cols[c]:
+            name = st.selectbox(
+                t("convolution.channel_kernel", channel=t(f"convolution.channel_{c}")),
+                list(PRESETS),
+                index=list(PRESETS).index(_MULTI_DEFAULTS[c]),
+                format_func=preset_label,
+                key=f"conv_multi_{c}",
+                on_change=changed,
+            )
+            kernels.append(preset_kernel(name))
+            if channels is not None:
+                st.image(channels[c], caption=t(f"convolution.channel_{c}"), width="stretch")
+            st.latex(rf"w_{{{'RGB'[c]}}} = " + matrix(kernels[c]))
+    return tuple(kernels)
+
+
+def multi_products(
+    image: np.ndarray, photo: str, kernels: tuple, cfg: ConvConfig, shown: bool
+) -> None:
+    """The seed's figure, its second row: the three products and their sum, on their scales.
+
+    Its pictures are made and sent only while its tab is ``shown`` (opening the tab reruns).
+    """
     if not shown:
-        for c in range(3):
-            cols[c].latex(rf"w_{{{'RGB'[c]}}} = " + matrix(kernels[c]))
         return
     thumb = _thumb(image, photo, _MULTI_SIDE)
     try:
-        shared, total, pictures = _multi_results(thumb, photo, tuple(kernels), cfg)
+        shared, total, pictures = _multi_results(thumb, photo, kernels, cfg)
     except ValueError as exc:
         show_error(exc)
         return
-    channels = _channel_pictures(thumb, photo)
+    cols = st.columns(4)
     for c in range(3):
-        with cols[c]:
-            st.image(channels[c], caption=t(f"convolution.channel_{c}"), width="stretch")
-            st.latex(rf"w_{{{'RGB'[c]}}} = " + matrix(kernels[c]))
-            st.image(
-                pictures[c],
-                width="stretch",
-                caption=t("convolution.product", channel=t(f"convolution.channel_{c}")),
-            )
+        cols[c].image(
+            pictures[c],
+            width="stretch",
+            caption=t("convolution.product", channel=t(f"convolution.channel_{c}")),
+        )
     with cols[3]:
         st.markdown(t("convolution.sum_title"))
         st.image(pictures[3], caption=t("convolution.sum_caption"), width="stretch")
