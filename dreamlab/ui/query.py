@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import string
+from collections.abc import Callable
 from dataclasses import fields
 from typing import TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -239,14 +240,17 @@ def _tab_key(page: str) -> str:
     return f"{page}_tab_{current_lang()}"
 
 
-def keyed_tabs(page: str, names: tuple[str, ...], current: str) -> list:
+def keyed_tabs(
+    page: str, names: tuple[str, ...], current: str, on_change: Callable[[], None] | str = "rerun"
+) -> list:
     """``st.tabs`` opened on the tab named ``current`` (one of ``names``), never on a label.
 
     The tabs' key holds the language, so a language switch makes new tabs opened on the same name.
+    ``on_change``: a tab switch reruns (the default) or calls this (e.g. a rerun of fragments).
     """
     labels = [t(f"{page}.tab_{n}") for n in names]
     key = _tab_key(page)
     if st.session_state.get(key) not in labels:
         st.session_state.pop(key, None)
     default = labels[names.index(current)] if current in names else labels[0]
-    return list(st.tabs(labels, key=key, default=default, on_change="rerun"))
+    return list(st.tabs(labels, key=key, default=default, on_change=on_change))

@@ -136,3 +136,36 @@ def test_sliding_window_plays_to_the_end(page, app_url: str) -> None:
     page.get_by_text("Position 25 of 25", exact=False).wait_for()
     assert page.locator('[data-testid="stException"]').count() == 0
     screenshot(page, "convolution-sliding-window")
+
+
+def _copied_link(page) -> str:
+    """Open **Copy link** and read the address it offers."""
+    page.get_by_role("button", name="Copy link").click()
+    box = page.locator('[data-testid="stCode"] code').filter(has_text="http").last
+    box.wait_for(state="visible")
+    link = box.inner_text().strip()
+    page.keyboard.press("Escape")
+    return link
+
+
+def test_a_change_reaches_the_output_the_address_the_link_and_a_closed_tab(
+    page, app_url: str
+) -> None:
+    """A stride or kernel change reruns only the parts of the page it affects: the output, the
+    address and **Copy link** still follow it, and a tab closed at the time catches up when it
+    is opened."""
+    _open(page, app_url)
+    assert "Output, 449 x 298 px" in page.locator(".st-key-conv_output").inner_text()
+    page.locator(".st-key-conv_stride input[type='range']").focus()
+    act_and_wait(page, lambda: page.keyboard.press("ArrowRight"))  # stride 1 -> 2
+    page.wait_for_function("() => location.search.includes('s=2')")
+    assert "Output, 225 x 149 px" in page.locator(".st-key-conv_output").inner_text()
+    assert "s=2" in _copied_link(page)
+    _pick(page, "conv_preset", "Sobel x")  # the multi-channel tab is open: it has its own kernels
+    page.wait_for_function("() => location.search.includes('k=sobel_x')")
+    assert "k=sobel_x" in _copied_link(page)
+    act_and_wait(page, lambda: page.get_by_role("tab", name="Pixel inspector").click())
+    assert page.get_by_text("Output row i (0 to 148)", exact=True).count() == 1
+    assert page.get_by_text("Output column j (0 to 224)", exact=True).count() == 1
+    assert "tab=inspect" in page.evaluate("() => location.search")
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -167,7 +167,7 @@ def test_labels_use_a_real_font_that_draws_the_times_sign() -> None:
 
 
 def test_the_sliding_window_numbers_are_large() -> None:
-    from dreamlab.ui.pages import convolution as page
+    from dreamlab.ui.parts import convolution_window as page
 
     assert page._CELL >= 56 and min(page._CELL_FONT, page._WEIGHT_FONT, page._OUT_FONT) >= 14
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 
@@ -25,7 +27,11 @@ UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff")
 
 
 def clickable_image(
-    image: np.ndarray, *, key: str, jpeg_quality: int | None = None
+    image: np.ndarray,
+    *,
+    key: str,
+    jpeg_quality: int | None = None,
+    on_click: Callable[[], None] | None = None,
 ) -> tuple[float, float] | None:
     """Show an ``H x W x 3`` image across its column; a new click returns its (x, y) in image pixels.
 
@@ -33,7 +39,7 @@ def clickable_image(
     Each click is returned once: the reruns after it return None, so a value the user then types
     in another widget is not overwritten by the same old click. ``jpeg_quality``: sent as a JPEG
     (a tenth of the component's uncompressed PNG, encoded in a fifteenth of the time: a live
-    page), else as a PNG.
+    page), else as a PNG. ``on_click``: the click's callback (e.g. a rerun of chosen fragments).
     """
     try:
         from streamlit_image_coordinates import streamlit_image_coordinates
@@ -42,7 +48,7 @@ def clickable_image(
         return None
     encoding = {"image_format": "JPEG", "jpeg_quality": jpeg_quality} if jpeg_quality else {}
     value = streamlit_image_coordinates(
-        image, key=key, width="stretch", cursor="crosshair", **encoding
+        image, key=key, width="stretch", cursor="crosshair", on_click=on_click, **encoding
     )
     if not value or not value.get("width"):
         return None

@@ -201,7 +201,7 @@ def test_inspector_stays_in_place_when_the_output_shrinks(app) -> None:
 
 
 def test_sliding_window_steps_and_plays(app, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("dreamlab.ui.pages.convolution._PLAY_DELAY", 0.0)
+    monkeypatch.setattr("dreamlab.ui.parts.convolution_window._PLAY_DELAY", 0.0)
     at = app()
     assert translate("en", "convolution.tab_slide") in [tab.label for tab in at.tabs]
     assert at.slider(key="conv_slide_pos").value == 0
@@ -307,3 +307,55 @@ def test_the_multichannel_sum_is_the_sum_of_its_products(geometry: dict) -> None
     products = [convolve(photo[:, :, c], kernels[c], **geometry) for c in range(3)]
     whole = convolve(photo, np.stack(kernels, axis=-1), **geometry)
     np.testing.assert_allclose(products[0] + products[1] + products[2], whole, rtol=1e-5, atol=1e-3)
+
+
+_PARTS_SCRIPT = """
+import streamlit as st
+from dreamlab.ui import query
+from dreamlab.ui.pages import convolution as page
+from dreamlab.ui.settings import ConvSettings
+
+asked = {}
+for tab in ("multi", "inspect", "slide"):
+    st.session_state[query._SETTINGS.format("convolution")] = ConvSettings(tab=tab)
+    st.session_state.pop(query._tab_key("convolution"), None)
+    for name in ("kernel_changed", "geometry_moved", "geometry_reshaped", "output_clicked",
+                 "tab_switched", "multi_changed"):
+        getattr(page, "_" + name)()
+        asked[tab, name] = st.session_state.pop("parts_asked")
+st.session_state["asked"] = asked
+"""
+
+
+def test_a_change_reruns_only_the_parts_it_affects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each widget's callback names the parts (keyed fragments) its change affects, in the
+    page's order: a stride change not the kernel controls nor a closed tab, a kernel change not
+    the multi-channel tab (its own kernels). AppTest itself reruns the page whole."""
+    import streamlit
+    from streamlit.testing.v1 import AppTest
+
+    from dreamlab.ui.pages import convolution as page
+
+    def fake_rerun(scope="app") -> None:
+        streamlit.session_state["parts_asked"] = scope
+
+    monkeypatch.setattr(page, "_app_test", lambda: False)
+    monkeypatch.setattr(streamlit, "rerun", fake_rerun)
+    at = AppTest.from_string(_PARTS_SCRIPT, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    asked = at.session_state["asked"]
+    result, link, controls = "conv_result", "conv_link", "conv_controls"
+    assert asked["multi", "kernel_changed"] == [controls, result, link]
+    assert asked["inspect", "kernel_changed"] == [controls, result, "conv_tab_inspect", link]
+    assert asked["slide", "geometry_moved"] == [result, "conv_tab_slide", link]
+    assert asked["multi", "geometry_moved"] == [result, "conv_tab_multi", link]
+    assert asked["inspect", "geometry_reshaped"] == [
+        "conv_geometry",
+        result,
+        "conv_tab_inspect",
+        link,
+    ]
+    assert asked["multi", "output_clicked"] == [result, "conv_tab_inspect"]
+    assert asked["multi", "tab_switched"] == ["conv_tab_multi_kernels", "conv_tab_multi", link]
+    assert asked["slide", "tab_switched"] == ["conv_tab_slide", link]
+    assert asked["inspect", "multi_changed"] == ["conv_tab_multi_kernels", "conv_tab_multi"]
