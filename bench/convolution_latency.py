@@ -15,7 +15,7 @@ machine's load average before and after (``/proc/loadavg``): a shared machine is
 
 With the server started here, each change also records the server's CPU milliseconds from just
 before it to the end of its rerun (what the change costs, less sensitive to a shared machine's
-load than the wall time). Target (issue 23): median under 150 ms. Only localhost is contacted; every wait is bounded.
+load than the wall time). Target: median under 150 ms. Only localhost is contacted; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=20, help="changes to time (alternating)")
     ap.add_argument("--url", default=None, help="a running app instead of starting one")
     ap.add_argument(
-        "--path", default="convolution", help="the page's address (before issue 23: the root, '')"
+        "--path", default="convolution", help="the page's address (in older versions: the root, '')"
     )
     ap.add_argument("--json", type=Path, default=None, help="write the result here")
     args = ap.parse_args()

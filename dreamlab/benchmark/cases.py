@@ -32,7 +32,7 @@ class BenchCase:
 
 
 def default_cases(device: torch.device, quick: bool = False) -> list[BenchCase]:
-    """The issue's cases: the default dream on the embedded model, and the seed's VGG19 at layer 26.
+    """The benchmark's cases: the default dream on the embedded model, and the seed's VGG19 at layer 26.
 
     On a CPU, VGG19 (about 20x the embedded model's work per pixel) runs at 256 px; on a GPU both
     run the full default (512 px, 4 octaves x 10 iterations).

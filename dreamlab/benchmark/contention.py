@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 
-CONTENTION_MAX_SLOWDOWN = 2.0  # the target: one core taken costs at most 2x
+CONTENTION_MAX_SLOWDOWN = 2.0  # the target: one core taken costs at most 2x
 CONTENTION_MAX_QUIET_COST = 1.10  # and adapting costs the quiet case at most 10 %
 _BUSY_LOOP = "while True: pass"
 

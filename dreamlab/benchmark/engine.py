@@ -157,7 +157,7 @@ def _engine_cases(
 
 
 def _targets(result: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    """The issue's targets, checked on these numbers (informative: never asserted in tests)."""
+    """The targets these numbers are checked against (informative: never asserted in tests)."""
     out: dict[str, Any] = {}
     contention = result.get("contention")
     if contention and "slowdown" in contention:

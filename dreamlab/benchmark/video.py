@@ -31,7 +31,7 @@ from dreamlab.runtime.device import resolve_device
 
 __all__ = ["VIDEO_TARGET_FPS", "VIDEO_TARGET_FLICKER_RATIO", "run_video_benchmark", "video_lines"]
 
-VIDEO_TARGET_FPS = 4.0  # the issue's: at 256 px with the video defaults, on 2 CPU cores
+VIDEO_TARGET_FPS = 4.0  # the target: at 256 px with the video defaults, on 2 CPU cores
 VIDEO_TARGET_FLICKER_RATIO = 0.5  # flicker with flow at most half of independent frames'
 _CLIP_FPS = 12.0
 _PHOTO = "coffee"  # 600 x 400: the clip is 512 x 340, so the 512 px run is really 512 px

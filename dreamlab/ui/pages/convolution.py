@@ -39,9 +39,9 @@ from dreamlab.ui.parts.convolution_draw import encode_jpeg, legend
 from dreamlab.ui.parts.convolution_inspect import inspector, picked_feedback, select_on_click
 from dreamlab.ui.parts.convolution_multi import multi_kernels, multi_products
 from dreamlab.ui.parts.convolution_window import sliding_window
-from dreamlab.ui.settings import CONV_TABS, CONV_VIEWS, ConvSettings
-from dreamlab.ui.parts.upload import clickable_image, image_picker
 from dreamlab.ui.parts.layout import lesson, show_error
+from dreamlab.ui.parts.upload import clickable_image, image_picker
+from dreamlab.ui.settings import CONV_TABS, CONV_VIEWS, ConvSettings
 from dreamlab.ui.theme import presenting
 
 __all__ = ["render"]
