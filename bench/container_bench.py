@@ -12,7 +12,8 @@ default settings (``bench/load_test.py``'s sessions, pinning and meters; the bro
 the cgroup). It reports completed dreams, errors, server deaths (the server process gone, and the
 kernel's OOM-kill count from ``memory.oom_control`` / ``memory.events``), queue waits (press to
 first frame), p95 finish, the ratio ``p95 / (N x alone)`` (goal: at most 1.5) and the cgroup's
-peak memory (``memory.max_usage_in_bytes`` / ``memory.peak``).
+peak memory (``memory.max_usage_in_bytes`` / ``memory.peak``), and how many jobs the server's log
+says the gate refused (``--logs``: one log per server).
 
 Where no cgroup can be made (not root, no writable hierarchy) it says so in one line and exits 2.
 Every cgroup it makes is removed at the end (``finally`` and ``atexit``), its processes killed.
@@ -102,7 +103,9 @@ def measure(
     try:
         port = free_port()
         env = {"DREAMLAB_MEMORY_MB": ""} if not args.keep_env else {}
-        server = start_streamlit(port, env_extra=env, cpus=server_cpus, wrap=box.wrap())
+        log = Path(args.logs) / f"server-{limit_mb}mb-{n}x{repeat}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        server = start_streamlit(port, env_extra=env, cpus=server_cpus, wrap=box.wrap(), log=log)
         sampler = RssSampler(server.pid)
         sampler.start()
         idle_mb = round(sampler.rss() / 2**20)
@@ -122,9 +125,22 @@ def measure(
             if not died:
                 stop_tree(server)
         row = _row(limit_mb, n, repeat, results, box, died, wall, used, idle_mb, peak_rss)
-        return {**row, **seen}
+        return {**row, **seen, **_refusals(log)}
     finally:
         box.remove()
+
+
+def _refusals(log: Path) -> dict[str, Any]:
+    """What the server's log says the job gate refused (``dreamlab.runtime.jobs`` warns once per
+    refusal): how many, and the first line, so a missing "Finished" is told apart from a stall."""
+    lines: list[str] = []
+    with contextlib.suppress(OSError):
+        lines = [x for x in log.read_text(errors="replace").splitlines() if "job refused" in x]
+    return {
+        "refused": len(lines),
+        "first_refusal": lines[0][:300] if lines else "",
+        "log": str(log),
+    }
 
 
 def _row(limit_mb, n, repeat, results, box, died, wall, used, idle_mb, peak_rss) -> dict:
@@ -191,6 +207,9 @@ def main() -> None:
         "--keep-env", action="store_true", help="keep DREAMLAB_MEMORY_MB from this shell"
     )
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--logs", default="/tmp/dreamlab-container-logs", help="folder for the servers' logs"
+    )
     args = parser.parse_args()
     # SIGTERM (a timeout, a kill) ends like Ctrl-C: the finally blocks stop the server and remove
     # the cgroups, and atexit runs

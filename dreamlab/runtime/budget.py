@@ -29,6 +29,7 @@ two of a kind were, the alone check uses the estimate scaled by what this server
 from __future__ import annotations
 
 import collections
+import mmap
 import os
 import threading
 import weakref
@@ -41,6 +42,7 @@ from dreamlab.errors import DreamLabError
 
 __all__ = [
     "ALONE_MARGIN",
+    "AnonPeak",
     "DEFAULT_MARGIN",
     "JobCost",
     "MemoryBudget",
@@ -202,9 +204,78 @@ def resident_peak(reset: bool = False, proc: Path = Path("/proc/self")) -> int |
     return None
 
 
-OBSERVED_MARGIN = 1.15  # on the largest measured peak / estimate of the recent lone jobs
+def _statm_anon(statm: Path = Path("/proc/self/statm")) -> int | None:
+    """``RssAnon`` the cheap way (``statm``: resident less file and shared pages), for sampling."""
+    try:
+        fields = statm.read_text().split()
+        return (int(fields[1]) - int(fields[2])) * mmap.PAGESIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+SAMPLE_S = 0.004  # how often a lone job's anonymous memory is sampled (a step lasts 0.1 s or more)
+
+
+class AnonPeak:
+    """A lone job's peak anonymous memory, sampled on a small thread while it runs.
+
+    Called like :func:`resident_peak`: ``peak(reset=True)`` starts sampling and returns the
+    anonymous bytes now; ``peak()`` stops it and returns the highest seen since (None where /proc
+    cannot tell). Only anonymous memory counts: in a full cgroup the kernel evicts the server's
+    library pages between jobs and the next job faults them back in, which ``VmHWM`` counts as the
+    job's own (the likely reason ``VmHWM`` rises never relaxed the alone check at 900 MB).
+    """
+
+    def __init__(
+        self, measure: Callable[[], int | None] = _statm_anon, interval: float = SAMPLE_S
+    ) -> None:
+        self._measure = measure
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._stop: threading.Event | None = None
+        self._high: int | None = None
+
+    def __call__(self, reset: bool = False) -> int | None:
+        if reset:
+            return self._start()
+        return self._finish()
+
+    def _start(self) -> int | None:
+        self._finish()
+        now = self._measure()
+        if now is None:
+            return None
+        stop = threading.Event()
+        with self._lock:
+            self._high, self._stop = now, stop
+        threading.Thread(target=self._sample, args=(stop,), name="anon-peak", daemon=True).start()
+        return now
+
+    def _sample(self, stop: threading.Event) -> None:
+        while not stop.wait(self._interval):
+            self._note(stop)
+
+    def _note(self, stop: threading.Event) -> None:
+        now = self._measure()
+        with self._lock:
+            if self._stop is stop and now is not None and now > (self._high or 0):
+                self._high = now
+
+    def _finish(self) -> int | None:
+        with self._lock:
+            stop, self._stop = self._stop, None
+        if stop is None:
+            return None
+        stop.set()
+        now = self._measure()  # the job's end, in case it peaked after the last sample
+        with self._lock:
+            return max(self._high or 0, now or 0) or None
+
+
+OBSERVED_SPREAD = 0.10  # the least margin on the largest measured peak / estimate of lone jobs
 OBSERVED_KEEP = 8  # lone jobs remembered per kind of job
 OBSERVED_MIN = 2  # lone jobs measured before their figure is used
+OBSERVED_SIZE = 0.10  # how close (of the estimate) a measured job's estimate must be to count
 
 
 # ---------------------------------------------------------------- the ledger
@@ -224,8 +295,8 @@ class MemoryBudget:
     baseline: int = 0
     floor: int | None = None  # the smallest baseline measured so far (the best case)
     jobs_done: int = 0  # heavy jobs finished (the first one pays first-use costs)
-    peak: Callable[..., int | None] = resident_peak  # (reset=False): a lone job's peak, measured
-    _observed: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    peak: Callable[..., int | None] = field(default_factory=AnonPeak)  # a lone job's, measured
+    _observed: dict[str, list[tuple[int, float]]] = field(default_factory=dict, repr=False)
     _holders: dict[str, Callable[[], int]] = field(default_factory=dict, repr=False)
     _reclaimers: dict[str, Callable[[], object]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -269,17 +340,26 @@ class MemoryBudget:
         ``rise`` bytes) against its ``estimate``."""
         if estimate > 0 and rise > 0:
             kept = self._observed.setdefault(job, [])
-            kept.append(rise / estimate)
+            kept.append((estimate, rise / estimate))
             del kept[:-OBSERVED_KEEP]
 
     def in_server(self, cost: JobCost) -> int:
-        """``cost`` as this server measured jobs of its kind to peak: the estimate times the
-        largest recent measured peak / estimate (with :data:`OBSERVED_MARGIN`), never more than
-        the estimate; the estimate itself until :data:`OBSERVED_MIN` lone jobs were measured."""
-        ratios = self._observed.get(cost.job, [])
+        """``cost`` as this server measured jobs of its kind and size to peak: the estimate times
+        the largest measured peak / estimate of the recent lone jobs whose estimate was within
+        :data:`OBSERVED_SIZE` of this one (a warm server reuses freed heap, a share that differs
+        with the size), plus a margin of the measured spread of those ratios (``(max - min) /
+        max``, at least :data:`OBSERVED_SPREAD`), never more than the estimate; the estimate
+        itself until :data:`OBSERVED_MIN` such jobs were measured."""
+        ratios = [
+            ratio
+            for estimate, ratio in self._observed.get(cost.job, [])
+            if abs(estimate - cost.bytes) <= OBSERVED_SIZE * cost.bytes
+        ]
         if len(ratios) < OBSERVED_MIN:
             return cost.bytes
-        return int(cost.bytes * min(1.0, max(ratios) * OBSERVED_MARGIN))
+        high = max(ratios)
+        spread = max(OBSERVED_SPREAD, (high - min(ratios)) / high)
+        return int(cost.bytes * min(1.0, high * (1.0 + spread)))
 
     def add_reclaimer(self, name: str, free: Callable[[], object]) -> None:
         """Call ``free()`` before a job is refused (same name: replaced): a cache that can let go

@@ -35,6 +35,7 @@ Pure Python (no streamlit), so the CLI and tests can use it too; ``clock`` is in
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import threading
 import time
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["JobGate", "Ticket", "default_capacity", "default_turns"]
 
 T = TypeVar("T")
+_LOG = logging.getLogger(__name__)  # refusals (warning) and measured lone peaks (info)
 
 _SLACK_S = 0.25  # how far behind the others a returning job may start (a short catch-up burst)
 MAX_PASSES = 2  # how many later jobs may be seated before a waiting job that does not fit yet
@@ -207,9 +209,16 @@ class JobGate:
         if self._hopeless(number) is None:
             return True
         assert self.budget is not None  # _hopeless is None without a budget
-        self.budget.reclaim()  # evict, trim, re-measure: then decide
+        freed = self.budget.reclaim()  # evict, trim, re-measure: then decide
         refused = self._hopeless(number)
         if refused is not None:
+            _LOG.warning(
+                "job refused after reclaiming %d MB (baseline %d MB, %d waiting): %s",
+                freed // 2**20,
+                self.budget.baseline // 2**20,
+                len(self._waiting) - 1,
+                refused,
+            )
             self._drop(number)
             raise refused
         return self._can_sit(number)
@@ -219,7 +228,9 @@ class JobGate:
             self._passes[ahead] += 1  # it waits for memory: one more job went before it
         self._waiting.remove(number)
         self._passes.pop(number, None)
-        self._lone.clear()  # a job beside another: neither one's peak is its own
+        if self._lone and self.budget is not None:
+            self.budget.peak()  # a job beside another: neither one's peak is its own (stop)
+        self._lone.clear()
         if self.budget is not None and not self._used:  # alone: measure its peak
             start = self.budget.peak(reset=True)
             if start is not None:
@@ -308,8 +319,15 @@ class JobGate:
             return
         peak = self.budget.peak()
         if peak is not None:
-            job = self._jobs.get(number, "")
-            self.budget.observe(job, self._costs.get(number, 0), peak - start)
+            job, cost = self._jobs.get(number, ""), self._costs.get(number, 0)
+            self.budget.observe(job, cost, peak - start)
+            _LOG.info(
+                "lone %s: rose %d MB from %d MB (estimate %d MB)",
+                job or "job",
+                (peak - start) // 2**20,
+                start // 2**20,
+                cost // 2**20,
+            )
 
     @contextmanager
     def slot(self, timeout: float | None = None, cost: JobCost | None = None) -> Iterator[Ticket]:
