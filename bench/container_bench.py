@@ -6,8 +6,8 @@
 As Community Cloud runs an app: a Linux cgroup (v1 here, v2 where the machine has it) with a memory
 limit and a CPU quota, the server started inside it with the README's ``streamlit run`` (a tiny
 wrapper writes its own PID into the cgroup's ``cgroup.procs`` and then execs the command: cgexec is
-not needed). For each limit it measures one session dreaming twice (the second, warm dream is the
-baseline, in the same container), then each N: N Chromium tabs press **Dream** at once with the
+not needed). For each limit it measures one dream alone on a warm server (a first tab dreams once
+and closes, then a fresh tab's dream is the baseline, in the same container), then each N: N Chromium tabs press **Dream** at once with the
 default settings (``bench/load_test.py``'s sessions, pinning and meters; the browsers are outside
 the cgroup). It reports completed dreams, errors, server deaths (the server process gone, and the
 kernel's OOM-kill count from ``memory.oom_control`` / ``memory.events``), queue waits (press to
@@ -49,6 +49,8 @@ from harness import (
     start_streamlit,
     stop_tree,
 )
+
+LOGS = "/tmp/dreamlab-container-logs"  # the servers' logs, one per measured server
 
 
 def _rss_anon_mb(pid: int) -> int | None:
@@ -95,15 +97,23 @@ async def _sessions(
 
 
 def measure(
-    limit_mb: int, n: int, repeat: int, args: argparse.Namespace, cpus: tuple
+    limit_mb: int,
+    n: int,
+    repeat: int,
+    args: argparse.Namespace,
+    cpus: tuple,
+    warm_up: bool = False,
 ) -> dict[str, Any]:
-    """A fresh container and server, ``n`` sessions; the row of the report."""
+    """A fresh container and server, ``n`` sessions; the row of the report. ``warm_up``: one
+    other tab dreams once first (then closes), so the measured sessions find a warm server; a
+    fresh tab for the measured dream, since a second press in the same tab can see the first
+    dream's "Finished" line before the rerun clears it."""
     server_cpus, client_cpus = cpus
     box = Container(f"dreamlab-bench-{os.getpid()}-{limit_mb}-{n}", limit_mb, args.cpus)
     try:
         port = free_port()
         env = {"DREAMLAB_MEMORY_MB": ""} if not args.keep_env else {}
-        log = Path(args.logs) / f"server-{limit_mb}mb-{n}x{repeat}.log"
+        log = Path(getattr(args, "logs", LOGS)) / f"server-{limit_mb}mb-{n}x{repeat}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         server = start_streamlit(port, env_extra=env, cpus=server_cpus, wrap=box.wrap(), log=log)
         sampler = RssSampler(server.pid)
@@ -114,6 +124,9 @@ def measure(
         seen: dict[str, Any] = {"idle_rss_anon_mb": _rss_anon_mb(server.pid)}
         try:
             with pinned(client_cpus):
+                if warm_up:
+                    url = f"http://127.0.0.1:{port}"
+                    asyncio.run(_sessions(url, 1, 1, args.timeout, server, {}))
                 results = asyncio.run(
                     _sessions(f"http://127.0.0.1:{port}", n, repeat, args.timeout, server, seen)
                 )
@@ -168,10 +181,11 @@ def _row(limit_mb, n, repeat, results, box, died, wall, used, idle_mb, peak_rss)
 
 
 def limit_report(limit_mb: int, args: argparse.Namespace, cpus: tuple) -> list[dict]:
-    """One dream alone (warm, second of two) then each N, all in containers of ``limit_mb``."""
-    alone = measure(limit_mb, 1, 2, args, cpus)
+    """One dream alone (warm: after another tab's dream) then each N, all in containers of
+    ``limit_mb``."""
+    alone = measure(limit_mb, 1, 1, args, cpus, warm_up=True)
     each = alone["finish_each_s"][0] if alone["finish_each_s"] else []
-    alone_s = round(each[-1], 2) if len(each) == 2 else None
+    alone_s = round(each[-1], 2) if len(each) == 1 else None
     print(f"{limit_mb} MB: one dream alone {alone_s} s, {_brief(alone)}", flush=True)
     rows = [{**alone, "baseline": True}]
     for n in args.sessions:
@@ -207,9 +221,7 @@ def main() -> None:
         "--keep-env", action="store_true", help="keep DREAMLAB_MEMORY_MB from this shell"
     )
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument(
-        "--logs", default="/tmp/dreamlab-container-logs", help="folder for the servers' logs"
-    )
+    parser.add_argument("--logs", default=LOGS, help="folder for the servers' logs")
     args = parser.parse_args()
     # SIGTERM (a timeout, a kill) ends like Ctrl-C: the finally blocks stop the server and remove
     # the cgroups, and atexit runs
