@@ -272,10 +272,19 @@ class AnonPeak:
             return max(self._high or 0, now or 0) or None
 
 
-OBSERVED_SPREAD = 0.10  # the least margin on the largest measured peak / estimate of lone jobs
+OBSERVED_SPREAD = 0.10  # the least margin on the largest measured need of lone jobs
+OBSERVED_SPREAD_ONE = 0.15  # the margin when only one such job was measured
 OBSERVED_KEEP = 8  # lone jobs remembered per kind of job
-OBSERVED_MIN = 2  # lone jobs measured before their figure is used
 OBSERVED_SIZE = 0.10  # how close (of the estimate) a measured job's estimate must be to count
+
+
+@dataclass(frozen=True)
+class _Observed:
+    """A lone job measured in this server: its estimate, what it needed, what it was."""
+
+    estimate: int
+    need: int  # measured rise less what it left behind (caches the next one reuses)
+    detail: str
 
 
 # ---------------------------------------------------------------- the ledger
@@ -296,7 +305,7 @@ class MemoryBudget:
     floor: int | None = None  # the smallest baseline measured so far (the best case)
     jobs_done: int = 0  # heavy jobs finished (the first one pays first-use costs)
     peak: Callable[..., int | None] = field(default_factory=AnonPeak)  # a lone job's, measured
-    _observed: dict[str, list[tuple[int, float]]] = field(default_factory=dict, repr=False)
+    _observed: dict[str, list[_Observed]] = field(default_factory=dict, repr=False)
     _holders: dict[str, Callable[[], int]] = field(default_factory=dict, repr=False)
     _reclaimers: dict[str, Callable[[], object]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -335,31 +344,38 @@ class MemoryBudget:
         self.floor = self.baseline if self.floor is None else min(self.floor, self.baseline)
         return self.baseline
 
-    def observe(self, job: str, estimate: int, rise: int) -> None:
-        """Record how far a job that ran alone rose above where it started (its measured peak,
-        ``rise`` bytes) against its ``estimate``."""
-        if estimate > 0 and rise > 0:
+    def observe(self, job: str, estimate: int, rise: int, left: int = 0, detail: str = "") -> None:
+        """Record a job that ran alone: how far it rose above where it started (``rise`` bytes,
+        its measured peak) against its ``estimate``, and how much of that it ``left`` behind
+        once done (caches the next such job reuses, e.g. torch's first use: counted off)."""
+        need = rise - min(max(0, left), rise // 2)  # at least half the rise always counts
+        if estimate > 0 and need > 0:
             kept = self._observed.setdefault(job, [])
-            kept.append((estimate, rise / estimate))
+            kept.append(_Observed(estimate, need, detail))
             del kept[:-OBSERVED_KEEP]
 
     def in_server(self, cost: JobCost) -> int:
-        """``cost`` as this server measured jobs of its kind and size to peak: the estimate times
-        the largest measured peak / estimate of the recent lone jobs whose estimate was within
-        :data:`OBSERVED_SIZE` of this one (a warm server reuses freed heap, a share that differs
-        with the size), plus a margin of the measured spread of those ratios (``(max - min) /
-        max``, at least :data:`OBSERVED_SPREAD`), never more than the estimate; the estimate
-        itself until :data:`OBSERVED_MIN` such jobs were measured."""
-        ratios = [
-            ratio
-            for estimate, ratio in self._observed.get(cost.job, [])
-            if abs(estimate - cost.bytes) <= OBSERVED_SIZE * cost.bytes
+        """``cost`` as this server measured jobs of its kind and size to need alone.
+
+        Jobs with the same ``detail`` (same work: size, layers) count their measured needs
+        (rise less what the job left behind); else jobs whose estimate was within
+        :data:`OBSERVED_SIZE` of this one count as need / estimate x this estimate (a warm server
+        reuses freed heap, a share that differs with the size). The largest, plus a margin of the
+        measured spread (``(max - min) / max``, at least :data:`OBSERVED_SPREAD`, or
+        :data:`OBSERVED_SPREAD_ONE` from one job), never more than the estimate; the estimate
+        itself until one such job was measured."""
+        needs = [
+            o.need if cost.detail and o.detail == cost.detail else o.need * cost.bytes / o.estimate
+            for o in self._observed.get(cost.job, [])
+            if (cost.detail and o.detail == cost.detail)
+            or abs(o.estimate - cost.bytes) <= OBSERVED_SIZE * cost.bytes
         ]
-        if len(ratios) < OBSERVED_MIN:
+        if not needs:
             return cost.bytes
-        high = max(ratios)
-        spread = max(OBSERVED_SPREAD, (high - min(ratios)) / high)
-        return int(cost.bytes * min(1.0, high * (1.0 + spread)))
+        high = max(needs)
+        least = OBSERVED_SPREAD if len(needs) > 1 else OBSERVED_SPREAD_ONE
+        spread = max(least, (high - min(needs)) / high)
+        return int(min(cost.bytes, high * (1.0 + spread)))
 
     def add_reclaimer(self, name: str, free: Callable[[], object]) -> None:
         """Call ``free()`` before a job is refused (same name: replaced): a cache that can let go

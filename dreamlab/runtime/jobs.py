@@ -107,8 +107,8 @@ class JobGate:
         self.max_passes = max_passes
         self._costs: dict[int, int] = {}  # ticket -> expected peak bytes (waiting or seated)
         self._passes: dict[int, int] = {}  # waiting ticket -> later jobs seated before it
-        self._jobs: dict[int, str] = {}  # ticket -> its kind of job (the refusal's advice)
-        self._lone: dict[int, int] = {}  # the seated job running alone -> resident bytes then
+        self._jobs: dict[int, JobCost] = {}  # ticket -> its cost (kind: the refusal's advice)
+        self._lone: dict[int, tuple[int, int]] = {}  # the job seated alone -> anon, held then
         self._clock = clock
         self._slack = slack
         self._cond = threading.Condition()
@@ -165,7 +165,8 @@ class JobGate:
             ticket = Ticket(next(self._counter), self)
             self._waiting.append(ticket.number)
             self._costs[ticket.number] = cost.bytes if cost is not None else 0
-            self._jobs[ticket.number] = cost.job if cost is not None else ""
+            if cost is not None:
+                self._jobs[ticket.number] = cost
             self._passes[ticket.number] = 0
             return ticket
 
@@ -234,7 +235,7 @@ class JobGate:
         if self.budget is not None and not self._used:  # alone: measure its peak
             start = self.budget.peak(reset=True)
             if start is not None:
-                self._lone[number] = start
+                self._lone[number] = (start, self.budget.held())
         self._used[number] = min(self._used.values(), default=0.0)  # level with the others
         self._ended[number] = self._clock()
 
@@ -248,19 +249,18 @@ class JobGate:
         """The refusal for the first waiter of an idle gate that cannot fit even alone, else None."""
         if self.budget is None or self._used or not self._waiting or self._waiting[0] != number:
             return None
-        from dreamlab.runtime.budget import JobCost
-
-        cost = JobCost(self._costs.get(number, 0), self._jobs.get(number, ""))
-        return self.budget.refusal(cost, best_case=False)
+        return self.budget.refusal(self._cost_of(number), best_case=False)
 
     def _in_server(self, number: int) -> int:
         """A waiter's cost as this server measured jobs of its kind alone (see
         :meth:`~dreamlab.runtime.budget.MemoryBudget.in_server`)."""
+        assert self.budget is not None
+        return self.budget.in_server(self._cost_of(number))
+
+    def _cost_of(self, number: int) -> JobCost:
         from dreamlab.runtime.budget import JobCost
 
-        assert self.budget is not None
-        cost = JobCost(self._costs.get(number, 0), self._jobs.get(number, ""))
-        return self.budget.in_server(cost)
+        return self._jobs.get(number) or JobCost(self._costs.get(number, 0), "")
 
     def _drop(self, number: int) -> None:
         for table in (self._costs, self._passes, self._jobs):
@@ -313,21 +313,33 @@ class JobGate:
             self._cond.notify_all()
 
     def _observe(self, number: int) -> None:
-        """A job that ran alone from start to end: its measured peak goes to the budget."""
-        start = self._lone.pop(number, None)
-        if start is None or self.budget is None or number not in self._used:
+        """A job that ran alone from start to end: its measured rise goes to the budget, less
+        what it left behind once its memory was handed back (caches the next such job reuses:
+        torch's first use), measured before any other job is seated."""
+        lone = self._lone.pop(number, None)
+        if lone is None or self.budget is None or number not in self._used:
             return
         peak = self.budget.peak()
-        if peak is not None:
-            job, cost = self._jobs.get(number, ""), self._costs.get(number, 0)
-            self.budget.observe(job, cost, peak - start)
-            _LOG.info(
-                "lone %s: rose %d MB from %d MB (estimate %d MB)",
-                job or "job",
-                (peak - start) // 2**20,
-                start // 2**20,
-                cost // 2**20,
-            )
+        if peak is None:
+            return
+        start, held = lone
+        from dreamlab.runtime.memory import release_memory
+
+        release_memory()
+        now = self.budget.measure()
+        # memory the holders account for (a session's picture, a model) is not the job's cache
+        left = 0 if now is None else max(0, now - start - max(0, self.budget.held() - held))
+        cost = self._cost_of(number)
+        self.budget.observe(cost.job, cost.bytes, peak - start, left=left, detail=cost.detail)
+        _LOG.info(
+            "lone %s (%s): rose %d MB from %d MB, left %d MB (estimate %d MB)",
+            cost.job or "job",
+            cost.detail,
+            (peak - start) // 2**20,
+            start // 2**20,
+            left // 2**20,
+            cost.bytes // 2**20,
+        )
 
     @contextmanager
     def slot(self, timeout: float | None = None, cost: JobCost | None = None) -> Iterator[Ticket]:
