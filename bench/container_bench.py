@@ -63,9 +63,16 @@ def _rss_anon_mb(pid: int) -> int | None:
 
 
 async def _sessions(
-    url: str, n: int, repeat: int, timeout_s: float, server, seen: dict[str, Any]
+    url: str,
+    n: int,
+    repeat: int,
+    timeout_s: float,
+    server,
+    seen: dict[str, Any],
+    log: Path | None = None,
 ) -> list[Any]:
-    """``n`` tabs pressing Dream together; all given up at once if the server dies. ``seen``
+    """``n`` tabs pressing Dream together; all given up at once if the server dies, or once the
+    server's ``log`` shows that every tab still waiting was refused (it never finishes). ``seen``
     gets the server's anonymous memory once every tab has loaded the page (before Dream)."""
     from chromium import CHROMIUM, CHROMIUM_ARGS
     from dream_page import Bell
@@ -75,7 +82,7 @@ async def _sessions(
         browser = await pw.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        bell = Bell(n)
+        bell, refused = Bell(n), False
         tasks = [
             asyncio.ensure_future(one_session(browser, url, bell, repeat, timeout_s))
             for _ in range(n)
@@ -87,13 +94,18 @@ async def _sessions(
                 for t in tasks:
                     t.cancel()
                 break
+            pending = [t for t in tasks if not t.done()]
+            if log is not None and _refusals(log)["refused"] >= len(pending) > 0:
+                refused = True  # each one still waiting saw a refusal: none will finish
+                for t in pending:
+                    t.cancel()
+                break
             await asyncio.wait(tasks, timeout=0.5)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await browser.close()
-    return [
-        r if isinstance(r, SessionResult) else SessionResult(error="server died") for r in results
-    ]
+    gone = "refused (the server's log)" if refused else "server died"
+    return [r if isinstance(r, SessionResult) else SessionResult(error=gone) for r in results]
 
 
 def measure(
@@ -128,7 +140,9 @@ def measure(
                     url = f"http://127.0.0.1:{port}"
                     asyncio.run(_sessions(url, 1, 1, args.timeout, server, {}))
                 results = asyncio.run(
-                    _sessions(f"http://127.0.0.1:{port}", n, repeat, args.timeout, server, seen)
+                    _sessions(
+                        f"http://127.0.0.1:{port}", n, repeat, args.timeout, server, seen, log
+                    )
                 )
         finally:
             wall, used = time.monotonic() - t0, meter.used()
