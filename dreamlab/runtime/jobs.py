@@ -214,9 +214,12 @@ class JobGate:
         refused = self._hopeless(number)
         if refused is not None:
             _LOG.warning(
-                "job refused after reclaiming %d MB (baseline %d MB, %d waiting): %s",
+                "job refused after reclaiming %d MB (baseline %d MB, held %d MB, needs %d MB as "
+                "measured here, %d waiting): %s",
                 freed // 2**20,
                 self.budget.baseline // 2**20,
+                self.budget.held() // 2**20,
+                self._in_server(number) // 2**20,
                 len(self._waiting) - 1,
                 refused,
             )
