@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from dream_page import SessionResult, one_session
+from chromium import CHROMIUM, CHROMIUM_ARGS
+from dream_page import Bell, SessionResult, one_session
 from harness import (
     CGROUP,
     ROOT,
@@ -74,8 +75,6 @@ async def _sessions(
     """``n`` tabs pressing Dream together; all given up at once if the server dies, or once the
     server's ``log`` shows that every tab still waiting was refused (it never finishes). ``seen``
     gets the server's anonymous memory once every tab has loaded the page (before Dream)."""
-    from chromium import CHROMIUM, CHROMIUM_ARGS
-    from dream_page import Bell
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
