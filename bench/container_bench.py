@@ -6,13 +6,14 @@
 As Community Cloud runs an app: a Linux cgroup (v1 here, v2 where the machine has it) with a memory
 limit and a CPU quota, the server started inside it with the README's ``streamlit run`` (a tiny
 wrapper writes its own PID into the cgroup's ``cgroup.procs`` and then execs the command: cgexec is
-not needed). For each limit it measures one session dreaming twice (the second, warm dream is the
-baseline, in the same container), then each N: N Chromium tabs press **Dream** at once with the
+not needed). For each limit it measures one dream alone on a warm server (a first tab dreams once
+and closes, then a fresh tab's dream is the baseline, in the same container), then each N: N Chromium tabs press **Dream** at once with the
 default settings (``bench/load_test.py``'s sessions, pinning and meters; the browsers are outside
 the cgroup). It reports completed dreams, errors, server deaths (the server process gone, and the
 kernel's OOM-kill count from ``memory.oom_control`` / ``memory.events``), queue waits (press to
 first frame), p95 finish, the ratio ``p95 / (N x alone)`` (goal: at most 1.5) and the cgroup's
-peak memory (``memory.max_usage_in_bytes`` / ``memory.peak``).
+peak memory (``memory.max_usage_in_bytes`` / ``memory.peak``), and how many jobs the server's log
+says the gate refused (``--logs``: one log per server).
 
 Where no cgroup can be made (not root, no writable hierarchy) it says so in one line and exits 2.
 Every cgroup it makes is removed at the end (``finally`` and ``atexit``), its processes killed.
@@ -33,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from dream_page import SessionResult, one_session
+from chromium import CHROMIUM, CHROMIUM_ARGS
+from dream_page import Bell, SessionResult, one_session
 from harness import (
     CGROUP,
     ROOT,
@@ -49,6 +51,8 @@ from harness import (
     stop_tree,
 )
 
+LOGS = "/tmp/dreamlab-container-logs"  # the servers' logs, one per measured server
+
 
 def _rss_anon_mb(pid: int) -> int | None:
     """A process's anonymous resident memory (``RssAnon``, what the budget counts), in MB."""
@@ -60,19 +64,24 @@ def _rss_anon_mb(pid: int) -> int | None:
 
 
 async def _sessions(
-    url: str, n: int, repeat: int, timeout_s: float, server, seen: dict[str, Any]
+    url: str,
+    n: int,
+    repeat: int,
+    timeout_s: float,
+    server,
+    seen: dict[str, Any],
+    log: Path | None = None,
 ) -> list[Any]:
-    """``n`` tabs pressing Dream together; all given up at once if the server dies. ``seen``
+    """``n`` tabs pressing Dream together; all given up at once if the server dies, or once the
+    server's ``log`` shows that every tab still waiting was refused (it never finishes). ``seen``
     gets the server's anonymous memory once every tab has loaded the page (before Dream)."""
-    from chromium import CHROMIUM, CHROMIUM_ARGS
-    from dream_page import Bell
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        bell = Bell(n)
+        bell, refused = Bell(n), False
         tasks = [
             asyncio.ensure_future(one_session(browser, url, bell, repeat, timeout_s))
             for _ in range(n)
@@ -84,25 +93,40 @@ async def _sessions(
                 for t in tasks:
                     t.cancel()
                 break
+            pending = [t for t in tasks if not t.done()]
+            if log is not None and _refusals(log)["refused"] >= len(pending) > 0:
+                refused = True  # each one still waiting saw a refusal: none will finish
+                for t in pending:
+                    t.cancel()
+                break
             await asyncio.wait(tasks, timeout=0.5)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await browser.close()
-    return [
-        r if isinstance(r, SessionResult) else SessionResult(error="server died") for r in results
-    ]
+    gone = "refused (the server's log)" if refused else "server died"
+    return [r if isinstance(r, SessionResult) else SessionResult(error=gone) for r in results]
 
 
 def measure(
-    limit_mb: int, n: int, repeat: int, args: argparse.Namespace, cpus: tuple
+    limit_mb: int,
+    n: int,
+    repeat: int,
+    args: argparse.Namespace,
+    cpus: tuple,
+    warm_up: bool = False,
 ) -> dict[str, Any]:
-    """A fresh container and server, ``n`` sessions; the row of the report."""
+    """A fresh container and server, ``n`` sessions; the row of the report. ``warm_up``: one
+    other tab dreams once first (then closes), so the measured sessions find a warm server; a
+    fresh tab for the measured dream, since a second press in the same tab can see the first
+    dream's "Finished" line before the rerun clears it."""
     server_cpus, client_cpus = cpus
     box = Container(f"dreamlab-bench-{os.getpid()}-{limit_mb}-{n}", limit_mb, args.cpus)
     try:
         port = free_port()
         env = {"DREAMLAB_MEMORY_MB": ""} if not args.keep_env else {}
-        server = start_streamlit(port, env_extra=env, cpus=server_cpus, wrap=box.wrap())
+        log = Path(getattr(args, "logs", LOGS)) / f"server-{limit_mb}mb-{n}x{repeat}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        server = start_streamlit(port, env_extra=env, cpus=server_cpus, wrap=box.wrap(), log=log)
         sampler = RssSampler(server.pid)
         sampler.start()
         idle_mb = round(sampler.rss() / 2**20)
@@ -111,8 +135,13 @@ def measure(
         seen: dict[str, Any] = {"idle_rss_anon_mb": _rss_anon_mb(server.pid)}
         try:
             with pinned(client_cpus):
+                if warm_up:
+                    url = f"http://127.0.0.1:{port}"
+                    asyncio.run(_sessions(url, 1, 1, args.timeout, server, {}))
                 results = asyncio.run(
-                    _sessions(f"http://127.0.0.1:{port}", n, repeat, args.timeout, server, seen)
+                    _sessions(
+                        f"http://127.0.0.1:{port}", n, repeat, args.timeout, server, seen, log
+                    )
                 )
         finally:
             wall, used = time.monotonic() - t0, meter.used()
@@ -122,9 +151,22 @@ def measure(
             if not died:
                 stop_tree(server)
         row = _row(limit_mb, n, repeat, results, box, died, wall, used, idle_mb, peak_rss)
-        return {**row, **seen}
+        return {**row, **seen, **_refusals(log)}
     finally:
         box.remove()
+
+
+def _refusals(log: Path) -> dict[str, Any]:
+    """What the server's log says the job gate refused (``dreamlab.runtime.jobs`` warns once per
+    refusal): how many, and the first line, so a missing "Finished" is told apart from a stall."""
+    lines: list[str] = []
+    with contextlib.suppress(OSError):
+        lines = [x for x in log.read_text(errors="replace").splitlines() if "job refused" in x]
+    return {
+        "refused": len(lines),
+        "first_refusal": lines[0][:300] if lines else "",
+        "log": str(log),
+    }
 
 
 def _row(limit_mb, n, repeat, results, box, died, wall, used, idle_mb, peak_rss) -> dict:
@@ -152,10 +194,11 @@ def _row(limit_mb, n, repeat, results, box, died, wall, used, idle_mb, peak_rss)
 
 
 def limit_report(limit_mb: int, args: argparse.Namespace, cpus: tuple) -> list[dict]:
-    """One dream alone (warm, second of two) then each N, all in containers of ``limit_mb``."""
-    alone = measure(limit_mb, 1, 2, args, cpus)
+    """One dream alone (warm: after another tab's dream) then each N, all in containers of
+    ``limit_mb``."""
+    alone = measure(limit_mb, 1, 1, args, cpus, warm_up=True)
     each = alone["finish_each_s"][0] if alone["finish_each_s"] else []
-    alone_s = round(each[-1], 2) if len(each) == 2 else None
+    alone_s = round(each[-1], 2) if len(each) == 1 else None
     print(f"{limit_mb} MB: one dream alone {alone_s} s, {_brief(alone)}", flush=True)
     rows = [{**alone, "baseline": True}]
     for n in args.sessions:
@@ -191,6 +234,7 @@ def main() -> None:
         "--keep-env", action="store_true", help="keep DREAMLAB_MEMORY_MB from this shell"
     )
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--logs", default=LOGS, help="folder for the servers' logs")
     args = parser.parse_args()
     # SIGTERM (a timeout, a kill) ends like Ctrl-C: the finally blocks stop the server and remove
     # the cgroups, and atexit runs

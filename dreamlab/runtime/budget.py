@@ -29,6 +29,7 @@ two of a kind were, the alone check uses the estimate scaled by what this server
 from __future__ import annotations
 
 import collections
+import mmap
 import os
 import threading
 import weakref
@@ -41,6 +42,7 @@ from dreamlab.errors import DreamLabError
 
 __all__ = [
     "ALONE_MARGIN",
+    "AnonPeak",
     "DEFAULT_MARGIN",
     "JobCost",
     "MemoryBudget",
@@ -202,9 +204,87 @@ def resident_peak(reset: bool = False, proc: Path = Path("/proc/self")) -> int |
     return None
 
 
-OBSERVED_MARGIN = 1.15  # on the largest measured peak / estimate of the recent lone jobs
+def _statm_anon(statm: Path = Path("/proc/self/statm")) -> int | None:
+    """``RssAnon`` the cheap way (``statm``: resident less file and shared pages), for sampling."""
+    try:
+        fields = statm.read_text().split()
+        return (int(fields[1]) - int(fields[2])) * mmap.PAGESIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+SAMPLE_S = 0.004  # how often a lone job's anonymous memory is sampled (a step lasts 0.1 s or more)
+
+
+class AnonPeak:
+    """A lone job's peak anonymous memory, sampled on a small thread while it runs.
+
+    Called like :func:`resident_peak`: ``peak(reset=True)`` starts sampling and returns the
+    anonymous bytes now; ``peak()`` stops it and returns the highest seen since (None where /proc
+    cannot tell). Only anonymous memory counts: in a full cgroup the kernel evicts the server's
+    library pages between jobs and the next job faults them back in, which ``VmHWM`` counts as the
+    job's own (the likely reason ``VmHWM`` rises never relaxed the alone check at 900 MB).
+    """
+
+    def __init__(
+        self, measure: Callable[[], int | None] = _statm_anon, interval: float = SAMPLE_S
+    ) -> None:
+        self._measure = measure
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._stop: threading.Event | None = None
+        self._high: int | None = None
+
+    def __call__(self, reset: bool = False) -> int | None:
+        if reset:
+            return self._start()
+        return self._finish()
+
+    def _start(self) -> int | None:
+        self._finish()
+        now = self._measure()
+        if now is None:
+            return None
+        stop = threading.Event()
+        with self._lock:
+            self._high, self._stop = now, stop
+        threading.Thread(target=self._sample, args=(stop,), name="anon-peak", daemon=True).start()
+        return now
+
+    def _sample(self, stop: threading.Event) -> None:
+        while not stop.wait(self._interval):
+            self._note(stop)
+
+    def _note(self, stop: threading.Event) -> None:
+        now = self._measure()
+        with self._lock:
+            if self._stop is stop and now is not None and now > (self._high or 0):
+                self._high = now
+
+    def _finish(self) -> int | None:
+        with self._lock:
+            stop, self._stop = self._stop, None
+        if stop is None:
+            return None
+        stop.set()
+        now = self._measure()  # the job's end, in case it peaked after the last sample
+        with self._lock:
+            return max(self._high or 0, now or 0) or None
+
+
+OBSERVED_SPREAD = 0.10  # the least margin on the largest measured need of lone jobs
+OBSERVED_SPREAD_ONE = 0.15  # the margin when only one such job was measured
 OBSERVED_KEEP = 8  # lone jobs remembered per kind of job
-OBSERVED_MIN = 2  # lone jobs measured before their figure is used
+OBSERVED_SIZE = 0.10  # how close (of the estimate) a measured job's estimate must be to count
+
+
+@dataclass(frozen=True)
+class _Observed:
+    """A lone job measured in this server: its estimate, what it needed, what it was."""
+
+    estimate: int
+    need: int  # measured rise less what it left behind (caches the next one reuses)
+    detail: str
 
 
 # ---------------------------------------------------------------- the ledger
@@ -224,8 +304,8 @@ class MemoryBudget:
     baseline: int = 0
     floor: int | None = None  # the smallest baseline measured so far (the best case)
     jobs_done: int = 0  # heavy jobs finished (the first one pays first-use costs)
-    peak: Callable[..., int | None] = resident_peak  # (reset=False): a lone job's peak, measured
-    _observed: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    peak: Callable[..., int | None] = field(default_factory=AnonPeak)  # a lone job's, measured
+    _observed: dict[str, list[_Observed]] = field(default_factory=dict, repr=False)
     _holders: dict[str, Callable[[], int]] = field(default_factory=dict, repr=False)
     _reclaimers: dict[str, Callable[[], object]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -264,22 +344,38 @@ class MemoryBudget:
         self.floor = self.baseline if self.floor is None else min(self.floor, self.baseline)
         return self.baseline
 
-    def observe(self, job: str, estimate: int, rise: int) -> None:
-        """Record how far a job that ran alone rose above where it started (its measured peak,
-        ``rise`` bytes) against its ``estimate``."""
-        if estimate > 0 and rise > 0:
+    def observe(self, job: str, estimate: int, rise: int, left: int = 0, detail: str = "") -> None:
+        """Record a job that ran alone: how far it rose above where it started (``rise`` bytes,
+        its measured peak) against its ``estimate``, and how much of that it ``left`` behind
+        once done (caches the next such job reuses, e.g. torch's first use: counted off)."""
+        need = rise - min(max(0, left), rise // 2)  # at least half the rise always counts
+        if estimate > 0 and need > 0:
             kept = self._observed.setdefault(job, [])
-            kept.append(rise / estimate)
+            kept.append(_Observed(estimate, need, detail))
             del kept[:-OBSERVED_KEEP]
 
     def in_server(self, cost: JobCost) -> int:
-        """``cost`` as this server measured jobs of its kind to peak: the estimate times the
-        largest recent measured peak / estimate (with :data:`OBSERVED_MARGIN`), never more than
-        the estimate; the estimate itself until :data:`OBSERVED_MIN` lone jobs were measured."""
-        ratios = self._observed.get(cost.job, [])
-        if len(ratios) < OBSERVED_MIN:
+        """``cost`` as this server measured jobs of its kind and size to need alone.
+
+        Jobs with the same ``detail`` (same work: size, layers) count their measured needs
+        (rise less what the job left behind); else jobs whose estimate was within
+        :data:`OBSERVED_SIZE` of this one count as need / estimate x this estimate (a warm server
+        reuses freed heap, a share that differs with the size). The largest, plus a margin of the
+        measured spread (``(max - min) / max``, at least :data:`OBSERVED_SPREAD`, or
+        :data:`OBSERVED_SPREAD_ONE` from one job), never more than the estimate; the estimate
+        itself until one such job was measured."""
+        needs = [
+            o.need if cost.detail and o.detail == cost.detail else o.need * cost.bytes / o.estimate
+            for o in self._observed.get(cost.job, [])
+            if (cost.detail and o.detail == cost.detail)
+            or abs(o.estimate - cost.bytes) <= OBSERVED_SIZE * cost.bytes
+        ]
+        if not needs:
             return cost.bytes
-        return int(cost.bytes * min(1.0, max(ratios) * OBSERVED_MARGIN))
+        high = max(needs)
+        least = OBSERVED_SPREAD if len(needs) > 1 else OBSERVED_SPREAD_ONE
+        spread = max(least, (high - min(needs)) / high)
+        return int(min(cost.bytes, high * (1.0 + spread)))
 
     def add_reclaimer(self, name: str, free: Callable[[], object]) -> None:
         """Call ``free()`` before a job is refused (same name: replaced): a cache that can let go

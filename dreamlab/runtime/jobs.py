@@ -35,6 +35,7 @@ Pure Python (no streamlit), so the CLI and tests can use it too; ``clock`` is in
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import threading
 import time
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["JobGate", "Ticket", "default_capacity", "default_turns"]
 
 T = TypeVar("T")
+_LOG = logging.getLogger(__name__)  # refusals (warning) and measured lone peaks (info)
 
 _SLACK_S = 0.25  # how far behind the others a returning job may start (a short catch-up burst)
 MAX_PASSES = 2  # how many later jobs may be seated before a waiting job that does not fit yet
@@ -105,8 +107,8 @@ class JobGate:
         self.max_passes = max_passes
         self._costs: dict[int, int] = {}  # ticket -> expected peak bytes (waiting or seated)
         self._passes: dict[int, int] = {}  # waiting ticket -> later jobs seated before it
-        self._jobs: dict[int, str] = {}  # ticket -> its kind of job (the refusal's advice)
-        self._lone: dict[int, int] = {}  # the seated job running alone -> resident bytes then
+        self._jobs: dict[int, JobCost] = {}  # ticket -> its cost (kind: the refusal's advice)
+        self._lone: dict[int, tuple[int, int]] = {}  # the job seated alone -> anon, held then
         self._clock = clock
         self._slack = slack
         self._cond = threading.Condition()
@@ -163,7 +165,8 @@ class JobGate:
             ticket = Ticket(next(self._counter), self)
             self._waiting.append(ticket.number)
             self._costs[ticket.number] = cost.bytes if cost is not None else 0
-            self._jobs[ticket.number] = cost.job if cost is not None else ""
+            if cost is not None:
+                self._jobs[ticket.number] = cost
             self._passes[ticket.number] = 0
             return ticket
 
@@ -207,9 +210,19 @@ class JobGate:
         if self._hopeless(number) is None:
             return True
         assert self.budget is not None  # _hopeless is None without a budget
-        self.budget.reclaim()  # evict, trim, re-measure: then decide
+        freed = self.budget.reclaim()  # evict, trim, re-measure: then decide
         refused = self._hopeless(number)
         if refused is not None:
+            _LOG.warning(
+                "job refused after reclaiming %d MB (baseline %d MB, held %d MB, needs %d MB as "
+                "measured here, %d waiting): %s",
+                freed // 2**20,
+                self.budget.baseline // 2**20,
+                self.budget.held() // 2**20,
+                self._in_server(number) // 2**20,
+                len(self._waiting) - 1,
+                refused,
+            )
             self._drop(number)
             raise refused
         return self._can_sit(number)
@@ -219,11 +232,13 @@ class JobGate:
             self._passes[ahead] += 1  # it waits for memory: one more job went before it
         self._waiting.remove(number)
         self._passes.pop(number, None)
-        self._lone.clear()  # a job beside another: neither one's peak is its own
+        if self._lone and self.budget is not None:
+            self.budget.peak()  # a job beside another: neither one's peak is its own (stop)
+        self._lone.clear()
         if self.budget is not None and not self._used:  # alone: measure its peak
             start = self.budget.peak(reset=True)
             if start is not None:
-                self._lone[number] = start
+                self._lone[number] = (start, self.budget.held())
         self._used[number] = min(self._used.values(), default=0.0)  # level with the others
         self._ended[number] = self._clock()
 
@@ -237,19 +252,18 @@ class JobGate:
         """The refusal for the first waiter of an idle gate that cannot fit even alone, else None."""
         if self.budget is None or self._used or not self._waiting or self._waiting[0] != number:
             return None
-        from dreamlab.runtime.budget import JobCost
-
-        cost = JobCost(self._costs.get(number, 0), self._jobs.get(number, ""))
-        return self.budget.refusal(cost, best_case=False)
+        return self.budget.refusal(self._cost_of(number), best_case=False)
 
     def _in_server(self, number: int) -> int:
         """A waiter's cost as this server measured jobs of its kind alone (see
         :meth:`~dreamlab.runtime.budget.MemoryBudget.in_server`)."""
+        assert self.budget is not None
+        return self.budget.in_server(self._cost_of(number))
+
+    def _cost_of(self, number: int) -> JobCost:
         from dreamlab.runtime.budget import JobCost
 
-        assert self.budget is not None
-        cost = JobCost(self._costs.get(number, 0), self._jobs.get(number, ""))
-        return self.budget.in_server(cost)
+        return self._jobs.get(number) or JobCost(self._costs.get(number, 0), "")
 
     def _drop(self, number: int) -> None:
         for table in (self._costs, self._passes, self._jobs):
@@ -302,14 +316,33 @@ class JobGate:
             self._cond.notify_all()
 
     def _observe(self, number: int) -> None:
-        """A job that ran alone from start to end: its measured peak goes to the budget."""
-        start = self._lone.pop(number, None)
-        if start is None or self.budget is None or number not in self._used:
+        """A job that ran alone from start to end: its measured rise goes to the budget, less
+        what it left behind once its memory was handed back (caches the next such job reuses:
+        torch's first use), measured before any other job is seated."""
+        lone = self._lone.pop(number, None)
+        if lone is None or self.budget is None or number not in self._used:
             return
         peak = self.budget.peak()
-        if peak is not None:
-            job = self._jobs.get(number, "")
-            self.budget.observe(job, self._costs.get(number, 0), peak - start)
+        if peak is None:
+            return
+        start, held = lone
+        from dreamlab.runtime.memory import release_memory
+
+        release_memory()
+        now = self.budget.measure()
+        # memory the holders account for (a session's picture, a model) is not the job's cache
+        left = 0 if now is None else max(0, now - start - max(0, self.budget.held() - held))
+        cost = self._cost_of(number)
+        self.budget.observe(cost.job, cost.bytes, peak - start, left=left, detail=cost.detail)
+        _LOG.info(
+            "lone %s (%s): rose %d MB from %d MB, left %d MB (estimate %d MB)",
+            cost.job or "job",
+            cost.detail,
+            (peak - start) // 2**20,
+            start // 2**20,
+            left // 2**20,
+            cost.bytes // 2**20,
+        )
 
     @contextmanager
     def slot(self, timeout: float | None = None, cost: JobCost | None = None) -> Iterator[Ticket]:

@@ -293,3 +293,46 @@ def test_the_peak_meter_sees_a_rise_and_starts_again_on_reset() -> None:
     assert start is not None and peak is not None and peak - start >= 60 * MB
     again = resident_peak(reset=True)
     assert again is not None and resident_peak() - again < 60 * MB
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/statm is Linux's")
+def test_the_lone_job_meter_counts_anonymous_memory_and_not_file_pages(tmp_path) -> None:
+    # In a full cgroup the kernel evicts the server's library pages and a job faults them back:
+    # file pages must not count as the job's peak (VmHWM counted them), anonymous pages must.
+    import mmap
+
+    from dreamlab.runtime.budget import AnonPeak
+
+    data = tmp_path / "pages.bin"
+    data.write_bytes(b"\1" * (64 * MB))
+    meter = AnonPeak()
+    start = meter(reset=True)
+    with data.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as pages:
+        assert sum(pages[i] for i in range(0, len(pages), mmap.PAGESIZE)) > 0  # all faulted in
+        file_rise = meter() - start
+    assert file_rise < 16 * MB, f"file pages counted: {file_rise / MB:.0f} MB"
+    start = meter(reset=True)
+    block = bytearray(b"\1" * (64 * MB))  # written: anonymous and resident
+    anon_rise = meter() - start
+    assert anon_rise >= 60 * MB and len(block) == 64 * MB
+
+
+def test_the_lone_job_meter_keeps_the_highest_sample_after_memory_falls_back() -> None:
+    import threading
+
+    from dreamlab.runtime.budget import AnonPeak
+
+    values = iter([100, 400])  # the start, then a peak seen by the sampling thread
+    seen = threading.Event()
+
+    def measure() -> int:
+        value = next(values, 150)  # then the job freed it again
+        if value == 150:
+            seen.set()
+        return value * MB
+
+    meter = AnonPeak(measure, interval=0.001)
+    assert meter(reset=True) == 100 * MB
+    assert seen.wait(60)  # the thread sampled past the peak (no timing asserted)
+    assert meter() == 400 * MB
+    assert meter() is None  # stopped: nothing more to report
