@@ -53,7 +53,6 @@ __all__ = [
     "track",
     "tracked_bytes",
     "read_limit",
-    "resident_peak",
     "shared_budget",
 ]
 
@@ -189,21 +188,6 @@ def anon_resident(status: Path = Path("/proc/self/status")) -> int | None:
     return None
 
 
-def resident_peak(reset: bool = False, proc: Path = Path("/proc/self")) -> int | None:
-    """This process's peak resident bytes (``VmHWM``) since the last reset; ``reset`` starts a
-    new peak (``clear_refs``) and returns the resident bytes now. None where /proc cannot."""
-    try:
-        if reset:
-            (proc / "clear_refs").write_text("5")
-        key = "VmRSS:" if reset else "VmHWM:"
-        for line in (proc / "status").read_text().splitlines():
-            if line.startswith(key):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def _statm_anon(statm: Path = Path("/proc/self/statm")) -> int | None:
     """``RssAnon`` the cheap way (``statm``: resident less file and shared pages), for sampling."""
     try:
@@ -219,7 +203,7 @@ SAMPLE_S = 0.004  # how often a lone job's anonymous memory is sampled (a step l
 class AnonPeak:
     """A lone job's peak anonymous memory, sampled on a small thread while it runs.
 
-    Called like :func:`resident_peak`: ``peak(reset=True)`` starts sampling and returns the
+    ``peak(reset=True)`` starts sampling and returns the
     anonymous bytes now; ``peak()`` stops it and returns the highest seen since (None where /proc
     cannot tell). Only anonymous memory counts: in a full cgroup the kernel evicts the server's
     library pages between jobs and the next job faults them back in, which ``VmHWM`` counts as the
