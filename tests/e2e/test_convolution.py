@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
-from tests.e2e.conftest import act_and_wait, open_page, screenshot
+from tests.e2e.conftest import act_and_wait, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -44,9 +46,18 @@ def _output_png(page, app_url: str) -> tuple[str, bytes]:
 
 
 def _pick(page, key: str, option: str) -> None:
-    """Open the selectbox with this key and choose an option by its label."""
-    page.locator(f".st-key-{key} [role='combobox']").click()
-    act_and_wait(page, lambda: page.get_by_role("option", name=option, exact=True).click())
+    """Open the selectbox with this key and choose an option by its label (opened again if a
+    rerun of its part redrew it, and closed its list, as it opened)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):
+        wait_idle(page)
+        page.locator(f".st-key-{key} [role='combobox']").click()
+        with contextlib.suppress(PlaywrightTimeout):
+            choice.wait_for(timeout=10_000)
+            break
+    act_and_wait(page, lambda: choice.click())
     page.wait_for_function(_IMAGES_LOADED)
 
 

@@ -53,8 +53,10 @@ def test_dream_from_photo_and_from_noise(page, app_url: str) -> None:
     open_page(page, app_url, "deepdream")
     size = page.locator('[data-testid="stSlider"]').filter(has_text="Max side (pixels)")
     size.get_by_role("slider").focus()
-    page.keyboard.press("Home")  # 128 px: a quick dream
-    page.locator('[data-testid="stCheckbox"]').filter(has_text="Also dream from noise").click()
+    act_and_wait(page, lambda: page.keyboard.press("Home"))  # 128 px: a quick dream
+    noise = page.locator('[data-testid="stCheckbox"]').filter(has_text="Also dream from noise")
+    act_and_wait(page, lambda: noise.click())
+    assert noise.get_by_role("checkbox").is_checked()
     page.get_by_role("button", name="Dream", exact=True).click()
     page.get_by_text("Finished:", exact=False).wait_for(timeout=180_000)
     wait_idle(page)
