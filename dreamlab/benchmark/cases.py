@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from dreamlab.dream.config import DreamConfig
 from dreamlab.models.spec import DEFAULT_MODEL
 
 __all__ = ["BenchCase", "cpu_has_bf16", "default_cases"]
@@ -29,6 +31,18 @@ class BenchCase:
     @property
     def steps(self) -> int:
         return self.num_octaves * self.iterations
+
+    def config(self, **overrides: Any) -> DreamConfig:
+        """The engine's :class:`DreamConfig` for this case (``overrides``: e.g. a seed)."""
+        fields = {
+            "layer": self.layer,
+            "num_octaves": self.num_octaves,
+            "iterations": self.iterations,
+            "octave_scale": self.octave_scale,
+            "lr": self.lr,
+            "max_side": self.max_side,
+        }
+        return DreamConfig(**(fields | overrides))
 
 
 def default_cases(device: torch.device, quick: bool = False) -> list[BenchCase]:

@@ -16,7 +16,7 @@ import torch
 
 from dreamlab.benchmark.cases import BenchCase
 from dreamlab.benchmark.measure import load_for_bench, timed
-from dreamlab.dream import DreamConfig, dream
+from dreamlab.dream import dream
 from dreamlab.images import load_sample
 from dreamlab.models.spec import DEFAULT_MODEL
 from dreamlab.runtime.threads import forget_choice, thread_ceiling
@@ -105,7 +105,7 @@ def run_contention(device: torch.device, quick: bool = False) -> dict[str, Any]:
     )
     model, weights = load_for_bench(case.model, device)
     image = load_sample(case.image, max_side=case.max_side)
-    cfg = _seeded_config(case)
+    cfg = case.config(seed=11)  # the reproducible path's bytes are compared
     last: dict[str, bytes] = {}
 
     def one_dream() -> None:
@@ -142,19 +142,6 @@ def run_contention(device: torch.device, quick: bool = False) -> dict[str, Any]:
         "quiet_vs_adapting": rep["quiet_s"] / ada["quiet_s"],
         "busy_vs_adapting": rep["busy_s"] / ada["busy_s"],
     }
-
-
-def _seeded_config(case: BenchCase) -> DreamConfig:
-    """The dream of ``case`` with seed 11 (the reproducible path's bytes are compared)."""
-    return DreamConfig(
-        layer=case.layer,
-        num_octaves=case.num_octaves,
-        iterations=case.iterations,
-        octave_scale=case.octave_scale,
-        lr=case.lr,
-        max_side=case.max_side,
-        seed=11,
-    )
 
 
 def _compare(

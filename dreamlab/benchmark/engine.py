@@ -32,7 +32,7 @@ from dreamlab.benchmark.measure import (
     timed,
 )
 from dreamlab.benchmark.reference import reference_copy, seed_dream
-from dreamlab.dream import DreamConfig, dream
+from dreamlab.dream import dream
 from dreamlab.images import load_sample
 from dreamlab.models.spec import DEFAULT_MODEL
 from dreamlab.runtime.device import resolve_device
@@ -48,16 +48,7 @@ def run_case(case: BenchCase, device: torch.device) -> dict[str, Any]:
     model, weights = load_for_bench(case.model, device)
     image = load_sample(case.image, max_side=case.max_side)
     hw = image.shape[:2]
-    cfg = DreamConfig(
-        layer=case.layer,
-        num_octaves=case.num_octaves,
-        iterations=case.iterations,
-        octave_scale=case.octave_scale,
-        lr=case.lr,
-        max_side=case.max_side,
-        fit_octaves=False,
-        precision=case.precision,
-    )
+    cfg = case.config(fit_octaves=False, precision=case.precision)
 
     def engine() -> None:
         last = None
