@@ -125,6 +125,16 @@ def act_and_wait(page, action, timeout: float = 120) -> None:
     wait_idle(page, timeout)
 
 
+def copied_link(page) -> str:
+    """Open **Copy link** and read the address it offers."""
+    page.get_by_role("button", name="Copy link").click()
+    box = page.locator('[data-testid="stCode"] code').filter(has_text="http").last
+    box.wait_for(state="visible")
+    link = box.inner_text().strip()
+    page.keyboard.press("Escape")
+    return link
+
+
 def open_page(page, app_url: str, path: str = "", query: str = "") -> None:
     """Open one of the app's pages by URL path and wait until it is idle."""
     page.goto(f"{app_url}/{path}{('?' + query) if query else ''}")

@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-from tests.e2e.conftest import act_and_wait, open_page, screenshot, wait_idle
+from tests.e2e.conftest import act_and_wait, copied_link, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -149,16 +149,6 @@ def test_sliding_window_plays_to_the_end(page, app_url: str) -> None:
     screenshot(page, "convolution-sliding-window")
 
 
-def _copied_link(page) -> str:
-    """Open **Copy link** and read the address it offers."""
-    page.get_by_role("button", name="Copy link").click()
-    box = page.locator('[data-testid="stCode"] code').filter(has_text="http").last
-    box.wait_for(state="visible")
-    link = box.inner_text().strip()
-    page.keyboard.press("Escape")
-    return link
-
-
 def test_a_change_reaches_the_output_the_address_the_link_and_a_closed_tab(
     page, app_url: str
 ) -> None:
@@ -171,10 +161,10 @@ def test_a_change_reaches_the_output_the_address_the_link_and_a_closed_tab(
     act_and_wait(page, lambda: page.keyboard.press("ArrowRight"))  # stride 1 -> 2
     page.wait_for_function("() => location.search.includes('s=2')")
     assert "Output, 225 x 149 px" in page.locator(".st-key-conv_output").inner_text()
-    assert "s=2" in _copied_link(page)
+    assert "s=2" in copied_link(page)
     _pick(page, "conv_preset", "Sobel x")  # the multi-channel tab is open: it has its own kernels
     page.wait_for_function("() => location.search.includes('k=sobel_x')")
-    assert "k=sobel_x" in _copied_link(page)
+    assert "k=sobel_x" in copied_link(page)
     act_and_wait(page, lambda: page.get_by_role("tab", name="Pixel inspector").click())
     assert page.get_by_text("Output row i (0 to 148)", exact=True).count() == 1
     assert page.get_by_text("Output column j (0 to 224)", exact=True).count() == 1

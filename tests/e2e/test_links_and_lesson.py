@@ -8,19 +8,9 @@ import pytest
 
 from dreamlab.ui.i18n import translate
 from dreamlab.ui.parts.lesson import load_lesson
-from tests.e2e.conftest import act_and_wait, open_page, screenshot, wait_idle
+from tests.e2e.conftest import act_and_wait, copied_link, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
-
-
-def _copied_link(page) -> str:
-    """Open **Copy link** and read the address it offers."""
-    page.get_by_role("button", name="Copy link").click()
-    box = page.locator('[data-testid="stCode"] code').filter(has_text="http").last
-    box.wait_for(state="visible")
-    link = box.inner_text().strip()
-    page.keyboard.press("Escape")
-    return link
 
 
 def _option(page, label: str):
@@ -34,14 +24,14 @@ def _checked(page, label: str) -> bool:
     return option.locator("input").first.is_checked()
 
 
-def test_settings_of_two_pages_travel_in_a_copied_link(page, browser, app_url: str) -> None:
+def test_settings_of_two_pages_travel_in_acopied_link(page, browser, app_url: str) -> None:
     open_page(page, app_url, "")  # Convolution is the default page
     act_and_wait(page, lambda: _option(page, "RGB, per channel").click())
-    conv_link = _copied_link(page)
+    conv_link = copied_link(page)
     assert "c=rgb" in conv_link and conv_link.startswith(app_url)
     open_page(page, app_url, "feature-maps")
     act_and_wait(page, lambda: _option(page, "most active").click())
-    maps_link = _copied_link(page)
+    maps_link = copied_link(page)
     assert "o=mean" in maps_link
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
