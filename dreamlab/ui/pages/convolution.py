@@ -419,11 +419,20 @@ def _multi_part(image: np.ndarray, color: str) -> None:
     multi_products(image, _fingerprint(image), kernels, current_config(), shown)
 
 
-@_part(_TAB_PARTS["inspect"])
-def _inspect_part(image: np.ndarray, color: str) -> None:
+def _fresh_output() -> np.ndarray | None:
+    """The result part's output, for the inspector and the sliding window; None (with one line
+    saying so) when there is none or it is stale."""
     out, fresh = st.session_state.get(_RESULT, (None, False))
     if out is None or not fresh:
         st.info(t("convolution.inspect_needs_valid"))
+        return None
+    return out
+
+
+@_part(_TAB_PARTS["inspect"])
+def _inspect_part(image: np.ndarray, color: str) -> None:
+    out = _fresh_output()
+    if out is None:
         return
     _, source, picture = _inputs(image, color)
     kernel, shown = st.session_state[_KERNEL][0], _open_tab() == "inspect"
@@ -432,9 +441,8 @@ def _inspect_part(image: np.ndarray, color: str) -> None:
 
 @_part(_TAB_PARTS["slide"])
 def _slide_part(image: np.ndarray, color: str) -> None:
-    out, fresh = st.session_state.get(_RESULT, (None, False))
-    if out is None or not fresh:
-        st.info(t("convolution.inspect_needs_valid"))
+    out = _fresh_output()
+    if out is None:
         return
     _, source, _ = _inputs(image, color)
     kernel = st.session_state[_KERNEL][0]

@@ -165,24 +165,16 @@ def _downloads(state: DreamRecord) -> None:
         width="stretch",
         help=t("deepdream.download_help"),
     )
-    c2.download_button(
-        t("deepdream.download_gif"),
-        lambda: state.video("gif"),
-        f"{stem}.gif",
-        "image/gif",
-        key="dd_dl_gif",
-        on_click="ignore",
-        width="stretch",
-    )
-    c3.download_button(
-        t("deepdream.download_mp4"),
-        lambda: state.video("mp4"),
-        f"{stem}.mp4",
-        "video/mp4",
-        key="dd_dl_mp4",
-        on_click="ignore",
-        width="stretch",
-    )
+    for column, kind, mime in ((c2, "gif", "image/gif"), (c3, "mp4", "video/mp4")):
+        column.download_button(
+            t(f"deepdream.download_{kind}"),
+            lambda kind=kind: state.video(kind),
+            f"{stem}.{kind}",
+            mime,
+            key=f"dd_dl_{kind}",
+            on_click="ignore",
+            width="stretch",
+        )
     c4.download_button(
         t("deepdream.download_json"),
         json.dumps(state.params(), indent=2),
